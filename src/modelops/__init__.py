@@ -1,0 +1,1 @@
+"""modelops: release ML models with confidence."""

@@ -1,0 +1,461 @@
+"""The declarative model of an ML use case.
+
+A use case is onboarded by writing one YAML file that parses into `UseCaseSpec`. Every model
+refuses unknown keys, so a typo fails at load time instead of being silently ignored, and the
+cross-field rules (the target is a declared column, features are not PII, ...) are checked
+here, once, so that the pipeline code can trust the spec.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+SAFE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+"""Names the platform builds keys, paths and HTML reports from: lower snake case only.
+
+Restricting names (instead of escaping them everywhere) is what keeps a column name from
+injecting markup into an HTML report or a path into storage; a source header that does not fit
+is mapped with `source_name`.
+"""
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+TEAM_PATTERN = r"^[a-z][a-z0-9-]{1,62}$"
+IMPORT_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
+
+SafeName = Annotated[str, Field(pattern=SAFE_NAME_PATTERN)]
+Email = Annotated[str, Field(pattern=EMAIL_PATTERN)]
+Scalar = str | int | float | bool
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$")
+_DURATION_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _parse_duration(value: object) -> object:
+    """Accept '36h', '31d', '2w' (and plain timedeltas) so SLAs read like an SLA document."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"expected a duration such as '36h', '31d' or '2w', got {value!r}")
+        amount, unit = match.groups()
+        return timedelta(**{_DURATION_UNITS[unit]: float(amount)})
+    return value
+
+
+def _positive_duration(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be a positive duration")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_parse_duration), AfterValidator(_positive_duration)]
+
+
+class SpecModel(BaseModel):
+    """Base of every spec section: unknown keys are refused, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Owners(SpecModel):
+    """M5: the people answerable for the use case, its data and its model."""
+
+    team: Annotated[str, Field(pattern=TEAM_PATTERN)]
+    person: Email
+    data_owner: Email | None = None
+
+    @property
+    def dagster_owners(self) -> list[str]:
+        return [f"team:{self.team}", self.person]
+
+    @property
+    def dataset_owners(self) -> list[str]:
+        owners = [f"team:{self.team}", self.data_owner or self.person]
+        return list(dict.fromkeys(owners))
+
+
+class Source(SpecModel):
+    """Where the raw data lives, as understood by the environment's source resource."""
+
+    path: Annotated[str, Field(min_length=1)]
+    format: Literal["csv", "parquet"] | None = None
+    csv_separator: Annotated[str, Field(min_length=1, max_length=1)] = ","
+    null_values: list[str] = Field(default_factory=lambda: ["", "NA"])
+    attribution: str | None = None
+
+    @property
+    def resolved_format(self) -> Literal["csv", "parquet"]:
+        if self.format is not None:
+            return self.format
+        return "parquet" if self.path.lower().endswith((".parquet", ".pq")) else "csv"
+
+
+ColumnType = Literal["int", "float", "category", "bool", "date", "datetime"]
+NUMERIC_TYPES = ("int", "float")
+TEMPORAL_TYPES = ("date", "datetime")
+
+
+class Column(SpecModel):
+    """One column of the source: its type, what values are valid, and how it may be used."""
+
+    name: SafeName
+    type: ColumnType
+    source_name: str | None = None
+    description: str | None = None
+    nullable: bool = False
+    allowed: list[Scalar] | None = None
+    min: float | None = None
+    max: float | None = None
+    date_format: str | None = None
+    pii: bool = False
+    protected: bool = False
+
+    @model_validator(mode="after")
+    def _checks_fit_the_type(self) -> Column:
+        if self.allowed is not None:
+            if self.type not in ("category", "int", "bool"):
+                raise ValueError(f"'allowed' applies to category, int or bool columns, not {self.type}")
+            if not self.allowed:
+                raise ValueError("'allowed' must list at least one value")
+        if (self.min is not None or self.max is not None) and self.type not in NUMERIC_TYPES:
+            raise ValueError(f"'min'/'max' apply to int or float columns, not {self.type}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"'min' ({self.min}) is greater than 'max' ({self.max})")
+        if self.date_format is not None and self.type not in TEMPORAL_TYPES:
+            raise ValueError(f"'date_format' applies to date or datetime columns, not {self.type}")
+        return self
+
+    @property
+    def header(self) -> str:
+        """The column's name in the source file."""
+        return self.source_name or self.name
+
+
+class DataSchema(SpecModel):
+    """The contract every batch is validated against (M14)."""
+
+    columns: Annotated[list[Column], Field(min_length=1)]
+    date_column: str | None = None
+    max_quarantine_share: Annotated[float, Field(ge=0, le=1)] = 0.05
+    min_valid_rows: Annotated[int, Field(ge=1)] = 50
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    @property
+    def protected_attributes(self) -> list[str]:
+        return [column.name for column in self.columns if column.protected]
+
+
+class Target(SpecModel):
+    column: str
+    positive_class: Scalar
+    description: str | None = None
+
+
+class EngineeredFeature(SpecModel):
+    """A feature computed from raw columns with a SQL expression (evaluated by polars)."""
+
+    name: SafeName
+    expression: Annotated[str, Field(min_length=1)]
+    kind: Literal["numeric", "categorical"]
+    model_input: bool = True
+    description: str | None = None
+
+
+class Features(SpecModel):
+    raw: Annotated[list[str], Field(min_length=1)]
+    engineered: list[EngineeredFeature] = Field(default_factory=list)
+
+
+class Split(SpecModel):
+    """How the holdout is drawn: seeded and stratified, or out-of-time on the date column."""
+
+    holdout_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.25
+    seed: int = 42
+    stratify: bool = True
+    strategy: Literal["auto", "random", "out_of_time"] = "auto"
+
+
+class EstimatorSpec(SpecModel):
+    """A scikit-learn compatible estimator named by import path, with its parameters."""
+
+    estimator: Annotated[str, Field(pattern=IMPORT_PATH_PATTERN)]
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _package_is_installed(self) -> EstimatorSpec:
+        # Only the top-level package is looked up: importing scikit-learn here would make
+        # every load of the code location pay for it. The class itself is resolved at training.
+        package = self.estimator.split(".")[0]
+        if importlib.util.find_spec(package) is None:
+            raise ValueError(f"package '{package}' of estimator '{self.estimator}' is not installed")
+        return self
+
+
+Preprocessing = Literal["scorecard", "standard", "native"]
+
+
+class ModelSpec(EstimatorSpec):
+    """The candidate model: estimator, params and the preprocessing family it expects.
+
+    `scorecard` bins numeric features into quantile bands and one-hot encodes everything (a
+    points-per-band logistic scorecard); `standard` imputes and scales; `native` hands numbers
+    and ordinal-encoded categories to estimators that handle them (gradient boosting).
+    """
+
+    estimator: Annotated[str, Field(pattern=IMPORT_PATH_PATTERN)] = (
+        "sklearn.linear_model.LogisticRegression"
+    )
+    preprocessing: Preprocessing = "scorecard"
+    scorecard_bins: Annotated[int, Field(ge=2, le=50)] = 8
+    allow_protected_features: bool = False
+    registered_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")] | None = None
+
+
+class Evaluation(SpecModel):
+    operating_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    calibration_bins: Annotated[int, Field(ge=2, le=100)] = 10
+    segments: list[str] = Field(default_factory=list)
+    min_auc: Annotated[float, Field(ge=0, le=1)] | None = None
+    min_ks: Annotated[float, Field(ge=0, le=1)] | None = None
+    max_brier: Annotated[float, Field(ge=0, le=1)] | None = None
+    baseline: EstimatorSpec = Field(
+        default_factory=lambda: EstimatorSpec(
+            estimator="sklearn.tree.DecisionTreeClassifier",
+            params={"max_depth": 3, "min_samples_leaf": 20, "random_state": 0},
+        )
+    )
+
+
+class Drift(SpecModel):
+    """Thresholds of the drift report; per-feature tests follow Evidently's defaults."""
+
+    drift_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    stattest_threshold: Annotated[float, Field(gt=0, lt=1)] | None = None
+    max_rows: Annotated[int, Field(ge=100)] = 50_000
+
+
+class Freshness(SpecModel):
+    """M17: how old the source data and the model may get before the SLA is breached."""
+
+    source_max_age: Duration = timedelta(days=31)
+    model_max_age: Duration = timedelta(days=90)
+
+
+class Documentation(SpecModel):
+    """The human part of the model card: what the model is for and what it must not be used for."""
+
+    intended_use: str = "Not stated in the spec."
+    out_of_scope_uses: list[str] = Field(default_factory=list)
+    caveats: list[str] = Field(default_factory=list)
+    ethical_considerations: list[str] = Field(default_factory=list)
+
+
+class SpecProblems(ValueError):
+    """Cross-field problems, each with the dotted path of the field it concerns."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{path}: {message}" for path, message in problems))
+
+
+class UseCaseSpec(SpecModel):
+    """One ML use case, everything the platform needs to build its assets (M7)."""
+
+    id: SafeName
+    description: Annotated[str, Field(min_length=1)]
+    owners: Owners
+    source: Source
+    data_schema: DataSchema = Field(alias="schema")
+    target: Target
+    features: Features
+    split: Split = Split()
+    model: ModelSpec = ModelSpec()
+    evaluation: Evaluation = Evaluation()
+    drift: Drift = Drift()
+    freshness: Freshness = Freshness()
+    documentation: Documentation = Documentation()
+
+    @model_validator(mode="after")
+    def _fields_agree(self) -> UseCaseSpec:
+        problems = _cross_field_problems(self)
+        if problems:
+            raise SpecProblems(problems)
+        return self
+
+    # Derived views the pipeline uses, so no asset re-derives them differently.
+
+    @property
+    def registered_model_name(self) -> str:
+        return self.model.registered_name or self.id
+
+    @property
+    def numeric_features(self) -> list[str]:
+        raw = [c for c in self.features.raw if self.data_schema.column(c).type in NUMERIC_TYPES]
+        return raw + [f.name for f in self.engineered_inputs if f.kind == "numeric"]
+
+    @property
+    def categorical_features(self) -> list[str]:
+        raw = [c for c in self.features.raw if self.data_schema.column(c).type not in NUMERIC_TYPES]
+        return raw + [f.name for f in self.engineered_inputs if f.kind == "categorical"]
+
+    @property
+    def engineered_inputs(self) -> list[EngineeredFeature]:
+        return [f for f in self.features.engineered if f.model_input]
+
+    @property
+    def model_inputs(self) -> list[str]:
+        return self.numeric_features + self.categorical_features
+
+    @property
+    def split_strategy(self) -> Literal["random", "out_of_time"]:
+        if self.split.strategy == "auto":
+            return "out_of_time" if self.data_schema.date_column else "random"
+        return self.split.strategy
+
+    @property
+    def passthrough_columns(self) -> list[str]:
+        """Columns kept beside the features for slicing and fairness, never fed to the model."""
+        analysis_only = [f.name for f in self.features.engineered if not f.model_input]
+        wanted = [*self.data_schema.protected_attributes, *analysis_only, *self.evaluation.segments]
+        if self.data_schema.date_column:
+            wanted.append(self.data_schema.date_column)
+        inputs = set(self.model_inputs)
+        return [c for c in dict.fromkeys(wanted) if c not in inputs]
+
+
+def _cross_field_problems(spec: UseCaseSpec) -> list[tuple[str, str]]:
+    schema = spec.data_schema
+    declared = {c.name: c for c in schema.columns}
+    problems: list[tuple[str, str]] = []
+
+    seen: set[str] = set()
+    for i, column in enumerate(schema.columns):
+        if column.name in seen:
+            problems.append((f"schema.columns[{i}].name", f"column '{column.name}' is declared twice"))
+        seen.add(column.name)
+    headers = [c.header for c in schema.columns]
+    for header in {h for h in headers if headers.count(h) > 1}:
+        problems.append(("schema.columns", f"source column '{header}' is mapped twice"))
+
+    if schema.date_column is not None:
+        date_col = declared.get(schema.date_column)
+        if date_col is None:
+            problems.append(("schema.date_column", _not_declared(schema.date_column, declared)))
+        elif date_col.type not in TEMPORAL_TYPES:
+            problems.append(
+                ("schema.date_column", f"'{schema.date_column}' has type {date_col.type}, "
+                 "expected date or datetime")
+            )
+    elif spec.split.strategy == "out_of_time":
+        problems.append(("split.strategy", "out_of_time needs schema.date_column to be declared"))
+
+    target = declared.get(spec.target.column)
+    if target is None:
+        problems.append(("target.column", _not_declared(spec.target.column, declared)))
+    else:
+        if target.nullable:
+            problems.append(("target.column", "the target must not be nullable: unlabelled "
+                             "rows cannot train a model (they are quarantined instead)"))
+        if target.type in ("float", "date", "datetime"):
+            problems.append(("target.column", f"a binary target cannot have type {target.type}"))
+        if target.allowed is not None:
+            if spec.target.positive_class not in target.allowed:
+                problems.append(("target.positive_class", f"{spec.target.positive_class!r} is not "
+                                 f"among the target's allowed values {target.allowed}"))
+            elif len(target.allowed) != 2:
+                problems.append(("target.column", f"a binary target needs exactly 2 allowed "
+                                 f"values, got {len(target.allowed)}"))
+
+    feature_names: set[str] = set()
+    for i, name in enumerate(spec.features.raw):
+        path = f"features.raw[{i}]"
+        column = declared.get(name)
+        if column is None:
+            problems.append((path, _not_declared(name, declared)))
+            continue
+        if name in feature_names:
+            problems.append((path, f"feature '{name}' is listed twice"))
+        feature_names.add(name)
+        problems.extend((path, p) for p in _input_problems(name, column, spec))
+
+    for i, feature in enumerate(spec.features.engineered):
+        path = f"features.engineered[{i}]"
+        if feature.name in declared or feature.name in feature_names:
+            problems.append((f"{path}.name", f"'{feature.name}' clashes with a column or feature"))
+        feature_names.add(feature.name)
+        roots, error = _expression_roots(feature.expression)
+        if error:
+            problems.append((f"{path}.expression", error))
+            continue
+        for root in dict.fromkeys(roots):
+            column = declared.get(root)
+            if column is None:
+                problems.append((f"{path}.expression", _not_declared(root, declared)))
+            elif root == spec.target.column:
+                problems.append((f"{path}.expression", f"'{root}' is the target: a feature "
+                                 "computed from it leaks the label"))
+            elif feature.model_input:
+                problems.extend((f"{path}.expression", p) for p in _input_problems(root, column, spec))
+
+    categorical = {f.name for f in spec.features.engineered if f.kind == "categorical"} | {
+        c.name for c in schema.columns if c.type in ("category", "bool", "int")
+    }
+    for i, segment in enumerate(spec.evaluation.segments):
+        if segment not in declared and segment not in feature_names:
+            problems.append((f"evaluation.segments[{i}]", _not_declared(segment, declared)))
+        elif segment not in categorical:
+            problems.append((f"evaluation.segments[{i}]", f"'{segment}' is not categorical; "
+                             "declare a categorical engineered feature (a band) to slice on it"))
+    return problems
+
+
+def _input_problems(name: str, column: Column, spec: UseCaseSpec) -> list[str]:
+    """Why a column may not feed the model: leakage, PII, protected attributes, dates."""
+    if name == spec.target.column:
+        return [f"'{name}' is the target: using it as an input leaks the label"]
+    if column.pii:
+        return [f"'{name}' is flagged PII and may not be a model input"]
+    if column.protected and not spec.model.allow_protected_features:
+        return [f"'{name}' is a protected attribute; set model.allow_protected_features: true "
+                "only if the risk assessment allows it"]
+    if column.type in TEMPORAL_TYPES:
+        return [f"'{name}' is a {column.type}; derive a numeric or categorical feature from it"]
+    return []
+
+
+def _expression_roots(expression: str) -> tuple[list[str], str | None]:
+    import polars as pl
+
+    try:
+        return pl.sql_expr(expression).meta.root_names(), None
+    except Exception as exc:  # polars raises several error types for bad SQL
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return [], f"not a valid SQL expression: {first_line}"
+
+
+def _not_declared(name: str, declared: dict[str, Column]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(declared), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"'{name}' is not a column declared in schema.columns{hint}"
