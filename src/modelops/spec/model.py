@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from modelops.ml.columns import RESERVED
+
 SAFE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 """Names the platform builds keys, paths and HTML reports from: lower snake case only.
 
@@ -59,7 +61,9 @@ def _positive_duration(value: timedelta) -> timedelta:
     return value
 
 
-Duration = Annotated[timedelta, BeforeValidator(_parse_duration), AfterValidator(_positive_duration)]
+Duration = Annotated[
+    timedelta, BeforeValidator(_parse_duration), AfterValidator(_positive_duration)
+]
 
 
 class SpecModel(BaseModel):
@@ -125,7 +129,9 @@ class Column(SpecModel):
     def _checks_fit_the_type(self) -> Column:
         if self.allowed is not None:
             if self.type not in ("category", "int", "bool"):
-                raise ValueError(f"'allowed' applies to category, int or bool columns, not {self.type}")
+                raise ValueError(
+                    f"'allowed' applies to category, int or bool columns, not {self.type}"
+                )
             if not self.allowed:
                 raise ValueError("'allowed' must list at least one value")
         if (self.min is not None or self.max is not None) and self.type not in NUMERIC_TYPES:
@@ -207,7 +213,9 @@ class EstimatorSpec(SpecModel):
         # every load of the code location pay for it. The class itself is resolved at training.
         package = self.estimator.split(".")[0]
         if importlib.util.find_spec(package) is None:
-            raise ValueError(f"package '{package}' of estimator '{self.estimator}' is not installed")
+            raise ValueError(
+                f"package '{package}' of estimator '{self.estimator}' is not installed"
+            )
         return self
 
 
@@ -350,8 +358,18 @@ def _cross_field_problems(spec: UseCaseSpec) -> list[tuple[str, str]]:
 
     seen: set[str] = set()
     for i, column in enumerate(schema.columns):
+        if column.name in RESERVED:
+            problems.append(
+                (
+                    f"schema.columns[{i}].name",
+                    f"'{column.name}' is reserved by the "
+                    f"platform ({', '.join(sorted(RESERVED))}); rename it",
+                )
+            )
         if column.name in seen:
-            problems.append((f"schema.columns[{i}].name", f"column '{column.name}' is declared twice"))
+            problems.append(
+                (f"schema.columns[{i}].name", f"column '{column.name}' is declared twice")
+            )
         seen.add(column.name)
     headers = [c.header for c in schema.columns]
     for header in {h for h in headers if headers.count(h) > 1}:
@@ -363,8 +381,10 @@ def _cross_field_problems(spec: UseCaseSpec) -> list[tuple[str, str]]:
             problems.append(("schema.date_column", _not_declared(schema.date_column, declared)))
         elif date_col.type not in TEMPORAL_TYPES:
             problems.append(
-                ("schema.date_column", f"'{schema.date_column}' has type {date_col.type}, "
-                 "expected date or datetime")
+                (
+                    "schema.date_column",
+                    f"'{schema.date_column}' has type {date_col.type}, expected date or datetime",
+                )
             )
     elif spec.split.strategy == "out_of_time":
         problems.append(("split.strategy", "out_of_time needs schema.date_column to be declared"))
@@ -374,17 +394,32 @@ def _cross_field_problems(spec: UseCaseSpec) -> list[tuple[str, str]]:
         problems.append(("target.column", _not_declared(spec.target.column, declared)))
     else:
         if target.nullable:
-            problems.append(("target.column", "the target must not be nullable: unlabelled "
-                             "rows cannot train a model (they are quarantined instead)"))
+            problems.append(
+                (
+                    "target.column",
+                    "the target must not be nullable: unlabelled "
+                    "rows cannot train a model (they are quarantined instead)",
+                )
+            )
         if target.type in ("float", "date", "datetime"):
             problems.append(("target.column", f"a binary target cannot have type {target.type}"))
         if target.allowed is not None:
             if spec.target.positive_class not in target.allowed:
-                problems.append(("target.positive_class", f"{spec.target.positive_class!r} is not "
-                                 f"among the target's allowed values {target.allowed}"))
+                problems.append(
+                    (
+                        "target.positive_class",
+                        f"{spec.target.positive_class!r} is not "
+                        f"among the target's allowed values {target.allowed}",
+                    )
+                )
             elif len(target.allowed) != 2:
-                problems.append(("target.column", f"a binary target needs exactly 2 allowed "
-                                 f"values, got {len(target.allowed)}"))
+                problems.append(
+                    (
+                        "target.column",
+                        f"a binary target needs exactly 2 allowed "
+                        f"values, got {len(target.allowed)}",
+                    )
+                )
 
     feature_names: set[str] = set()
     for i, name in enumerate(spec.features.raw):
@@ -412,10 +447,16 @@ def _cross_field_problems(spec: UseCaseSpec) -> list[tuple[str, str]]:
             if column is None:
                 problems.append((f"{path}.expression", _not_declared(root, declared)))
             elif root == spec.target.column:
-                problems.append((f"{path}.expression", f"'{root}' is the target: a feature "
-                                 "computed from it leaks the label"))
+                problems.append(
+                    (
+                        f"{path}.expression",
+                        f"'{root}' is the target: a feature computed from it leaks the label",
+                    )
+                )
             elif feature.model_input:
-                problems.extend((f"{path}.expression", p) for p in _input_problems(root, column, spec))
+                problems.extend(
+                    (f"{path}.expression", p) for p in _input_problems(root, column, spec)
+                )
 
     categorical = {f.name for f in spec.features.engineered if f.kind == "categorical"} | {
         c.name for c in schema.columns if c.type in ("category", "bool", "int")
@@ -424,8 +465,13 @@ def _cross_field_problems(spec: UseCaseSpec) -> list[tuple[str, str]]:
         if segment not in declared and segment not in feature_names:
             problems.append((f"evaluation.segments[{i}]", _not_declared(segment, declared)))
         elif segment not in categorical:
-            problems.append((f"evaluation.segments[{i}]", f"'{segment}' is not categorical; "
-                             "declare a categorical engineered feature (a band) to slice on it"))
+            problems.append(
+                (
+                    f"evaluation.segments[{i}]",
+                    f"'{segment}' is not categorical; "
+                    "declare a categorical engineered feature (a band) to slice on it",
+                )
+            )
     return problems
 
 
@@ -436,8 +482,10 @@ def _input_problems(name: str, column: Column, spec: UseCaseSpec) -> list[str]:
     if column.pii:
         return [f"'{name}' is flagged PII and may not be a model input"]
     if column.protected and not spec.model.allow_protected_features:
-        return [f"'{name}' is a protected attribute; set model.allow_protected_features: true "
-                "only if the risk assessment allows it"]
+        return [
+            f"'{name}' is a protected attribute; set model.allow_protected_features: true "
+            "only if the risk assessment allows it"
+        ]
     if column.type in TEMPORAL_TYPES:
         return [f"'{name}' is a {column.type}; derive a numeric or categorical feature from it"]
     return []

@@ -1,0 +1,550 @@
+"""The asset graph of one use case, built from its spec (M7: onboarding is writing a spec).
+
+    raw_dataset -> validated_dataset (+ quarantined_rows) -> features
+      -> training_set + holdout_set -> trained_model -> evaluation_report -> model_card
+                                    \\-> drift_report ---------------------------/
+
+Each asset reads its inputs from the artifact store, calls plain functions from `modelops.ml`
+and writes a new version of its output; the version is the content fingerprint (the model
+version for the model), so Dagster shows lineage and "Unsynced" per use case. ML libraries are
+imported inside the asset bodies: loading the code location must not pay for them.
+
+(No `from __future__ import annotations` here: Dagster reads the context and resource
+annotations of asset functions at definition time.)
+"""
+
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from modelops.defs.versioning import code_version
+from modelops.ml.columns import LABEL, ROW_ID
+from modelops.ml.fingerprint import bytes_fingerprint, frame_fingerprint
+from modelops.provenance import code_revision
+from modelops.resources.source import DataSource
+from modelops.resources.storage import ArtifactStore
+from modelops.resources.tracking import DatasetRef, ModelTracking
+from modelops.spec.model import UseCaseSpec
+
+RAW = "raw_dataset"
+VALIDATED = "validated_dataset"
+QUARANTINE = "quarantined_rows"
+FEATURES = "features"
+TRAINING = "training_set"
+HOLDOUT = "holdout_set"
+MODEL = "trained_model"
+EVALUATION = "evaluation_report"
+DRIFT = "drift_report"
+CARD = "model_card"
+
+ASSET_NAMES = (RAW, VALIDATED, QUARANTINE, FEATURES, TRAINING, HOLDOUT, MODEL, EVALUATION,
+               DRIFT, CARD)
+MODEL_REF_FILE = "model.json"
+
+
+def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
+    """Every asset and check of a use case; keys are `<use case>/<asset name>`."""
+    uc = spec.id
+
+    def key(name: str) -> dg.AssetKey:
+        return dg.AssetKey([uc, name])
+
+    common = {"group_name": uc}
+    data_owners = spec.owners.dataset_owners
+    model_owners = spec.owners.dagster_owners
+
+    # -- raw dataset -------------------------------------------------------------------------
+    @dg.asset(
+        key=key(RAW),
+        owners=data_owners,
+        kinds={"polars", spec.source.resolved_format},
+        code_version=code_version(("modelops.resources.source",), spec.source),
+        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=spec.freshness.source_max_age),
+        description=f"The batch as delivered by the source ({spec.source.path}), untyped.",
+        **common,
+    )
+    def raw_dataset(
+        context: dg.AssetExecutionContext, source: DataSource, store: ArtifactStore
+    ) -> dg.MaterializeResult:
+        frame = source.read(spec.source)
+        result = _store_table(store, uc, RAW, frame)
+        result.metadata["source"] = dg.MetadataValue.url(source.location(spec.source))
+        if spec.source.attribution:
+            result.metadata["attribution"] = spec.source.attribution
+        return _result(key(RAW), result)
+
+    # -- validation + quarantine -------------------------------------------------------------
+    quality_check = dg.AssetCheckSpec(
+        "batch_quality",
+        asset=key(VALIDATED),
+        blocking=True,
+        description=(
+            f"At most {spec.data_schema.max_quarantine_share:.0%} of rows quarantined and at "
+            f"least {spec.data_schema.min_valid_rows} valid rows; blocks everything downstream."
+        ),
+    )
+
+    @dg.multi_asset(
+        name=f"{uc}__validate",
+        specs=[
+            dg.AssetSpec(
+                key(VALIDATED), deps=[key(RAW)], owners=data_owners, kinds={"pandera", "polars"},
+                description="Rows that passed every check of the spec's schema, typed.",
+                code_version=code_version(("modelops.ml.validation",), spec.data_schema),
+                **common,
+            ),
+            dg.AssetSpec(
+                key(QUARANTINE), deps=[key(RAW)], owners=data_owners, kinds={"pandera", "polars"},
+                description="Rows that failed validation, as delivered, with every reason.",
+                code_version=code_version(("modelops.ml.validation",), spec.data_schema),
+                **common,
+            ),
+        ],
+        check_specs=[quality_check],
+    )
+    def validate(context: dg.AssetExecutionContext, store: ArtifactStore) -> Any:
+        from modelops.ml.validation import validate_batch
+
+        outcome = validate_batch(store.read_table(uc, RAW), spec)
+        valid = _store_table(store, uc, VALIDATED, outcome.valid)
+        valid.metadata.update({
+            "quarantined_rows": outcome.quarantined.height,
+            "quarantine_share": round(outcome.quarantine_share, 6),
+            "failed_checks": dg.MetadataValue.md(_markdown_table(outcome.failures, limit=50)),
+        })
+        if outcome.ignored_columns:
+            valid.metadata["ignored_source_columns"] = list(outcome.ignored_columns)
+        quarantine = _store_table(store, uc, QUARANTINE, outcome.quarantined)
+        quarantine.metadata["sample"] = dg.MetadataValue.md(
+            _markdown_table(outcome.quarantined.select(ROW_ID, "reasons"), limit=20)
+        )
+        yield _result(key(VALIDATED), valid)
+        yield _result(key(QUARANTINE), quarantine)
+
+        limit, floor = spec.data_schema.max_quarantine_share, spec.data_schema.min_valid_rows
+        problems = []
+        if outcome.quarantine_share > limit:
+            problems.append(f"{outcome.quarantine_share:.2%} of rows quarantined (limit {limit:.0%})")
+        if outcome.valid.height < floor:
+            problems.append(f"{outcome.valid.height} valid rows (minimum {floor})")
+        yield dg.AssetCheckResult(
+            check_name="batch_quality",
+            asset_key=key(VALIDATED),
+            passed=not problems,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description="; ".join(problems) or "batch within quality limits",
+            metadata={
+                "valid_rows": outcome.valid.height,
+                "quarantined_rows": outcome.quarantined.height,
+                "quarantine_share": round(outcome.quarantine_share, 6),
+            },
+        )
+
+    # -- features ------------------------------------------------------------------------------
+    @dg.asset(
+        key=key(FEATURES),
+        deps=[key(VALIDATED)],
+        owners=data_owners,
+        kinds={"polars"},
+        code_version=code_version(("modelops.ml.features",), spec.features, spec.target),
+        description="Model inputs (raw and engineered), analysis columns and the 0/1 label.",
+        **common,
+    )
+    def features(context: dg.AssetExecutionContext, store: ArtifactStore) -> dg.MaterializeResult:
+        from modelops.ml.features import build_features
+
+        table = build_features(store.read_table(uc, VALIDATED), spec)
+        result = _store_table(store, uc, FEATURES, table)
+        result.metadata["model_inputs"] = len(spec.model_inputs)
+        result.metadata["positive_rate"] = round(float(table.get_column(LABEL).mean() or 0), 6)
+        return _result(key(FEATURES), result)
+
+    # -- split ---------------------------------------------------------------------------------
+    split_version = code_version(("modelops.ml.split",), spec.split)
+
+    @dg.multi_asset(
+        name=f"{uc}__split",
+        specs=[
+            dg.AssetSpec(
+                key(TRAINING), deps=[key(FEATURES)], owners=data_owners, kinds={"polars"},
+                code_version=split_version, **common,
+                description=f"Training rows ({spec.split_strategy} split, seed {spec.split.seed}).",
+            ),
+            dg.AssetSpec(
+                key(HOLDOUT), deps=[key(FEATURES)], owners=data_owners, kinds={"polars"},
+                code_version=split_version, **common,
+                description="Holdout rows, never seen in training: all reported metrics use them.",
+            ),
+        ],
+    )
+    def split(context: dg.AssetExecutionContext, store: ArtifactStore) -> Any:
+        from modelops.ml.split import split_train_holdout
+
+        train, holdout = split_train_holdout(store.read_table(uc, FEATURES), spec)
+        for name, table in ((TRAINING, train), (HOLDOUT, holdout)):
+            result = _store_table(store, uc, name, table)
+            result.metadata["positive_rate"] = round(float(table.get_column(LABEL).mean()), 6)
+            yield _result(key(name), result)
+
+    # -- model ---------------------------------------------------------------------------------
+    @dg.asset(
+        key=key(MODEL),
+        deps=[key(TRAINING)],
+        owners=model_owners,
+        kinds={"scikitlearn", "mlflow"},
+        code_version=code_version(("modelops.ml.training",), spec.model, spec.features),
+        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=spec.freshness.model_max_age),
+        description=(
+            f"{spec.model.estimator} ({spec.model.preprocessing} preprocessing), registered in "
+            f"MLflow as '{spec.registered_model_name}'. Data version = model version."
+        ),
+        **common,
+    )
+    def trained_model(
+        context: dg.AssetExecutionContext, store: ArtifactStore, tracking: ModelTracking
+    ) -> dg.MaterializeResult:
+        from modelops.ml.metrics import binary_metrics
+        from modelops.ml.training import fit_model, labels, model_input_frame, predict_scores
+
+        train_version = store.require_current(uc, TRAINING)
+        train = store.read_table(uc, TRAINING, train_version)
+        pipeline = fit_model(train, spec)
+        fit = binary_metrics(labels(train), predict_scores(pipeline, train, spec))
+        code = context.assets_def.code_versions_by_key.get(key(MODEL)) or "unknown"
+        tags = {
+            "modelops.use_case": uc,
+            "modelops.git_commit": code_revision(),
+            "modelops.code_version": code,
+            "modelops.training_set_version": train_version,
+            "modelops.dagster_run_id": context.run.run_id,
+            "modelops.owner": spec.owners.person,
+            "modelops.team": spec.owners.team,
+        }
+        registered = tracking.record_training(
+            use_case=uc,
+            registered_name=spec.registered_model_name,
+            model=pipeline,
+            input_example=model_input_frame(train.head(5), spec),
+            params={
+                "estimator": spec.model.estimator,
+                "preprocessing": spec.model.preprocessing,
+                "seed": spec.split.seed,
+                **{f"model.{k}": v for k, v in spec.model.params.items()},
+                "features": ",".join(spec.model_inputs),
+            },
+            metrics={f"train_{name}": value for name, value in fit.as_dict().items()},
+            tags=tags,
+            datasets=[(
+                DatasetRef(f"{uc}/{TRAINING}", store.uri(uc, TRAINING, train_version, "table.parquet"),
+                           train_version, "training"),
+                train.head(1000),
+            )],
+            run_name=f"{uc}-{context.run.run_id[:8]}",
+        )
+        ref = {
+            "registered_name": registered.name,
+            "version": registered.version,
+            "run_id": registered.run_id,
+            "experiment_id": registered.experiment_id,
+            "model_uri": registered.model_uri,
+            "training_set_version": train_version,
+            "estimator": spec.model.estimator,
+            "code_version": code,
+            "git_commit": tags["modelops.git_commit"],
+        }
+        store.write_bytes(uc, MODEL, registered.version, MODEL_REF_FILE, _json_bytes(ref))
+        store.publish(uc, MODEL, registered.version)
+        return dg.MaterializeResult(
+            asset_key=key(MODEL),
+            data_version=dg.DataVersion(registered.version),
+            metadata={
+                "model_version": registered.version,
+                "registered_model": registered.name,
+                "model_uri": registered.model_uri,
+                "mlflow_run": dg.MetadataValue.url(
+                    tracking.run_url(registered.experiment_id, registered.run_id)
+                ),
+                "mlflow_version": dg.MetadataValue.url(
+                    tracking.version_url(registered.name, registered.version)
+                ),
+                "training_rows": train.height,
+                "train_auc": round(fit.auc, 6),
+                "git_commit": tags["modelops.git_commit"],
+            },
+        )
+
+    # -- evaluation ----------------------------------------------------------------------------
+    thresholds_check = dg.AssetCheckSpec(
+        "meets_evaluation_thresholds",
+        asset=key(EVALUATION),
+        description="Holdout metrics within the spec's evaluation thresholds.",
+    )
+
+    @dg.asset(
+        key=key(EVALUATION),
+        deps=[key(MODEL), key(TRAINING), key(HOLDOUT)],
+        owners=model_owners,
+        kinds={"scikitlearn", "mlflow"},
+        code_version=code_version(
+            ("modelops.ml.evaluation", "modelops.ml.metrics"), spec.evaluation
+        ),
+        check_specs=[thresholds_check],
+        description="Holdout metrics vs a simple baseline and the current champion.",
+        **common,
+    )
+    def evaluation_report(
+        context: dg.AssetExecutionContext, store: ArtifactStore, tracking: ModelTracking
+    ) -> Any:
+        from modelops.ml.evaluation import build_evaluation_report
+        from modelops.ml.training import fit_baseline, labels, predict_scores
+
+        ref = _model_ref(store, uc)
+        holdout = store.read_table(uc, HOLDOUT)
+        model = tracking.load_model(ref["model_uri"])
+        baseline = fit_baseline(store.read_table(uc, TRAINING), spec)
+        champion = _champion_scores(tracking, spec, ref, holdout)
+        report = build_evaluation_report(
+            use_case=uc,
+            model_version=ref["version"],
+            labels=labels(holdout),
+            candidate_scores=predict_scores(model, holdout, spec),
+            baseline_scores=predict_scores(baseline, holdout, spec),
+            baseline_name=spec.evaluation.baseline.estimator.rsplit(".", 1)[-1],
+            champion=champion,
+            segments={s: holdout.get_column(s).cast(pl.String).to_numpy()
+                      for s in spec.evaluation.segments},
+            threshold=spec.evaluation.operating_threshold,
+            calibration_bins=spec.evaluation.calibration_bins,
+            thresholds={
+                "min_auc": spec.evaluation.min_auc,
+                "min_ks": spec.evaluation.min_ks,
+                "max_brier": spec.evaluation.max_brier,
+            },
+        )
+        markdown = report.to_markdown()
+        files = {
+            "evaluation.json": _json_bytes(report.to_dict()),
+            "evaluation.md": markdown.encode(),
+            "roc.png": report.roc_plot_png(),
+            "calibration.png": report.calibration_plot_png(),
+        }
+        version = bytes_fingerprint(files["evaluation.json"])
+        for name, content in files.items():
+            store.write_bytes(uc, EVALUATION, version, name, content)
+        store.publish(uc, EVALUATION, version)
+        tracking.log_files(ref["run_id"], files, folder="evaluation")
+        candidate = report.candidate
+        tracking.log_metrics(ref["run_id"], {
+            f"holdout_{name}": value for name, value in candidate.as_dict().items()
+        })
+        yield dg.MaterializeResult(
+            asset_key=key(EVALUATION),
+            data_version=dg.DataVersion(version),
+            metadata={
+                "report": dg.MetadataValue.md(markdown),
+                "model_version": ref["version"],
+                "holdout_auc": candidate.auc,
+                "holdout_gini": candidate.gini,
+                "holdout_ks": candidate.ks,
+                "holdout_brier": candidate.brier,
+                "baseline_auc": report.baseline.auc,
+                "champion_version": champion.version if champion else "none",
+                "report_uri": dg.MetadataValue.url(
+                    store.uri(uc, EVALUATION, version, "evaluation.json")
+                ),
+            },
+        )
+        failed = [t for t in report.threshold_results if not t.passed]
+        yield dg.AssetCheckResult(
+            check_name="meets_evaluation_thresholds",
+            asset_key=key(EVALUATION),
+            passed=not failed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description="; ".join(f"{t.name}: {t.actual:.4f} vs limit {t.limit}" for t in failed)
+            or "all thresholds met",
+            metadata={t.name: float(t.actual) for t in report.threshold_results},
+        )
+
+    # -- drift ---------------------------------------------------------------------------------
+    drift_check = dg.AssetCheckSpec(
+        "no_dataset_drift",
+        asset=key(DRIFT),
+        description=f"Share of drifted features below {spec.drift.drift_share:.0%}.",
+    )
+
+    @dg.asset(
+        key=key(DRIFT),
+        deps=[key(TRAINING), key(HOLDOUT)],
+        owners=model_owners,
+        kinds={"evidently"},
+        code_version=code_version(("modelops.ml.drift",), spec.drift),
+        check_specs=[drift_check],
+        description="Evidently data drift of the holdout against the training reference.",
+        **common,
+    )
+    def drift_report(context: dg.AssetExecutionContext, store: ArtifactStore) -> Any:
+        from modelops.ml.drift import build_drift_report
+
+        report = build_drift_report(
+            store.read_table(uc, TRAINING),
+            store.read_table(uc, HOLDOUT),
+            numeric=spec.numeric_features,
+            categorical=spec.categorical_features,
+            drift_share=spec.drift.drift_share,
+            stattest_threshold=spec.drift.stattest_threshold,
+            max_rows=spec.drift.max_rows,
+            seed=spec.split.seed,
+        )
+        markdown = report.to_markdown()
+        files = {
+            "drift.json": _json_bytes(report.to_dict()),
+            "drift.md": markdown.encode(),
+            "drift.html": report.html.encode(),
+        }
+        version = bytes_fingerprint(files["drift.json"])
+        for name, content in files.items():
+            store.write_bytes(uc, DRIFT, version, name, content)
+        store.publish(uc, DRIFT, version)
+        yield dg.MaterializeResult(
+            asset_key=key(DRIFT),
+            data_version=dg.DataVersion(version),
+            metadata={
+                "report": dg.MetadataValue.md(markdown),
+                "drifted_share": report.drifted_share,
+                "drifted_features": sum(f.drifted for f in report.features),
+                "html_report": dg.MetadataValue.url(store.uri(uc, DRIFT, version, "drift.html")),
+            },
+        )
+        yield dg.AssetCheckResult(
+            check_name="no_dataset_drift",
+            asset_key=key(DRIFT),
+            passed=not report.dataset_drift,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"{report.drifted_share:.0%} of features drifted",
+        )
+
+    # -- model card ----------------------------------------------------------------------------
+    @dg.asset(
+        key=key(CARD),
+        deps=[key(MODEL), key(EVALUATION), key(DRIFT)],
+        owners=model_owners,
+        kinds={"mlflow", "markdown"},
+        code_version=code_version(("modelops.ml.model_card",), spec.documentation, spec.owners),
+        description="The model card of the current model version, generated, never hand-written.",
+        **common,
+    )
+    def model_card(
+        context: dg.AssetExecutionContext, store: ArtifactStore, tracking: ModelTracking
+    ) -> dg.MaterializeResult:
+        from modelops.ml.model_card import ModelCardInputs, render_model_card, render_html
+
+        ref = _model_ref(store, uc)
+        evaluation = json.loads(
+            store.read_bytes(uc, EVALUATION, store.require_current(uc, EVALUATION),
+                             "evaluation.json")
+        )
+        drift = json.loads(
+            store.read_bytes(uc, DRIFT, store.require_current(uc, DRIFT), "drift.json")
+        )
+        training = store.read_table(uc, TRAINING, ref["training_set_version"])
+        markdown = render_model_card(ModelCardInputs(
+            spec=spec, model_ref=ref, evaluation=evaluation, drift=drift,
+            training_rows=training.height,
+            training_positive_rate=float(training.get_column(LABEL).mean()),
+        ))
+        files = {"model_card.md": markdown.encode(), "model_card.html": render_html(markdown).encode()}
+        for name, content in files.items():
+            store.write_bytes(uc, CARD, ref["version"], name, content)
+        store.publish(uc, CARD, ref["version"])
+        tracking.log_files(ref["run_id"], files, folder="model_card")
+        tracking.describe_version(ref["registered_name"], ref["version"], markdown)
+        return dg.MaterializeResult(
+            asset_key=key(CARD),
+            data_version=dg.DataVersion(bytes_fingerprint(files["model_card.md"])),
+            metadata={
+                "card": dg.MetadataValue.md(markdown),
+                "model_version": ref["version"],
+                "card_uri": dg.MetadataValue.url(store.uri(uc, CARD, ref["version"], "model_card.md")),
+            },
+        )
+
+    return [raw_dataset, validate, features, split, trained_model, evaluation_report,
+            drift_report, model_card]
+
+
+# -- helpers shared by the assets above ------------------------------------------------------
+
+
+@dataclass
+class _TableResult:
+    version: str
+    metadata: dict[str, Any]
+
+
+def _store_table(store: ArtifactStore, uc: str, name: str, table: pl.DataFrame) -> _TableResult:
+    """Write a table under its fingerprint, publish it, and describe it for the Dagster UI."""
+    version = frame_fingerprint(table)
+    uri = store.write_table(uc, name, version, table)
+    store.publish(uc, name, version)
+    schema = dg.TableSchema(
+        columns=[dg.TableColumn(name=c, type=str(t)) for c, t in table.schema.items()]
+    )
+    return _TableResult(version, {
+        "dagster/row_count": table.height,
+        "dagster/column_schema": schema,
+        "uri": dg.MetadataValue.url(uri),
+    })
+
+
+def _result(asset_key: dg.AssetKey, table: _TableResult) -> dg.MaterializeResult:
+    return dg.MaterializeResult(
+        asset_key=asset_key, data_version=dg.DataVersion(table.version), metadata=table.metadata
+    )
+
+
+def _model_ref(store: ArtifactStore, uc: str) -> dict[str, Any]:
+    version = store.require_current(uc, MODEL)
+    return json.loads(store.read_bytes(uc, MODEL, version, MODEL_REF_FILE))
+
+
+def _champion_scores(
+    tracking: ModelTracking, spec: UseCaseSpec, ref: dict[str, Any], holdout: pl.DataFrame
+) -> Any:
+    """Score the holdout with the current champion, if there is one other than the candidate.
+
+    A champion trained on other features cannot score this holdout; that is reported in the
+    evaluation (with the reason) rather than failing the candidate's evaluation.
+    """
+    from modelops.ml.evaluation import ChampionScores
+    from modelops.ml.training import predict_scores
+
+    version = tracking.version_for_alias(spec.registered_model_name, "champion")
+    if version is None or version == ref["version"]:
+        return None
+    try:
+        model = tracking.load_model(f"models:/{spec.registered_model_name}/{version}")
+        return ChampionScores(version=version, scores=predict_scores(model, holdout, spec), error=None)
+    except Exception as exc:  # any failure to load or score is reported, not raised
+        return ChampionScores(version=version, scores=None, error=f"{type(exc).__name__}: {exc}")
+
+
+def _json_bytes(data: Any) -> bytes:
+    return json.dumps(data, indent=2, sort_keys=True, default=str).encode()
+
+
+def _markdown_table(frame: pl.DataFrame, *, limit: int) -> str:
+    if frame.height == 0:
+        return "_none_"
+    shown = frame.head(limit)
+    header = "| " + " | ".join(shown.columns) + " |"
+    rule = "|" + "---|" * len(shown.columns)
+    rows = [
+        "| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |"
+        for row in shown.iter_rows()
+    ]
+    more = [f"\n_{frame.height - limit} more rows not shown_"] if frame.height > limit else []
+    return "\n".join([header, rule, *rows, *more])

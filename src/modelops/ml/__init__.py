@@ -1,0 +1,1 @@
+"""Plain-Python ML logic on DataFrames: no Dagster import anywhere under this package."""

@@ -1,0 +1,33 @@
+"""Feature engineering: the model inputs, the analysis columns and the label, in one table.
+
+Engineered features are SQL expressions from the spec evaluated by polars, so a data
+scientist declares `credit_amount / duration_months` instead of writing a transformer.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from modelops.ml.columns import LABEL, ROW_ID
+from modelops.spec.model import UseCaseSpec
+
+
+def build_features(valid: pl.DataFrame, spec: UseCaseSpec, *, with_label: bool = True) -> pl.DataFrame:
+    """`row_id`, numeric inputs (Float64), categorical inputs (String), analysis columns, label.
+
+    A numeric expression that yields inf or NaN (a division by zero) becomes null, which the
+    model's imputer handles; categorical inputs are text so every encoder sees one type.
+    """
+    engineered = [pl.sql_expr(f.expression).alias(f.name) for f in spec.features.engineered]
+    frame = valid.with_columns(engineered) if engineered else valid
+    numeric = [
+        pl.when(pl.col(c).cast(pl.Float64).is_finite()).then(pl.col(c).cast(pl.Float64)).alias(c)
+        for c in spec.numeric_features
+    ]
+    categorical = [pl.col(c).cast(pl.String) for c in spec.categorical_features]
+    passthrough = [pl.col(c) for c in spec.passthrough_columns]
+    label = []
+    if with_label:
+        positive = spec.target.positive_class
+        label = [(pl.col(spec.target.column) == positive).cast(pl.Int8).alias(LABEL)]
+    return frame.select(pl.col(ROW_ID), *numeric, *categorical, *passthrough, *label)

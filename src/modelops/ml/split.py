@@ -1,0 +1,56 @@
+"""The train/holdout split: seeded and stratified, or out-of-time on the declared date column."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from modelops.ml.columns import LABEL
+from modelops.spec.model import UseCaseSpec
+
+
+class SplitError(ValueError):
+    """The data cannot give a usable training set and holdout (too few rows or one class)."""
+
+
+def split_train_holdout(features: pl.DataFrame, spec: UseCaseSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return (train, holdout). The same features and spec always give the same split."""
+    if spec.split_strategy == "out_of_time":
+        in_holdout = _out_of_time_mask(features, spec)
+    else:
+        in_holdout = _random_mask(features, spec)
+    train, holdout = features.filter(~in_holdout), features.filter(in_holdout)
+    for name, part in (("training set", train), ("holdout", holdout)):
+        classes = part.get_column(LABEL).n_unique() if part.height else 0
+        if classes < 2:
+            raise SplitError(
+                f"use case '{spec.id}': the {name} has {part.height} rows and {classes} class(es); "
+                "a binary model needs both classes on each side of the split"
+            )
+    return train, holdout
+
+
+def _random_mask(features: pl.DataFrame, spec: UseCaseSpec) -> pl.Series:
+    rng = np.random.default_rng(spec.split.seed)
+    fraction = spec.split.holdout_fraction
+    mask = np.zeros(features.height, dtype=bool)
+    if spec.split.stratify:
+        labels = features.get_column(LABEL).to_numpy()
+        for value in np.unique(labels):
+            members = np.flatnonzero(labels == value)
+            chosen = rng.permutation(members)[: int(round(len(members) * fraction))]
+            mask[chosen] = True
+    else:
+        chosen = rng.permutation(features.height)[: int(round(features.height * fraction))]
+        mask[chosen] = True
+    return pl.Series("in_holdout", mask)
+
+
+def _out_of_time_mask(features: pl.DataFrame, spec: UseCaseSpec) -> pl.Series:
+    """The most recent `holdout_fraction` of rows by date: the model is judged on the future."""
+    date_column = spec.data_schema.date_column
+    assert date_column is not None  # guaranteed by the spec's cross-field rules
+    dates = features.get_column(date_column)
+    cutoff = dates.cast(pl.Int64).quantile(1 - spec.split.holdout_fraction, "nearest")
+    # Rows without a date cannot be placed in time: they train, never judge.
+    return (dates.cast(pl.Int64) >= cutoff).fill_null(False).alias("in_holdout")

@@ -1,0 +1,139 @@
+"""Training: a scikit-learn pipeline built from the spec, fitted on the training set.
+
+The pipeline owns its preprocessing, so the registered model takes the feature table's columns
+as they are and can be scored anywhere MLflow's sklearn flavour loads.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+from sklearn.base import ClassifierMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from modelops.ml.columns import LABEL
+from modelops.spec.model import EstimatorSpec, ModelSpec, Preprocessing, UseCaseSpec
+
+
+class EstimatorError(ValueError):
+    """The spec names an estimator that cannot be built (missing class, bad parameters)."""
+
+
+def resolve_estimator(spec: EstimatorSpec) -> ClassifierMixin:
+    """Instantiate the estimator the spec names by import path, with a clear error if it can't."""
+    module_name, _, class_name = spec.estimator.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise EstimatorError(f"estimator '{spec.estimator}': cannot import '{module_name}'") from exc
+    cls = getattr(module, class_name, None)
+    if not isinstance(cls, type):
+        raise EstimatorError(f"estimator '{spec.estimator}': '{module_name}' has no class '{class_name}'")
+    accepted = set(inspect.signature(cls).parameters)
+    unknown = sorted(set(spec.params) - accepted)
+    if unknown:
+        raise EstimatorError(
+            f"estimator '{spec.estimator}' does not take parameter(s) {unknown}; "
+            f"it takes {sorted(accepted)}"
+        )
+    try:
+        estimator = cls(**spec.params)
+    except (TypeError, ValueError) as exc:
+        raise EstimatorError(f"estimator '{spec.estimator}': {exc}") from exc
+    if not hasattr(estimator, "predict_proba"):
+        raise EstimatorError(f"estimator '{spec.estimator}' has no predict_proba; a score is needed")
+    return estimator
+
+
+def build_pipeline(
+    estimator_spec: EstimatorSpec,
+    preprocessing: Preprocessing,
+    numeric: list[str],
+    categorical: list[str],
+    *,
+    scorecard_bins: int = 8,
+) -> Pipeline:
+    """Preprocessing for the estimator family, then the estimator."""
+    estimator = resolve_estimator(estimator_spec)
+    if preprocessing == "native":
+        numeric_steps: Any = "passthrough"
+        categorical_steps: Any = OrdinalEncoder(
+            handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan
+        )
+        if "categorical_features" in estimator.get_params() and categorical:
+            mask = [False] * len(numeric) + [True] * len(categorical)
+            if "categorical_features" not in estimator_spec.params:
+                estimator.set_params(categorical_features=mask)
+    else:
+        if preprocessing == "scorecard":
+            # Quantile bands one-hot encoded: a logistic regression on them is a scorecard with
+            # points per band, and outliers cannot dominate a coefficient.
+            numeric_steps = Pipeline([
+                ("impute", SimpleImputer(strategy="median")),
+                ("band", KBinsDiscretizer(n_bins=scorecard_bins, encode="onehot",
+                                          strategy="quantile", quantile_method="averaged_inverted_cdf")),
+            ])
+        else:
+            numeric_steps = Pipeline([
+                ("impute", SimpleImputer(strategy="median")),
+                ("scale", StandardScaler()),
+            ])
+        categorical_steps = OneHotEncoder(handle_unknown="ignore", min_frequency=5)
+    transformers = []
+    if numeric:
+        transformers.append(("numeric", numeric_steps, numeric))
+    if categorical:
+        transformers.append(("categorical", categorical_steps, categorical))
+    preprocess = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+    return Pipeline([("preprocess", preprocess), ("model", estimator)])
+
+
+def model_input_frame(features: pl.DataFrame, spec: UseCaseSpec) -> pd.DataFrame:
+    """The columns the model takes, as pandas: numbers as float64, categories as text."""
+    columns = spec.model_inputs
+    frame = features.select(columns).to_pandas()
+    for column in spec.categorical_features:
+        # Missing categories become their own level instead of NaN mixed into strings.
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), "__missing__")
+    return frame
+
+
+def labels(features: pl.DataFrame) -> np.ndarray:
+    return features.get_column(LABEL).to_numpy().astype(np.int8)
+
+
+def fit_model(train: pl.DataFrame, spec: UseCaseSpec, model: ModelSpec | None = None) -> Pipeline:
+    """Fit the spec's candidate model (or another `ModelSpec`) on the training set."""
+    model = model or spec.model
+    pipeline = build_pipeline(
+        model, model.preprocessing, spec.numeric_features, spec.categorical_features,
+        scorecard_bins=model.scorecard_bins,
+    )
+    with warnings.catch_warnings():
+        # Quantile bands of a column with few distinct values collapse; that is expected.
+        warnings.filterwarnings("ignore", message="Bins whose width are too small")
+        pipeline.fit(model_input_frame(train, spec), labels(train))
+    return pipeline
+
+
+def fit_baseline(train: pl.DataFrame, spec: UseCaseSpec) -> Pipeline:
+    """The simple model every candidate must beat (a depth-3 tree on one-hot inputs by default)."""
+    pipeline = build_pipeline(
+        spec.evaluation.baseline, "standard", spec.numeric_features, spec.categorical_features
+    )
+    pipeline.fit(model_input_frame(train, spec), labels(train))
+    return pipeline
+
+
+def predict_scores(pipeline: Pipeline, features: pl.DataFrame, spec: UseCaseSpec) -> np.ndarray:
+    """Probability of the positive class for each row of a feature table."""
+    return pipeline.predict_proba(model_input_frame(features, spec))[:, 1]

@@ -1,0 +1,216 @@
+"""Validating a raw batch against the spec's schema: good rows go on, bad rows are kept aside.
+
+A bank cannot silently lose a loan application, so validation never drops a row: each row
+either passes every check (and is typed) or lands in the quarantine with every reason it
+failed. Only problems with the batch as a whole (a declared column is missing) stop the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandera.polars as pap
+import polars as pl
+
+from modelops.ml.columns import QUARANTINE_REASONS, ROW_ID
+from modelops.spec.model import Column, UseCaseSpec
+
+_POLARS_TYPES: dict[str, pl.DataType] = {
+    "int": pl.Int64(),
+    "float": pl.Float64(),
+    "category": pl.String(),
+    "bool": pl.Boolean(),
+    "date": pl.Date(),
+    "datetime": pl.Datetime("us"),
+}
+_TRUE = ("true", "yes", "y", "1", "t")
+_FALSE = ("false", "no", "n", "0", "f")
+
+
+class MissingColumnsError(ValueError):
+    """The batch lacks columns the spec declares: no row can be validated."""
+
+
+@dataclass(frozen=True)
+class ValidationOutcome:
+    valid: pl.DataFrame
+    """Rows that passed every check, typed as the spec declares, with `row_id` first."""
+    quarantined: pl.DataFrame
+    """Rows that failed: `row_id`, `reasons`, then the source values as text."""
+    failures: pl.DataFrame
+    """One row per (column, check) that failed, with the number of rows failing it."""
+    ignored_columns: tuple[str, ...]
+    """Source columns the spec does not declare; reported, not validated."""
+
+    @property
+    def quarantine_share(self) -> float:
+        total = self.valid.height + self.quarantined.height
+        return self.quarantined.height / total if total else 0.0
+
+
+def polars_type(column: Column) -> pl.DataType:
+    return _POLARS_TYPES[column.type]
+
+
+def pandera_schema(spec: UseCaseSpec) -> pap.DataFrameSchema:
+    """The pandera schema the spec implies: types, nullability, allowed values, ranges."""
+    columns = {}
+    for column in spec.data_schema.columns:
+        checks = []
+        if column.allowed is not None:
+            checks.append(pap.Check.isin(column.allowed))
+        if column.min is not None:
+            checks.append(pap.Check.ge(column.min))
+        if column.max is not None:
+            checks.append(pap.Check.le(column.max))
+        if column.type == "float":
+            # A plain float column accepts inf; no bank metric survives one.
+            checks.append(pap.Check(_is_finite, name="is_finite", error="value is not finite"))
+        columns[column.name] = pap.Column(
+            polars_type(column), checks=checks, nullable=column.nullable, coerce=False
+        )
+    return pap.DataFrameSchema(columns, strict=False, name=spec.id)
+
+
+def _is_finite(data: pap.PolarsData) -> pl.LazyFrame:
+    return data.lazyframe.select(pl.col(data.key).is_finite() | pl.col(data.key).is_null())
+
+
+def validate_batch(raw: pl.DataFrame, spec: UseCaseSpec) -> ValidationOutcome:
+    """Split a raw batch (source headers, any types) into typed valid rows and quarantined rows."""
+    schema = spec.data_schema
+    missing = [c.header for c in schema.columns if c.header not in raw.columns]
+    if missing:
+        raise MissingColumnsError(
+            f"use case '{spec.id}': the batch lacks declared column(s) {missing}; "
+            f"it has {raw.columns}"
+        )
+    declared = {c.header for c in schema.columns}
+    ignored = tuple(c for c in raw.columns if c not in declared)
+
+    source = raw.select(
+        pl.int_range(1, raw.height + 1, dtype=pl.Int64).alias(ROW_ID),
+        *[pl.col(c.header).alias(c.name) for c in schema.columns],
+    )
+    typed = source.select(ROW_ID, *[_coerce(source, c) for c in schema.columns])
+
+    cast_failures = pl.concat([_cast_failures(source, typed, c) for c in schema.columns])
+    # A value that could not be parsed is null after coercion; say "not a valid int" once,
+    # not also "value is missing".
+    check_failures = _check_failures(typed, spec).join(
+        cast_failures.select(ROW_ID, "column"), on=[ROW_ID, "column"], how="anti"
+    )
+    failure_frame = pl.concat([cast_failures, check_failures], how="vertical")
+
+    bad_ids = failure_frame.get_column(ROW_ID).unique()
+    per_row = (
+        failure_frame.group_by(ROW_ID, maintain_order=True)
+        .agg(pl.col("reason").str.join("; ").alias(QUARANTINE_REASONS))
+        .sort(ROW_ID)
+    )
+    quarantined = per_row.join(
+        source.filter(pl.col(ROW_ID).is_in(bad_ids.implode())).select(
+            ROW_ID, *[pl.col(c.name).cast(pl.String) for c in schema.columns]
+        ),
+        on=ROW_ID,
+        how="left",
+    )
+    valid = typed.filter(~pl.col(ROW_ID).is_in(bad_ids.implode()))
+    failures = (
+        failure_frame.group_by("column", "check")
+        .agg(pl.len().cast(pl.Int64).alias("rows"), pl.col("value").first().alias("example"))
+        .sort("rows", "column", descending=[True, False])
+    )
+    return ValidationOutcome(valid, quarantined, failures, ignored)
+
+
+def _coerce(source: pl.DataFrame, column: Column) -> pl.Expr:
+    """Cast one column to its declared type; unparseable values become null (and are reported)."""
+    expr = pl.col(column.name)
+    dtype = source.schema[column.name]
+    target = polars_type(column)
+    if dtype == target:
+        return expr
+    if dtype == pl.String:
+        text = expr.str.strip_chars()
+        if column.type == "bool":
+            lower = text.str.to_lowercase()
+            return (
+                pl.when(lower.is_in(_TRUE)).then(True)
+                .when(lower.is_in(_FALSE)).then(False)
+                .otherwise(None)
+                .alias(column.name)
+            )
+        if column.type == "date":
+            return text.str.to_date(column.date_format, strict=False).alias(column.name)
+        if column.type == "datetime":
+            parsed = text.str.to_datetime(column.date_format, strict=False)
+            return parsed.cast(target).alias(column.name)
+        if column.type == "category":
+            return expr
+        return text.cast(target, strict=False).alias(column.name)
+    if column.type == "category":
+        return expr.cast(pl.String).alias(column.name)
+    if column.type == "int" and dtype.is_float():
+        # 3.0 is an integer that a CSV writer printed as a float; 3.5 is not.
+        return pl.when(expr == expr.round()).then(expr).cast(pl.Int64, strict=False)
+    return expr.cast(target, strict=False).alias(column.name)
+
+
+def _cast_failures(source: pl.DataFrame, typed: pl.DataFrame, column: Column) -> pl.DataFrame:
+    failed = source.get_column(column.name).is_not_null() & typed.get_column(column.name).is_null()
+    if source.schema[column.name] == pl.String:
+        failed = failed & (source.get_column(column.name).str.strip_chars() != "")
+    rows = source.filter(failed)
+    return rows.select(
+        ROW_ID,
+        pl.lit(column.name).alias("column"),
+        pl.lit(f"type_{column.type}").alias("check"),
+        pl.col(column.name).cast(pl.String).alias("value"),
+        (
+            pl.lit(f"{column.name}: '")
+            + pl.col(column.name).cast(pl.String)
+            + pl.lit(f"' is not a valid {column.type}")
+        ).alias("reason"),
+    )
+
+
+def _check_failures(typed: pl.DataFrame, spec: UseCaseSpec) -> pl.DataFrame:
+    """Run pandera lazily and turn its failure cases into one reason per (row, check)."""
+    import pandera.errors
+
+    empty = pl.DataFrame(
+        schema={ROW_ID: pl.Int64, "column": pl.String, "check": pl.String, "value": pl.String,
+                "reason": pl.String}
+    )
+    try:
+        pandera_schema(spec).validate(typed, lazy=True)
+        return empty
+    except pandera.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    row_level = cases.filter(pl.col("index").is_not_null())
+    if row_level.height < cases.height:
+        # Whole-frame failures cannot happen after coercion; if one does, it is a bug to surface.
+        whole = cases.filter(pl.col("index").is_null())
+        raise RuntimeError(f"unexpected schema-level validation failures: {whole}")
+    ids = typed.get_column(ROW_ID)
+    check = pl.col("check").cast(pl.String)
+    value = pl.col("failure_case").cast(pl.String)
+    limit = check.str.extract(r"\((.*)\)$")
+    explanation = (
+        pl.when(check == "not_nullable").then(pl.lit("value is missing"))
+        .when(check.str.starts_with("isin")).then(pl.lit("'") + value + "' is not an allowed value")
+        .when(check.str.starts_with("greater_than_or_equal_to"))
+        .then(value + " is below the minimum " + limit)
+        .when(check.str.starts_with("less_than_or_equal_to"))
+        .then(value + " is above the maximum " + limit)
+        .when(check == "is_finite").then(value + " is not a finite number")
+        .otherwise(value.fill_null("null") + " fails " + check)
+    )
+    return row_level.select(
+        ids.gather(row_level.get_column("index")).alias(ROW_ID),
+        pl.col("column").cast(pl.String),
+        check.alias("check"),
+        value.alias("value"),
+        (pl.col("column").cast(pl.String) + ": " + explanation).alias("reason"),
+    )
