@@ -295,7 +295,7 @@ def _run_evidently(
     missing = [c for c in columns if c not in by_column]
     if missing:
         raise RuntimeError(f"Evidently returned no drift result for column(s) {missing}")
-    return [by_column[c] for c in columns], ""
+    return [by_column[c] for c in columns], snapshot.get_html_str(as_iframe=False)
 
 
 def _finite_or_none(value: float) -> float | None:

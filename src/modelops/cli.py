@@ -1,0 +1,91 @@
+"""The `modelops` command: run the pipeline on the embedded default and check specs.
+
+    modelops run                  materialize every use case, print a summary
+    modelops run -u german_credit one use case
+    modelops validate             load settings and every spec, report problems
+    modelops init                 create the local Dagster instance (before `dagster dev`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from modelops.settings import Settings, SettingsError
+from modelops.spec import SpecError
+
+os.environ.setdefault("DO_NOT_TRACK", "1")  # Evidently telemetry off before it is imported
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="modelops", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="materialize the asset graph and print a summary")
+    run.add_argument("-u", "--use-case", help="only this use case (default: all)")
+    commands.add_parser("validate", help="check settings and every use-case spec")
+    commands.add_parser("init", help="create the local Dagster instance")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = Settings.from_env()
+        if args.command == "init":
+            return _init(settings)
+        if args.command == "validate":
+            return _validate(settings)
+        return _run(settings, args.use_case)
+    except (SettingsError, SpecError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _init(settings: Settings) -> int:
+    from modelops.defs.instance import prepare_dagster_home
+
+    home = prepare_dagster_home(settings.dagster_home)
+    print(f"Dagster instance ready at {home}")
+    return 0
+
+
+def _validate(settings: Settings) -> int:
+    from modelops.definitions import build_definitions
+
+    defs = build_definitions(settings)
+    keys = sorted(k.to_user_string() for k in defs.resolve_all_asset_keys())
+    print(f"settings ok (environment {settings.environment}); {len(keys)} assets:")
+    for key in keys:
+        print(f"  {key}")
+    return 0
+
+
+def _run(settings: Settings, use_case: str | None) -> int:
+    from modelops.defs.instance import local_instance
+    from modelops.defs.jobs import MAIN_JOB
+    from modelops.defs.run_summary import summarize_run
+    from modelops.definitions import build_definitions
+
+    defs = build_definitions(settings)
+    job_name = f"{use_case}_pipeline" if use_case else MAIN_JOB
+    try:
+        job = defs.get_job_def(job_name)
+    except Exception:
+        print(f"error: no use case '{use_case}'", file=sys.stderr)
+        return 2
+    instance = local_instance(settings.dagster_home)
+    print(f"Running job '{job_name}' on the embedded default (Dagster home {instance.root_directory})")
+    started = time.perf_counter()
+    result = job.execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    summary = summarize_run(result, settings, time.perf_counter() - started)
+    print(summary.text)
+    return 0 if result.success else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
