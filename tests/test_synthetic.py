@@ -15,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from modelops.ml.synthetic import SyntheticApplications, write_synthetic_source
+from modelops.ml.validation import validate_batch
 from modelops.spec import UseCaseSpec, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,6 +75,14 @@ def test_every_value_passes_the_spec(synthetic: pl.DataFrame, spec: UseCaseSpec)
             assert values.min() >= column.min, column.header
         if column.max is not None:
             assert values.max() <= column.max, column.header
+
+
+def test_the_platform_validation_quarantines_no_synthetic_row(
+    synthetic: pl.DataFrame, spec: UseCaseSpec
+) -> None:
+    outcome = validate_batch(synthetic, spec)
+    assert outcome.quarantined.height == 0
+    assert outcome.valid.height == synthetic.height
 
 
 def test_bad_rate_matches_the_real_prior(synthetic: pl.DataFrame, real: pl.DataFrame) -> None:

@@ -157,13 +157,12 @@ class SyntheticApplications:
         temporal: dict[str, _Temporal] = {}
         value_columns: list[str] = []
         for header in real.columns:
-            column = by_header.get(header)
-            is_temporal = real.schema[header].is_temporal() or (
-                column is not None and column.type in TEMPORAL_TYPES
-            )
             if header == target:
                 continue
-            if is_temporal:
+            column = by_header.get(header)
+            if real.schema[header].is_temporal() or (
+                column is not None and column.type in TEMPORAL_TYPES
+            ):
                 temporal[header] = _fit_temporal(valid[header], column)
             else:
                 value_columns.append(header)
@@ -211,8 +210,8 @@ class SyntheticApplications:
         self, n_rows: int, *, seed: int, batch_rows: int = CHUNK_ROWS
     ) -> Iterator[pl.DataFrame]:
         """The same rows as `sample`, batch by batch, to stream them to a file or a consumer."""
-        if n_rows < 0:
-            raise ValueError(f"n_rows must be non-negative, got {n_rows}")
+        if n_rows < 0 or batch_rows < 1:
+            raise ValueError(f"need n_rows >= 0 and batch_rows >= 1, got {n_rows}, {batch_rows}")
         n_batches = -(-n_rows // batch_rows)
         streams = np.random.SeedSequence(seed).spawn(n_batches)
         for i, stream in enumerate(streams):
