@@ -70,7 +70,7 @@ def _run(settings: Settings, use_case: str | None) -> int:
     defs = build_definitions(settings)
     job_name = f"{use_case}_pipeline" if use_case else MAIN_JOB
     try:
-        job = defs.get_job_def(job_name)
+        job = defs.resolve_job_def(job_name)
     except Exception:
         print(f"error: no use case '{use_case}'", file=sys.stderr)
         return 2

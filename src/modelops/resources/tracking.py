@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,7 +125,11 @@ class ModelTracking(dg.ConfigurableResource):
         """
         trusted = self._trusted_types(model)
         experiment_id = self.experiment_id(use_case)
-        with self._active() as mlflow:
+        with self._active() as mlflow, warnings.catch_warnings():
+            # MLflow hints that do not apply: a file URI "could be several source kinds", and
+            # the integer row_id/label columns of the lineage sample "cannot hold NaN".
+            warnings.filterwarnings("ignore", message="The specified dataset source")
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
             import mlflow.data
             import mlflow.sklearn
 
