@@ -2,12 +2,14 @@
 export UV_PYTHON_DOWNLOADS := never
 export DO_NOT_TRACK := 1
 export DAGSTER_HOME := $(CURDIR)/.modelops/dagster
-UV := uv
+# uv from PATH, else the one pip installs (setup installs it when neither exists).
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SYNC := $(UV) sync --frozen --compile-bytecode
 
 .PHONY: setup run test lint format ui mlflow-ui validate benchmark clean
 
 setup:                 ## install the locked environment and create the local Dagster instance
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
 	$(SYNC)
 	$(UV) run --frozen modelops init
 

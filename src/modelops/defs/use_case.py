@@ -208,7 +208,7 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         context: dg.AssetExecutionContext, store: ArtifactStore, tracking: ModelTracking
     ) -> dg.MaterializeResult:
         from modelops.ml.metrics import binary_metrics
-        from modelops.ml.training import fit_model, labels, model_input_frame, predict_scores
+        from modelops.ml.training import fit_model, input_example, labels, predict_scores
 
         train_version = store.require_current(uc, TRAINING)
         train = store.read_table(uc, TRAINING, train_version)
@@ -228,7 +228,7 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             use_case=uc,
             registered_name=spec.registered_model_name,
             model=pipeline,
-            input_example=model_input_frame(train.head(5), spec),
+            input_example=input_example(train, spec),
             params={
                 "estimator": spec.model.estimator,
                 "preprocessing": spec.model.preprocessing,

@@ -97,14 +97,27 @@ def build_pipeline(
     return Pipeline([("preprocess", preprocess), ("model", estimator)])
 
 
+MISSING_CATEGORY = "__missing__"
+
+
 def model_input_frame(features: pl.DataFrame, spec: UseCaseSpec) -> pd.DataFrame:
-    """The columns the model takes, as pandas: numbers as float64, categories as text."""
-    columns = spec.model_inputs
-    frame = features.select(columns).to_pandas()
-    for column in spec.categorical_features:
-        # Missing categories become their own level instead of NaN mixed into strings.
-        frame[column] = frame[column].astype(object).where(frame[column].notna(), "__missing__")
-    return frame
+    """The columns the model takes, as pandas: numbers as float64, text as pandas categoricals.
+
+    Categoricals keep one copy of each distinct string instead of one Python object per row
+    (about 60 bytes each), which is what keeps a million-row fit within memory; missing values
+    become a category of their own. The fitted pipeline accepts plain strings as well.
+    """
+    return features.select(
+        *[pl.col(c).cast(pl.Float64) for c in spec.numeric_features],
+        *[pl.col(c).cast(pl.String).fill_null(MISSING_CATEGORY).cast(pl.Categorical)
+          for c in spec.categorical_features],
+    ).to_pandas()
+
+
+def input_example(features: pl.DataFrame, spec: UseCaseSpec, rows: int = 5) -> pd.DataFrame:
+    """A few rows as a caller would send them (plain strings), recorded with the model."""
+    frame = model_input_frame(features.head(rows), spec)
+    return frame.astype({c: object for c in spec.categorical_features})
 
 
 def labels(features: pl.DataFrame) -> np.ndarray:

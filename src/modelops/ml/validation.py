@@ -148,6 +148,11 @@ def _coerce(source: pl.DataFrame, column: Column) -> pl.Expr:
             return parsed.cast(target).alias(column.name)
         if column.type == "category":
             return expr
+        if column.type == "int":
+            # "3.0" is an integer that a writer printed as a float; "3.5" is not.
+            as_float = text.cast(pl.Float64, strict=False)
+            integral = pl.when(as_float == as_float.round()).then(as_float).cast(pl.Int64)
+            return pl.coalesce(text.cast(pl.Int64, strict=False), integral).alias(column.name)
         return text.cast(target, strict=False).alias(column.name)
     if column.type == "category":
         return expr.cast(pl.String).alias(column.name)
@@ -198,19 +203,23 @@ def _check_failures(typed: pl.DataFrame, spec: UseCaseSpec) -> pl.DataFrame:
     value = pl.col("failure_case").cast(pl.String)
     limit = check.str.extract(r"\((.*)\)$")
     explanation = (
-        pl.when(check == "not_nullable").then(pl.lit("value is missing"))
+        pl.when((check == "not_nullable") & (value == "NaN"))
+        .then(value + " is not a finite number")
+        .when(check == "not_nullable").then(pl.lit("value is missing"))
         .when(check.str.starts_with("isin")).then(pl.lit("'") + value + "' is not an allowed value")
         .when(check.str.starts_with("greater_than_or_equal_to"))
         .then(value + " is below the minimum " + limit)
         .when(check.str.starts_with("less_than_or_equal_to"))
         .then(value + " is above the maximum " + limit)
-        .when(check == "is_finite").then(value + " is not a finite number")
+        .when(check == "value is not finite").then(value + " is not a finite number")
         .otherwise(value.fill_null("null") + " fails " + check)
     )
-    return row_level.select(
+    reasons = row_level.select(
         ids.gather(row_level.get_column("index")).alias(ROW_ID),
         pl.col("column").cast(pl.String),
         check.alias("check"),
         value.alias("value"),
         (pl.col("column").cast(pl.String) + ": " + explanation).alias("reason"),
     )
+    # pandera counts NaN as null too: one reason per (row, message) is enough.
+    return reasons.unique(subset=[ROW_ID, "reason"], keep="first", maintain_order=True)

@@ -97,7 +97,12 @@ def load_specs(directory: Path | str) -> list[UseCaseSpec]:
     if len(errors) == 1:
         raise errors[0]
     if errors:
-        raise SpecError(directory, [(str(e.path.name), str(e)) for e in errors])
+        raise SpecError(directory, [
+            (e.path.name, "\n".join([f"invalid use-case spec ({e.path})", *(
+                f"      - {field or '(top level)'}: {reason}" for field, reason in e.problems
+            )]))
+            for e in errors
+        ])
     return sorted(specs, key=lambda s: s.id)
 
 
@@ -153,7 +158,7 @@ def _reason(error: dict) -> str:
         pattern = (error.get("ctx") or {}).get("pattern", "")
         message = _PATTERN_MEANING.get(pattern, message)
     given = error.get("input")
-    if not isinstance(given, dict | list) and given is not None:
+    if not isinstance(given, dict | list) and given is not None and repr(given) not in message:
         return f"{message} (got {given!r})"
     return message
 

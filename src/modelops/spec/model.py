@@ -128,6 +128,9 @@ class Column(SpecModel):
     @model_validator(mode="after")
     def _checks_fit_the_type(self) -> Column:
         if self.allowed is not None:
+            wrong = [v for v in self.allowed if not _fits_type(v, self.type)]
+            if wrong:
+                raise ValueError(f"allowed value(s) {wrong} are not of type {self.type}")
             if self.type not in ("category", "int", "bool"):
                 raise ValueError(
                     f"'allowed' applies to category, int or bool columns, not {self.type}"
@@ -146,6 +149,17 @@ class Column(SpecModel):
     def header(self) -> str:
         """The column's name in the source file."""
         return self.source_name or self.name
+
+
+def _fits_type(value: Scalar, column_type: str) -> bool:
+    """YAML reads `1` as an int and `yes` as a string: values must match the column's type."""
+    if column_type == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if column_type == "bool":
+        return isinstance(value, bool)
+    if column_type == "category":
+        return isinstance(value, str)
+    return True
 
 
 class DataSchema(SpecModel):
@@ -403,6 +417,9 @@ def _cross_field_problems(spec: UseCaseSpec) -> list[tuple[str, str]]:
             )
         if target.type in ("float", "date", "datetime"):
             problems.append(("target.column", f"a binary target cannot have type {target.type}"))
+        elif not _fits_type(spec.target.positive_class, target.type):
+            problems.append(("target.positive_class", f"{spec.target.positive_class!r} is not a "
+                             f"{target.type} value like the target column '{target.column}'"))
         if target.allowed is not None:
             if spec.target.positive_class not in target.allowed:
                 problems.append(
@@ -458,8 +475,10 @@ def _cross_field_problems(spec: UseCaseSpec) -> list[tuple[str, str]]:
                     (f"{path}.expression", p) for p in _input_problems(root, column, spec)
                 )
 
+    # Slices need few distinct values: text, booleans, or integers with an `allowed` list.
     categorical = {f.name for f in spec.features.engineered if f.kind == "categorical"} | {
-        c.name for c in schema.columns if c.type in ("category", "bool", "int")
+        c.name for c in schema.columns
+        if c.type in ("category", "bool") or (c.type == "int" and c.allowed is not None)
     }
     for i, segment in enumerate(spec.evaluation.segments):
         if segment not in declared and segment not in feature_names:

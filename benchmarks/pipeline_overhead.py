@@ -1,0 +1,305 @@
+"""What Dagster costs: the German credit pipeline as Dagster assets vs the same computations
+in a bare script, at several sizes, in one process.
+
+    uv run python benchmarks/pipeline_overhead.py --rows 100000 1000000
+
+The data are synthetic applications with the German credit schema, calibrated on the real
+data (`modelops.ml.synthetic`), written once to benchmarks/output/. The bare script calls the
+same `modelops.ml` functions in sequence and writes the same final outputs (quarantine,
+MLflow run and model version, reports, card) but hands tables from step to step in memory.
+The Dagster run is what `modelops run` does: a SQLite instance, every intermediate table
+versioned on disk, the model re-loaded from MLflow for evaluation. Each side runs `--repeat`
+times (alternating) and the fastest run of each is compared. Peak memory is the process RSS
+(sampled every 5 ms) above its level when the run started, against the raw table's size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+PROJECT = Path(__file__).resolve().parents[1]
+OUTPUT = PROJECT / "benchmarks" / "output"
+SPEC = PROJECT / "assets" / "german_credit.yaml"
+STEPS = ("raw_dataset", "validate", "features", "split", "trained_model", "evaluation_report",
+         "drift_report", "model_card")
+
+
+class RssSampler:
+    """Samples this process's resident memory so peaks can be attributed to time windows."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.interval = interval
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._page = os.sysconf("SC_PAGE_SIZE")
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def rss(self) -> int:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * self._page
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.time(), self.rss()))
+            time.sleep(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak(self, start: float, end: float) -> int:
+        inside = [rss for t, rss in self.samples if start <= t <= end]
+        return max(inside, default=self.rss())
+
+
+@dataclass
+class RunProfile:
+    label: str
+    total: float = 0.0
+    steps: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (start, end)
+    start_rss: int = 0
+    peak_rss: int = 0
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        start = time.time()
+        yield
+        self.steps[name] = (start, time.time())
+
+
+def _settings(workdir: Path, data: Path):
+    from modelops.settings import Settings
+
+    spec = yaml.safe_load(SPEC.read_text())
+    spec["source"] = {"path": str(data), "format": "parquet"}
+    specs = workdir / "specs"
+    specs.mkdir(parents=True, exist_ok=True)
+    (specs / "german_credit.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    return Settings.from_env({
+        "MODELOPS_PROJECT_DIR": str(PROJECT),
+        "MODELOPS_SPECS_DIR": str(specs),
+        "MODELOPS_HOME": str(workdir / "home"),
+    })
+
+
+def run_bare(settings, profile: RunProfile) -> None:
+    """The pipeline as one would script it without an orchestrator."""
+    from modelops.defs.environments import resources_for
+    from modelops.ml.drift import build_drift_report
+    from modelops.ml.evaluation import build_evaluation_report
+    from modelops.ml.features import build_features
+    from modelops.ml.metrics import binary_metrics
+    from modelops.ml.model_card import ModelCardInputs, render_html, render_model_card
+    from modelops.ml.split import split_train_holdout
+    from modelops.ml.training import (
+        fit_baseline,
+        fit_model,
+        input_example,
+        labels,
+        predict_scores,
+    )
+    from modelops.ml.validation import validate_batch
+    from modelops.resources.tracking import DatasetRef
+    from modelops.spec import load_specs
+
+    import polars as pl
+
+    spec = load_specs(settings.specs_dir)[0]
+    resources = resources_for(settings)
+    source, store, tracking = resources["source"], resources["store"], resources["tracking"]
+    uc = spec.id
+
+    with profile.step("raw_dataset"):
+        raw = source.read(spec.source)
+    with profile.step("validate"):
+        outcome = validate_batch(raw, spec)
+        store.write_table(uc, "quarantined_rows", "bare", outcome.quarantined)
+    with profile.step("features"):
+        features = build_features(outcome.valid, spec)
+    with profile.step("split"):
+        train, holdout = split_train_holdout(features, spec)
+    with profile.step("trained_model"):
+        pipeline = fit_model(train, spec)
+        fit = binary_metrics(labels(train), predict_scores(pipeline, train, spec))
+        registered = tracking.record_training(
+            use_case=uc, registered_name=spec.registered_model_name, model=pipeline,
+            input_example=input_example(train, spec),
+            params={"estimator": spec.model.estimator, **spec.model.params},
+            metrics={f"train_{k}": v for k, v in fit.as_dict().items()},
+            tags={"modelops.use_case": uc},
+            datasets=[(DatasetRef(f"{uc}/training_set", "memory", "bare", "training"),
+                       train.head(1000))],
+            run_name="bare",
+        )
+    with profile.step("evaluation_report"):
+        baseline = fit_baseline(train, spec)
+        report = build_evaluation_report(
+            use_case=uc, model_version=registered.version, labels=labels(holdout),
+            candidate_scores=predict_scores(pipeline, holdout, spec),
+            baseline_scores=predict_scores(baseline, holdout, spec), baseline_name="baseline",
+            champion=None,
+            segments={s: holdout.get_column(s).cast(pl.String).to_numpy()
+                      for s in spec.evaluation.segments},
+            threshold=spec.evaluation.operating_threshold,
+            calibration_bins=spec.evaluation.calibration_bins,
+            thresholds={"min_auc": spec.evaluation.min_auc},
+        )
+        files = {"evaluation.json": json.dumps(report.to_dict()).encode(),
+                 "evaluation.md": report.to_markdown().encode(),
+                 "roc.png": report.roc_plot_png(), "calibration.png": report.calibration_plot_png()}
+        for name, content in files.items():
+            store.write_bytes(uc, "evaluation_report", "bare", name, content)
+        tracking.log_files(registered.run_id, files, folder="evaluation")
+        tracking.log_metrics(registered.run_id, {f"holdout_{k}": v
+                                                 for k, v in report.candidate.as_dict().items()})
+    with profile.step("drift_report"):
+        drift = build_drift_report(
+            train, holdout, numeric=spec.numeric_features, categorical=spec.categorical_features,
+            drift_share=spec.drift.drift_share, stattest_threshold=spec.drift.stattest_threshold,
+            max_rows=spec.drift.max_rows, seed=spec.split.seed,
+        )
+        store.write_bytes(uc, "drift_report", "bare", "drift.html", drift.html.encode())
+    with profile.step("model_card"):
+        card = render_model_card(ModelCardInputs(
+            spec=spec,
+            model_ref={"version": registered.version, "registered_name": registered.name,
+                       "model_uri": registered.model_uri, "estimator": spec.model.estimator,
+                       "run_id": registered.run_id},
+            evaluation=report.to_dict(), drift=drift.to_dict(), training_rows=train.height,
+            training_positive_rate=float(train.get_column("label").mean()),
+        ))
+        store.write_bytes(uc, "model_card", "bare", "model_card.html", render_html(card).encode())
+        tracking.describe_version(registered.name, registered.version, card)
+
+
+def run_dagster(settings, profile: RunProfile) -> None:
+    """`modelops run`: the main job, in process, on the SQLite instance."""
+    from modelops.defs.instance import local_instance
+    from modelops.definitions import build_definitions
+
+    instance = local_instance(settings.dagster_home)
+    job = build_definitions(settings).resolve_job_def("all_use_cases")
+    result = job.execute_in_process(
+        instance=instance,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    assert result.success
+    starts: dict[str, float] = {}
+    for entry in instance.all_logs(result.run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        name = event.step_key.split("__", 1)[-1]
+        if event.event_type_value == "STEP_START":
+            starts[name] = entry.timestamp
+        elif event.event_type_value == "STEP_SUCCESS":
+            profile.steps[name] = (starts[name], entry.timestamp)
+
+
+def profile_run(label: str, runner, settings, sampler: RssSampler) -> RunProfile:
+    gc.collect()
+    profile = RunProfile(label, start_rss=sampler.rss())
+    started = time.time()
+    runner(settings, profile)
+    ended = time.time()
+    profile.total = ended - started
+    profile.peak_rss = sampler.peak(started, ended)
+    return profile
+
+
+def benchmark(rows: int, repeat: int, sampler: RssSampler) -> dict:
+    from modelops.ml.synthetic import write_synthetic_source
+    from modelops.spec import load_spec
+
+    import polars as pl
+
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    data = OUTPUT / f"credit_{rows}.parquet"
+    if not data.exists():
+        write_synthetic_source(PROJECT / "data" / "german_credit.csv", load_spec(SPEC), rows,
+                               data, seed=rows)
+    table_bytes = pl.read_parquet(data).estimated_size()
+
+    profiles: dict[str, list[RunProfile]] = {"bare": [], "dagster": []}
+    for attempt in range(repeat):
+        order = [("bare", run_bare), ("dagster", run_dagster)]
+        for label, runner in order if attempt % 2 == 0 else order[::-1]:
+            workdir = Path(tempfile.mkdtemp(prefix=f"bench-{label}-"))
+            try:
+                profiles[label].append(
+                    profile_run(label, runner, _settings(workdir, data), sampler)
+                )
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+    bare = min(profiles["bare"], key=lambda p: p.total)
+    dagster = min(profiles["dagster"], key=lambda p: p.total)
+    return _report(rows, table_bytes, bare, dagster, sampler)
+
+
+def _report(rows: int, table_bytes: int, bare: RunProfile, dagster: RunProfile,
+            sampler: RssSampler) -> dict:
+    mb = 1024 * 1024
+    print(f"\n== {rows:,} rows; raw table {table_bytes / mb:.0f} MB in memory ==")
+    print(f"{'step':<20}{'bare s':>9}{'dagster s':>11}{'bare peak MB':>14}{'dagster peak MB':>17}")
+    steps = {}
+    for name in STEPS:
+        b, d = bare.steps.get(name), dagster.steps.get(name)
+        row = {
+            "bare_s": b[1] - b[0] if b else None,
+            "dagster_s": d[1] - d[0] if d else None,
+            "bare_peak_mb": (sampler.peak(*b) - bare.start_rss) / mb if b else None,
+            "dagster_peak_mb": (sampler.peak(*d) - dagster.start_rss) / mb if d else None,
+        }
+        steps[name] = row
+        print(f"{name:<20}" + "".join(
+            f"{v:>{w}.2f}" if v is not None else f"{'-':>{w}}"
+            for v, w in zip(row.values(), (9, 11, 14, 17), strict=True)
+        ))
+    ratio = dagster.total / bare.total
+    bare_peak = (bare.peak_rss - bare.start_rss) / table_bytes
+    dagster_peak = (dagster.peak_rss - dagster.start_rss) / table_bytes
+    print(f"{'total':<20}{bare.total:>9.2f}{dagster.total:>11.2f}")
+    print(f"Dagster / bare wall time: {ratio:.3f}x (target <= 1.05x at 1M rows)")
+    print(f"Peak memory above start: bare {bare_peak:.2f}x, dagster {dagster_peak:.2f}x the raw "
+          "table (target <= 3x)")
+    return {"rows": rows, "table_mb": table_bytes / mb, "bare_s": bare.total,
+            "dagster_s": dagster.total, "ratio": ratio, "bare_peak_x_table": bare_peak,
+            "dagster_peak_x_table": dagster_peak, "steps": steps}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=2, help="runs per side; fastest counts")
+    args = parser.parse_args()
+    results = []
+    with RssSampler() as sampler:
+        # Pay every import once before measuring, so neither side is charged for it.
+        benchmark(2_000, 1, sampler)
+        results = [benchmark(rows, args.repeat, sampler) for rows in args.rows]
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    (OUTPUT / "pipeline_overhead.json").write_text(json.dumps(results, indent=2))
+    print(f"\nResults written to {OUTPUT / 'pipeline_overhead.json'}")
+
+
+if __name__ == "__main__":
+    main()
