@@ -49,17 +49,17 @@ class Settings(BaseModel):
         """Build settings from `MODELOPS_*` variables; defaults give the embedded `local` setup."""
         env = os.environ if env is None else env
         project = Path(env.get("MODELOPS_PROJECT_DIR") or _find_project_dir()).resolve()
-        home = Path(env.get("MODELOPS_HOME") or project / ".modelops").resolve()
+        home = (project / (env.get("MODELOPS_HOME") or ".modelops")).resolve()
         values = {
-            "environment": env.get("MODELOPS_ENV", "local"),
+            "environment": env.get("MODELOPS_ENV") or "local",
             "project_dir": project,
-            "specs_dir": Path(env.get("MODELOPS_SPECS_DIR") or project / "assets"),
+            "specs_dir": (project / (env.get("MODELOPS_SPECS_DIR") or "assets")).resolve(),
             "home_dir": home,
             "mlflow_tracking_uri": env.get("MODELOPS_MLFLOW_TRACKING_URI")
             or f"sqlite:///{home / 'mlflow.db'}",
             "mlflow_artifact_root": env.get("MODELOPS_MLFLOW_ARTIFACT_ROOT")
             or (home / "mlartifacts").as_uri(),
-            "mlflow_ui_url": env.get("MODELOPS_MLFLOW_UI_URL", "http://127.0.0.1:5000"),
+            "mlflow_ui_url": env.get("MODELOPS_MLFLOW_UI_URL") or "http://127.0.0.1:5000",
         }
         try:
             settings = cls.model_validate(values)

@@ -22,7 +22,7 @@ import dagster as dg
 import polars as pl
 
 from modelops.defs.versioning import code_version
-from modelops.ml.columns import LABEL, ROW_ID
+from modelops.spec.columns import LABEL, ROW_ID
 from modelops.ml.fingerprint import bytes_fingerprint, frame_fingerprint
 from modelops.provenance import code_revision
 from modelops.resources.source import DataSource

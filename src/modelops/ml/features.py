@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from modelops.ml.columns import LABEL, ROW_ID
+from modelops.spec.columns import LABEL, ROW_ID
 from modelops.spec.model import UseCaseSpec
 
 

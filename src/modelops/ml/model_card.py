@@ -200,4 +200,5 @@ def _segments_table(evaluation: dict[str, Any]) -> list[str]:
 
 
 def _cell(value: Any) -> str:
-    return str(value).replace("|", "\\|")
+    """A table cell: a pipe or a line break in a data value must not break the row."""
+    return " ".join(str(value).split()).replace("|", "\\|")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from modelops.ml.columns import LABEL
+from modelops.spec.columns import LABEL
 from modelops.spec.model import UseCaseSpec
 
 

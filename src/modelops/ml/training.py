@@ -20,7 +20,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from modelops.ml.columns import LABEL
+from modelops.spec.columns import LABEL
 from modelops.spec.model import EstimatorSpec, ModelSpec, Preprocessing, UseCaseSpec
 
 
@@ -47,6 +47,9 @@ def resolve_estimator(spec: EstimatorSpec) -> ClassifierMixin:
         )
     try:
         estimator = cls(**spec.params)
+        if hasattr(estimator, "_validate_params"):
+            # scikit-learn checks values only at fit(); check them now, with the spec's name.
+            estimator._validate_params()
     except (TypeError, ValueError) as exc:
         raise EstimatorError(f"estimator '{spec.estimator}': {exc}") from exc
     if not hasattr(estimator, "predict_proba"):

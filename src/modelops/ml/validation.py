@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandera.polars as pap
 import polars as pl
 
-from modelops.ml.columns import QUARANTINE_REASONS, ROW_ID
+from modelops.spec.columns import QUARANTINE_REASONS, ROW_ID
 from modelops.spec.model import Column, UseCaseSpec
 
 _POLARS_TYPES: dict[str, pl.DataType] = {

@@ -29,6 +29,7 @@ class ArtifactStore(dg.ConfigurableResource):
     """Where datasets, reports and cards live. Subclasses implement the byte-level calls."""
 
     def write_bytes(self, use_case: str, asset: str, version: str, filename: str, content: bytes) -> str:
+        """Create a file in a version folder; a file that already exists is kept as it is."""
         raise NotImplementedError
 
     def read_bytes(self, use_case: str, asset: str, version: str, filename: str) -> bytes:
@@ -80,8 +81,9 @@ class LocalArtifactStore(ArtifactStore):
 
     def write_bytes(self, use_case: str, asset: str, version: str, filename: str, content: bytes) -> str:
         target = self._path(use_case, asset, version, filename)
-        _atomic_write(target, content)
-        return str(target)
+        if not target.exists():
+            _atomic_write(target, content)
+        return target.resolve().as_uri()
 
     def read_bytes(self, use_case: str, asset: str, version: str, filename: str) -> bytes:
         return self._path(use_case, asset, version, filename).read_bytes()

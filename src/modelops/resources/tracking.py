@@ -186,8 +186,11 @@ class ModelTracking(dg.ConfigurableResource):
 
         try:
             return str(self._client().get_model_version_by_alias(registered_name, alias).version)
-        except MlflowException:
-            return None
+        except MlflowException as exc:
+            # "No such model/alias" means no champion; an unreachable server must not.
+            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return None
+            raise
 
     def set_alias(self, registered_name: str, alias: str, version: str) -> None:
         self._client().set_registered_model_alias(registered_name, alias, version)

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from modelops.ml.columns import RESERVED
+from modelops.spec.columns import RESERVED
 
 SAFE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 """Names the platform builds keys, paths and HTML reports from: lower snake case only.

@@ -1,0 +1,93 @@
+"""Platform settings read from MODELOPS_* variables, with errors that name the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT
+from modelops.settings import Settings, SettingsError
+
+
+def env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {"MODELOPS_PROJECT_DIR": str(PROJECT), "MODELOPS_HOME": str(tmp_path / "home"), **extra}
+
+
+def test_defaults_are_the_local_embedded_setup(tmp_path: Path):
+    settings = Settings.from_env(env(tmp_path))
+    home = (tmp_path / "home").resolve()
+    assert settings.environment == "local"
+    assert settings.home_dir == home
+    assert settings.project_dir == PROJECT
+    assert settings.specs_dir == PROJECT / "assets"
+    assert settings.mlflow_tracking_uri == f"sqlite:///{home / 'mlflow.db'}"
+    assert settings.mlflow_artifact_root == (home / "mlartifacts").as_uri()
+    assert settings.data_dir == home / "data"
+    assert settings.dagster_home == home / "dagster"
+    # Reading the settings creates nothing.
+    assert not home.exists()
+
+
+def test_empty_environment_finds_the_project(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    # Outside the project the package's own location is used to find pyproject.toml.
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env({})
+    assert settings.environment == "local"
+    assert settings.project_dir == PROJECT
+    assert settings.home_dir == PROJECT / ".modelops"
+    assert settings.mlflow_tracking_uri == f"sqlite:///{PROJECT / '.modelops' / 'mlflow.db'}"
+
+
+def test_explicit_values_win(tmp_path: Path):
+    settings = Settings.from_env(
+        env(
+            tmp_path,
+            MODELOPS_ENV="local",
+            MODELOPS_MLFLOW_TRACKING_URI="http://mlflow:5000",
+            MODELOPS_MLFLOW_ARTIFACT_ROOT="gs://bucket/mlflow",
+            MODELOPS_MLFLOW_UI_URL="https://mlflow.bank.example",
+        )
+    )
+    assert settings.mlflow_tracking_uri == "http://mlflow:5000"
+    assert settings.mlflow_artifact_root == "gs://bucket/mlflow"
+    assert settings.mlflow_ui_url == "https://mlflow.bank.example"
+
+
+def test_unknown_environment_names_the_variable_and_the_choices(tmp_path: Path):
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(env(tmp_path, MODELOPS_ENV="banana"))
+    message = str(info.value)
+    assert "MODELOPS_ENV='banana' is invalid" in message
+    assert "one of local, gcp, k8s" in message
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("environment", ["gcp", "k8s"])
+def test_planned_environments_are_not_available_yet(tmp_path: Path, environment: str):
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(env(tmp_path, MODELOPS_ENV=environment))
+    message = str(info.value)
+    assert f"MODELOPS_ENV={environment!r}" in message
+    assert "only 'local' is available in this release" in message
+    assert "being built" in message
+
+
+def test_missing_specs_dir_names_the_variable(tmp_path: Path):
+    missing = tmp_path / "no_such_specs"
+    with pytest.raises(SettingsError, match="MODELOPS_SPECS_DIR") as info:
+        Settings.from_env(env(tmp_path, MODELOPS_SPECS_DIR=str(missing)))
+    assert str(missing) in str(info.value)
+
+
+def test_specs_dir_that_is_a_file_is_refused(tmp_path: Path):
+    a_file = tmp_path / "german_credit.yaml"
+    a_file.write_text("id: german_credit\n")
+    with pytest.raises(SettingsError, match=r"MODELOPS_SPECS_DIR: .* is not a directory"):
+        Settings.from_env(env(tmp_path, MODELOPS_SPECS_DIR=str(a_file)))
+
+
+def test_specs_dir_that_exists_is_used(tmp_path: Path):
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    assert Settings.from_env(env(tmp_path, MODELOPS_SPECS_DIR=str(specs))).specs_dir == specs
