@@ -135,7 +135,8 @@ def test_protected_and_pii_columns_stay_out_of_the_model(onboarded: tuple) -> No
     features = store.read_table("consumer_loans", "features")
     assert "customer_email" not in features.columns  # PII never reaches the feature table
     assert "gender" in features.columns  # kept for per-group evaluation only
-    card = store.read_bytes("consumer_loans", "model_card", "1", "model_card.md").decode()
+    card_version = store.require_current("consumer_loans", "model_card")
+    card = store.read_bytes("consumer_loans", "model_card", card_version, "model_card.md").decode()
     assert "Protected attributes (not model inputs): `gender`" in card
     assert "| gender | F |" in card
 

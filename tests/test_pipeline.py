@@ -85,7 +85,10 @@ def test_run_outputs_are_stored_and_described(platform: Settings) -> None:
     store = _store(platform)
     instance = _instance(platform)
 
-    raw = store.read_table(UC, "raw_dataset")
+    raw_version = store.require_current(UC, "raw_dataset")
+    # The raw dataset is the batch byte for byte as the source delivered it.
+    assert store.read_bytes(UC, "raw_dataset", raw_version, "batch.csv") == GERMAN_DATA.read_bytes()
+    raw = pl.read_csv(GERMAN_DATA, infer_schema=False)
     valid = store.read_table(UC, "validated_dataset")
     quarantined = store.read_table(UC, "quarantined_rows")
     assert raw.height == 1000
@@ -109,7 +112,8 @@ def test_run_outputs_are_stored_and_described(platform: Settings) -> None:
     auc = evaluation.asset_materialization.metadata["holdout_auc"].value  # type: ignore[union-attr]
     assert 0.7 < auc < 0.9
 
-    card = store.read_bytes(UC, "model_card", "1", "model_card.md").decode()
+    card = store.read_bytes(UC, "model_card", store.require_current(UC, "model_card"),
+                            "model_card.md").decode()
     assert card.startswith("# Model card: german_credit version 1")
     assert "## Ethical considerations" in card
 
@@ -138,7 +142,8 @@ def test_mlflow_records_run_lineage_and_registered_version(platform: Settings) -
 
 def test_second_run_keeps_the_first_versions(platform: Settings) -> None:
     store = _store(platform)
-    first_card = store.read_bytes(UC, "model_card", "1", "model_card.md")
+    first_card_version = store.require_current(UC, "model_card")
+    first_card = store.read_bytes(UC, "model_card", first_card_version, "model_card.md")
     first_eval = store.current_version(UC, "evaluation_report")
 
     defs = build_definitions(platform)
@@ -147,7 +152,8 @@ def test_second_run_keeps_the_first_versions(platform: Settings) -> None:
 
     assert store.current_version(UC, "trained_model") == "2"
     # Version 1's card and report are still there, byte for byte.
-    assert store.read_bytes(UC, "model_card", "1", "model_card.md") == first_card
+    assert store.current_version(UC, "model_card") != first_card_version
+    assert store.read_bytes(UC, "model_card", first_card_version, "model_card.md") == first_card
     assert store.exists(UC, "evaluation_report", first_eval, "evaluation.json")
     # Same data, same code: the datasets keep their versions (content fingerprints).
     client = _mlflow(platform)

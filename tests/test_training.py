@@ -229,8 +229,15 @@ def test_baseline_is_a_shallow_tree_with_probabilities(
 
 
 def _with(frame: pl.DataFrame, **values: object) -> pl.DataFrame:
+    """Overwrite columns; categories become plain text, as a caller outside the platform
+    (or a batch with a category the Enum does not know) would send them."""
+
+    def dtype(name: str) -> pl.DataType:
+        declared = frame.schema[name]
+        return pl.String() if isinstance(declared, pl.Enum | pl.Categorical) else declared
+
     return frame.with_columns(
-        pl.lit(value, dtype=frame.schema[name]).alias(name) for name, value in values.items()
+        pl.lit(value, dtype=dtype(name)).alias(name) for name, value in values.items()
     )
 
 

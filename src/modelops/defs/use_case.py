@@ -25,7 +25,13 @@ from modelops.defs.versioning import code_version
 from modelops.spec.columns import LABEL, ROW_ID
 from modelops.ml.fingerprint import bytes_fingerprint, frame_fingerprint
 from modelops.provenance import code_revision
-from modelops.resources.source import DataSource
+from modelops.resources.source import (
+    DataSource,
+    EmptySourceError,
+    batch_facts,
+    batch_filename,
+    parse_batch,
+)
 from modelops.resources.storage import ArtifactStore
 from modelops.resources.tracking import DatasetRef, ModelTracking
 from modelops.spec.model import UseCaseSpec
@@ -64,18 +70,31 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         kinds={"polars", spec.source.resolved_format},
         code_version=code_version(("modelops.resources.source",), spec.source),
         freshness_policy=dg.FreshnessPolicy.time_window(fail_window=spec.freshness.source_max_age),
-        description=f"The batch as delivered by the source ({spec.source.path}), untyped.",
+        description=f"The batch exactly as delivered by the source ({spec.source.path}).",
         **common,
     )
     def raw_dataset(
         context: dg.AssetExecutionContext, source: DataSource, store: ArtifactStore
     ) -> dg.MaterializeResult:
-        frame = source.read(spec.source)
-        result = _store_table(store, uc, RAW, frame)
-        result.metadata["source"] = dg.MetadataValue.url(source.location(spec.source))
+        content = source.read_bytes(spec.source)
+        facts = batch_facts(content, spec.source)
+        if facts.rows == 0:
+            raise EmptySourceError(f"source {source.location(spec.source)} has no rows")
+        version = bytes_fingerprint(content)
+        uri = store.write_bytes(uc, RAW, version, batch_filename(spec.source), content)
+        store.publish(uc, RAW, version)
+        metadata = {
+            "dagster/row_count": facts.rows,
+            "dagster/column_schema": _table_schema(facts.schema),
+            "uri": dg.MetadataValue.url(uri),
+            "source": dg.MetadataValue.url(source.location(spec.source)),
+            "bytes": len(content),
+        }
         if spec.source.attribution:
-            result.metadata["attribution"] = spec.source.attribution
-        return _result(key(RAW), result)
+            metadata["attribution"] = spec.source.attribution
+        return dg.MaterializeResult(
+            asset_key=key(RAW), data_version=dg.DataVersion(version), metadata=metadata
+        )
 
     # -- validation + quarantine -------------------------------------------------------------
     quality_check = dg.AssetCheckSpec(
@@ -109,7 +128,9 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
     def validate(context: dg.AssetExecutionContext, store: ArtifactStore) -> Any:
         from modelops.ml.validation import validate_batch
 
-        outcome = validate_batch(store.read_table(uc, RAW), spec)
+        raw_version = store.require_current(uc, RAW)
+        content = store.read_bytes(uc, RAW, raw_version, batch_filename(spec.source))
+        outcome = validate_batch(parse_batch(content, spec.source), spec)
         valid = _store_table(store, uc, VALIDATED, outcome.valid)
         valid.metadata.update({
             "quarantined_rows": outcome.quarantined.height,
@@ -457,18 +478,19 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             training_positive_rate=float(training.get_column(LABEL).mean()),
         ))
         files = {"model_card.md": markdown.encode(), "model_card.html": render_html(markdown).encode()}
+        version = bytes_fingerprint(files["model_card.md"])
         for name, content in files.items():
-            store.write_bytes(uc, CARD, ref["version"], name, content)
-        store.publish(uc, CARD, ref["version"])
+            store.write_bytes(uc, CARD, version, name, content)
+        store.publish(uc, CARD, version)
         tracking.log_files(ref["run_id"], files, folder="model_card")
         tracking.describe_version(ref["registered_name"], ref["version"], markdown)
         return dg.MaterializeResult(
             asset_key=key(CARD),
-            data_version=dg.DataVersion(bytes_fingerprint(files["model_card.md"])),
+            data_version=dg.DataVersion(version),
             metadata={
                 "card": dg.MetadataValue.md(markdown),
                 "model_version": ref["version"],
-                "card_uri": dg.MetadataValue.url(store.uri(uc, CARD, ref["version"], "model_card.md")),
+                "card_uri": dg.MetadataValue.url(store.uri(uc, CARD, version, "model_card.md")),
             },
         )
 
@@ -490,14 +512,15 @@ def _store_table(store: ArtifactStore, uc: str, name: str, table: pl.DataFrame) 
     version = frame_fingerprint(table)
     uri = store.write_table(uc, name, version, table)
     store.publish(uc, name, version)
-    schema = dg.TableSchema(
-        columns=[dg.TableColumn(name=c, type=str(t)) for c, t in table.schema.items()]
-    )
     return _TableResult(version, {
         "dagster/row_count": table.height,
-        "dagster/column_schema": schema,
+        "dagster/column_schema": _table_schema({c: str(t) for c, t in table.schema.items()}),
         "uri": dg.MetadataValue.url(uri),
     })
+
+
+def _table_schema(columns: dict[str, str]) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(name=c, type=t) for c, t in columns.items()])
 
 
 def _result(asset_key: dg.AssetKey, table: _TableResult) -> dg.MaterializeResult:

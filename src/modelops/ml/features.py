@@ -13,10 +13,11 @@ from modelops.spec.model import UseCaseSpec
 
 
 def build_features(valid: pl.DataFrame, spec: UseCaseSpec, *, with_label: bool = True) -> pl.DataFrame:
-    """`row_id`, numeric inputs (Float64), categorical inputs (String), analysis columns, label.
+    """`row_id`, numeric inputs (Float64), categorical inputs, analysis columns, label.
 
     A numeric expression that yields inf or NaN (a division by zero) becomes null, which the
-    model's imputer handles; categorical inputs are text so every encoder sees one type.
+    model's imputer handles. Categorical inputs stay dictionary-encoded (Enum for columns with
+    an `allowed` list, Categorical otherwise), so every encoder sees one kind of type.
     """
     engineered = [pl.sql_expr(f.expression).alias(f.name) for f in spec.features.engineered]
     frame = valid.with_columns(engineered) if engineered else valid
@@ -24,7 +25,11 @@ def build_features(valid: pl.DataFrame, spec: UseCaseSpec, *, with_label: bool =
         pl.when(pl.col(c).cast(pl.Float64).is_finite()).then(pl.col(c).cast(pl.Float64)).alias(c)
         for c in spec.numeric_features
     ]
-    categorical = [pl.col(c).cast(pl.String) for c in spec.categorical_features]
+    categorical = [
+        pl.col(c) if isinstance(frame.schema[c], pl.Enum | pl.Categorical)
+        else pl.col(c).cast(pl.String).cast(pl.Categorical)
+        for c in spec.categorical_features
+    ]
     passthrough = [pl.col(c) for c in spec.passthrough_columns]
     label = []
     if with_label:

@@ -110,10 +110,14 @@ def model_input_frame(features: pl.DataFrame, spec: UseCaseSpec) -> pd.DataFrame
     (about 60 bytes each), which is what keeps a million-row fit within memory; missing values
     become a category of their own. The fitted pipeline accepts plain strings as well.
     """
+    categorical = [
+        pl.col(c).cast(pl.Categorical) if features.schema[c] != pl.String
+        and features.get_column(c).null_count() == 0
+        else pl.col(c).cast(pl.String).fill_null(MISSING_CATEGORY).cast(pl.Categorical)
+        for c in spec.categorical_features
+    ]
     return features.select(
-        *[pl.col(c).cast(pl.Float64) for c in spec.numeric_features],
-        *[pl.col(c).cast(pl.String).fill_null(MISSING_CATEGORY).cast(pl.Categorical)
-          for c in spec.categorical_features],
+        *[pl.col(c).cast(pl.Float64) for c in spec.numeric_features], *categorical
     ).to_pandas()
 
 
