@@ -17,7 +17,7 @@ run: setup             ## materialize every use case on the embedded default, pr
 	$(UV) run --frozen modelops run
 
 test: setup            ## the test suite (what CI runs)
-	$(UV) run --frozen pytest -n 2
+	$(UV) run --frozen pytest -n 2 --dist loadfile
 
 lint:                  ## ruff lint + format check
 	$(UV) run --frozen ruff check src tests benchmarks

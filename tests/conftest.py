@@ -32,11 +32,13 @@ def german_spec_dict() -> dict:
 
 def make_settings(root: Path, specs_dir: Path) -> Settings:
     """Settings for an isolated platform under `root`: own datasets, MLflow store, instance."""
-    return Settings.from_env({
-        "MODELOPS_PROJECT_DIR": str(PROJECT),
-        "MODELOPS_SPECS_DIR": str(specs_dir),
-        "MODELOPS_HOME": str(root / "home"),
-    })
+    return Settings.from_env(
+        {
+            "MODELOPS_PROJECT_DIR": str(PROJECT),
+            "MODELOPS_SPECS_DIR": str(specs_dir),
+            "MODELOPS_HOME": str(root / "home"),
+        }
+    )
 
 
 def write_spec(specs_dir: Path, spec: dict) -> Path:

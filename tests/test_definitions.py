@@ -10,8 +10,8 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from conftest import PROJECT, copy_german_spec, make_settings
 
+from conftest import PROJECT, copy_german_spec, make_settings
 from modelops.definitions import build_definitions
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_keys.txt"
@@ -27,9 +27,7 @@ def defs(tmp_path_factory: pytest.TempPathFactory) -> dg.Definitions:
 def _graph_listing(defs: dg.Definitions) -> str:
     graph = defs.resolve_asset_graph()
     assets = sorted(k.to_user_string() for k in graph.get_all_asset_keys())
-    checks = sorted(
-        f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys
-    )
+    checks = sorted(f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys)
     return "\n".join([*assets, *checks]) + "\n"
 
 
@@ -94,7 +92,11 @@ def test_loading_the_code_location_imports_no_ml_library() -> None:
     )
     env = {**os.environ, "MODELOPS_PROJECT_DIR": str(PROJECT)}
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
         cwd=PROJECT,
     )
     report = json.loads(out.stdout.strip().splitlines()[-1])

@@ -11,8 +11,15 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "modelops"
 
 FORBIDDEN = {
     "ml": ("dagster", "modelops.defs", "modelops.resources", "modelops.definitions"),
-    "spec": ("dagster", "modelops.ml", "modelops.defs", "modelops.resources", "sklearn", "mlflow",
-             "evidently"),
+    "spec": (
+        "dagster",
+        "modelops.ml",
+        "modelops.defs",
+        "modelops.resources",
+        "sklearn",
+        "mlflow",
+        "evidently",
+    ),
     "resources": ("modelops.defs", "modelops.definitions"),
 }
 

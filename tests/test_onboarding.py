@@ -7,14 +7,12 @@ a text target, Parquet instead of CSV, and a gradient-boosting model.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 import numpy as np
 import polars as pl
 import pytest
-from conftest import make_settings
 
+from conftest import make_settings
 from modelops.definitions import build_definitions
 from modelops.resources.storage import LocalArtifactStore
 
@@ -80,18 +78,20 @@ def _loan_book(rows: int, seed: int) -> pl.DataFrame:
     income_text = [f"{v:.2f}" for v in income]
     for i in rng.choice(rows, rows // 50, replace=False):
         income_text[i] = None  # income not declared by some applicants
-    return pl.DataFrame({
-        "Issue Date": [d.strftime("%d/%m/%Y") for d in dates],
-        "Annual Income (EUR)": income_text,
-        "Loan Amount": np.round(amount, 2),
-        "Term": term,
-        "DTI": np.round(dti, 1),
-        "Home Ownership": rng.choice(["RENT", "OWN", "MORTGAGE"], rows),
-        "Gender": rng.choice(["F", "M", "X"], rows, p=[0.48, 0.5, 0.02]),
-        "Email": [f"c{i}@example.com" for i in range(rows)],
-        "Loan Status": np.where(bad, "Charged Off", "Fully Paid"),
-        "Branch Code": rng.integers(100, 200, rows),  # not declared: reported, not used
-    })
+    return pl.DataFrame(
+        {
+            "Issue Date": [d.strftime("%d/%m/%Y") for d in dates],
+            "Annual Income (EUR)": income_text,
+            "Loan Amount": np.round(amount, 2),
+            "Term": term,
+            "DTI": np.round(dti, 1),
+            "Home Ownership": rng.choice(["RENT", "OWN", "MORTGAGE"], rows),
+            "Gender": rng.choice(["F", "M", "X"], rows, p=[0.48, 0.5, 0.02]),
+            "Email": [f"c{i}@example.com" for i in range(rows)],
+            "Loan Status": np.where(bad, "Charged Off", "Fully Paid"),
+            "Branch Code": rng.integers(100, 200, rows),  # not declared: reported, not used
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -114,10 +114,21 @@ def test_second_use_case_runs_end_to_end_from_a_spec(onboarded: tuple) -> None:
     _, result = onboarded
     assert result.success
     keys = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert keys == {f"consumer_loans/{name}" for name in (
-        "raw_dataset", "validated_dataset", "quarantined_rows", "features", "training_set",
-        "holdout_set", "trained_model", "evaluation_report", "drift_report", "model_card",
-    )}
+    assert keys == {
+        f"consumer_loans/{name}"
+        for name in (
+            "raw_dataset",
+            "validated_dataset",
+            "quarantined_rows",
+            "features",
+            "training_set",
+            "holdout_set",
+            "trained_model",
+            "evaluation_report",
+            "drift_report",
+            "model_card",
+        )
+    }
 
 
 def test_out_of_time_split_on_the_declared_date(onboarded: tuple) -> None:
@@ -130,7 +141,7 @@ def test_out_of_time_split_on_the_declared_date(onboarded: tuple) -> None:
 
 
 def test_protected_and_pii_columns_stay_out_of_the_model(onboarded: tuple) -> None:
-    settings, result = onboarded
+    settings, _result = onboarded
     store = LocalArtifactStore(root=str(settings.data_dir))
     features = store.read_table("consumer_loans", "features")
     assert "customer_email" not in features.columns  # PII never reaches the feature table

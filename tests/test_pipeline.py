@@ -14,11 +14,11 @@ import dagster as dg
 import polars as pl
 import pytest
 import yaml
-from conftest import GERMAN_DATA, copy_german_spec, make_settings
 
+from conftest import GERMAN_DATA, copy_german_spec, make_settings
 from modelops.cli import main
-from modelops.defs.use_case import ASSET_NAMES
 from modelops.definitions import build_definitions
+from modelops.defs.use_case import ASSET_NAMES
 from modelops.provenance import code_revision
 from modelops.resources.storage import LocalArtifactStore
 from modelops.settings import Settings
@@ -112,8 +112,9 @@ def test_run_outputs_are_stored_and_described(platform: Settings) -> None:
     auc = evaluation.asset_materialization.metadata["holdout_auc"].value  # type: ignore[union-attr]
     assert 0.7 < auc < 0.9
 
-    card = store.read_bytes(UC, "model_card", store.require_current(UC, "model_card"),
-                            "model_card.md").decode()
+    card = store.read_bytes(
+        UC, "model_card", store.require_current(UC, "model_card"), "model_card.md"
+    ).decode()
     assert card.startswith("# Model card: german_credit version 1")
     assert "## Ethical considerations" in card
 
@@ -135,8 +136,11 @@ def test_mlflow_records_run_lineage_and_registered_version(platform: Settings) -
     assert [i.dataset.name for i in inputs] == [f"{UC}/training_set"]
     assert inputs[0].dataset.digest == run.data.tags["modelops.training_set_version"]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
-    assert {"evaluation/roc.png", "evaluation/calibration.png",
-            "evaluation/evaluation.json"} <= artifacts
+    assert {
+        "evaluation/roc.png",
+        "evaluation/calibration.png",
+        "evaluation/evaluation.json",
+    } <= artifacts
     assert version.description.startswith("# Model card")
 
 
@@ -170,14 +174,19 @@ def test_corrupted_batch_is_quarantined_blocked_and_overwrites_nothing(
     raw = pl.read_csv(GERMAN_DATA, infer_schema=False)
     row = pl.int_range(pl.len())
     raw = raw.with_columns(
-        pl.when(row % 20 == 0).then(pl.lit("twelve")).otherwise(pl.col("duration_in_month"))
+        pl.when(row % 20 == 0)
+        .then(pl.lit("twelve"))
+        .otherwise(pl.col("duration_in_month"))
         .alias("duration_in_month"),
-        pl.when(row % 20 == 1).then(pl.lit("spaceship")).otherwise(pl.col("purpose"))
+        pl.when(row % 20 == 1)
+        .then(pl.lit("spaceship"))
+        .otherwise(pl.col("purpose"))
         .alias("purpose"),
-        pl.when(row % 20 == 2).then(pl.lit("-5")).otherwise(pl.col("credit_amount"))
+        pl.when(row % 20 == 2)
+        .then(pl.lit("-5"))
+        .otherwise(pl.col("credit_amount"))
         .alias("credit_amount"),
-        pl.when(row % 20 == 3).then(None).otherwise(pl.col("creditability"))
-        .alias("creditability"),
+        pl.when(row % 20 == 3).then(None).otherwise(pl.col("creditability")).alias("creditability"),
     )
     bad_csv = tmp_path / "bad.csv"
     raw.write_csv(bad_csv)
@@ -188,27 +197,38 @@ def test_corrupted_batch_is_quarantined_blocked_and_overwrites_nothing(
     (specs / f"{UC}.yaml").write_text(yaml.safe_dump(spec))
     settings = platform.model_copy(update={"specs_dir": specs})
 
-    result = build_definitions(settings).resolve_job_def("all_use_cases").execute_in_process(
-        instance=_instance(settings), raise_on_error=False
+    result = (
+        build_definitions(settings)
+        .resolve_job_def("all_use_cases")
+        .execute_in_process(instance=_instance(settings), raise_on_error=False)
     )
     assert not result.success
-    check = next(e for e in result.get_asset_check_evaluations()
-                 if e.asset_check_key.name == "batch_quality")
+    check = next(
+        e for e in result.get_asset_check_evaluations() if e.asset_check_key.name == "batch_quality"
+    )
     assert not check.passed
     assert "20.00% of rows quarantined" in (check.description or "")
 
     quarantined = store.read_table(UC, "quarantined_rows")
     assert quarantined.height == 200  # every broken row kept, none dropped
-    reasons = dict(zip(quarantined["row_id"].to_list(), quarantined["reasons"].to_list(),
-                       strict=True))
+    reasons = dict(
+        zip(quarantined["row_id"].to_list(), quarantined["reasons"].to_list(), strict=True)
+    )
     assert reasons[1] == "duration_months: 'twelve' is not a valid int"
     assert reasons[2] == "purpose: 'spaceship' is not an allowed value"
     assert reasons[3] == "credit_amount: -5 is below the minimum 1.0"
     assert reasons[4] == "credit_risk: value is missing"
 
     # Downstream of the blocking check nothing moved: same features, model, reports.
-    for name in ("features", "training_set", "holdout_set", "trained_model",
-                 "evaluation_report", "drift_report", "model_card"):
+    for name in (
+        "features",
+        "training_set",
+        "holdout_set",
+        "trained_model",
+        "evaluation_report",
+        "drift_report",
+        "model_card",
+    ):
         assert store.current_version(UC, name) == before[name], name
     assert store.current_version(UC, "validated_dataset") != before["validated_dataset"]
     assert _mlflow(platform).get_model_version(UC, "2").status == "READY"
@@ -226,8 +246,10 @@ def test_empty_source_fails_the_run_with_a_clear_error(platform: Settings, tmp_p
     store = _store(platform)
     raw_before = store.current_version(UC, "raw_dataset")
 
-    result = build_definitions(settings).resolve_job_def("all_use_cases").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    result = (
+        build_definitions(settings)
+        .resolve_job_def("all_use_cases")
+        .execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)

@@ -48,7 +48,9 @@ def test_the_real_batch_is_all_valid_and_typed(german_raw, german_spec) -> None:
     assert outcome.ignored_columns == ()
     assert outcome.valid.columns == ["row_id", *german_spec.data_schema.names]
     assert outcome.valid.schema["duration_months"] == pl.Int64
-    assert outcome.valid.schema["purpose"] == pl.Enum(german_spec.data_schema.column("purpose").allowed)
+    assert outcome.valid.schema["purpose"] == pl.Enum(
+        german_spec.data_schema.column("purpose").allowed
+    )
     assert outcome.valid.get_column("duration_months").head(2).to_list() == [6, 48]
 
 

@@ -1,9 +1,9 @@
 """The `modelops` command: run the pipeline on the embedded default and check specs.
 
-    modelops run                  materialize every use case, print a summary
-    modelops run -u german_credit one use case
-    modelops validate             load settings and every spec, report problems
-    modelops init                 create the local Dagster instance (before `dagster dev`)
+modelops run                  materialize every use case, print a summary
+modelops run -u german_credit one use case
+modelops validate             load settings and every spec, report problems
+modelops init                 create the local Dagster instance (before `dagster dev`)
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ os.environ.setdefault("DO_NOT_TRACK", "1")  # Evidently telemetry off before it 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="modelops", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="modelops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="materialize the asset graph and print a summary")
     run.add_argument("-u", "--use-case", help="only this use case (default: all)")
@@ -62,10 +63,10 @@ def _validate(settings: Settings) -> int:
 
 
 def _run(settings: Settings, use_case: str | None) -> int:
+    from modelops.definitions import build_definitions
     from modelops.defs.instance import local_instance
     from modelops.defs.jobs import MAIN_JOB
     from modelops.defs.run_summary import summarize_run
-    from modelops.definitions import build_definitions
 
     defs = build_definitions(settings)
     job_name = f"{use_case}_pipeline" if use_case else MAIN_JOB
@@ -75,7 +76,9 @@ def _run(settings: Settings, use_case: str | None) -> int:
         print(f"error: no use case '{use_case}'", file=sys.stderr)
         return 2
     instance = local_instance(settings.dagster_home)
-    print(f"Running job '{job_name}' on the embedded default (Dagster home {instance.root_directory})")
+    print(
+        f"Running job '{job_name}' on the embedded default (Dagster home {instance.root_directory})"
+    )
     started = time.perf_counter()
     result = job.execute_in_process(
         instance=instance,

@@ -7,7 +7,6 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
-
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -29,7 +28,10 @@ def code_revision(project_dir: Path = _PACKAGE_DIR) -> str:
 
 def _git(project_dir: Path, *args: str) -> str:
     result = subprocess.run(
-        ["git", "-C", str(project_dir), *args], capture_output=True, text=True, check=True,
+        ["git", "-C", str(project_dir), *args],
+        capture_output=True,
+        text=True,
+        check=True,
         timeout=10,
     )
     return result.stdout.strip()

@@ -50,13 +50,15 @@ def summarize_run(
         if name == EVALUATION:
             outcome.figures = {
                 label: float(metadata[k])
-                for label, k in (("AUC", "holdout_auc"), ("Gini", "holdout_gini"),
-                                 ("KS", "holdout_ks"))
+                for label, k in (
+                    ("AUC", "holdout_auc"),
+                    ("Gini", "holdout_gini"),
+                    ("KS", "holdout_ks"),
+                )
                 if metadata.get(k) is not None
             }
     failed_checks = [
-        f"{e.asset_check_key.asset_key.to_user_string()}:{e.asset_check_key.name} "
-        f"({e.description})"
+        f"{e.asset_check_key.asset_key.to_user_string()}:{e.asset_check_key.name} ({e.description})"
         for e in result.get_asset_check_evaluations()
         if not e.passed
     ]
@@ -66,19 +68,25 @@ def summarize_run(
         if event.is_step_failure
     ]
     text = _render(result, settings, seconds, materialized, failed_checks, failures, outcomes)
-    return RunSummary(result.success, result.run_id, materialized, failed_checks, failures,
-                      outcomes, text)
+    return RunSummary(
+        result.success, result.run_id, materialized, failed_checks, failures, outcomes, text
+    )
 
 
 def _render(
-    result: dg.ExecuteInProcessResult, settings: Settings, seconds: float,
-    materialized: list[str], failed_checks: list[str], failures: list[str],
+    result: dg.ExecuteInProcessResult,
+    settings: Settings,
+    seconds: float,
+    materialized: list[str],
+    failed_checks: list[str],
+    failures: list[str],
     outcomes: dict[str, UseCaseOutcome],
 ) -> str:
     status = "succeeded" if result.success else "FAILED"
     lines = [
         "",
-        f"Run {result.run_id} {status} in {seconds:.1f} s: {len(materialized)} assets materialized.",
+        f"Run {result.run_id} {status} in {seconds:.1f} s: "
+        f"{len(materialized)} assets materialized.",
     ]
     for outcome in outcomes.values():
         if outcome.model_version:
@@ -97,7 +105,8 @@ def _render(
     ]
     lines += [
         f"    {o.use_case} model: {o.mlflow_version_url}"
-        for o in outcomes.values() if o.mlflow_version_url
+        for o in outcomes.values()
+        if o.mlflow_version_url
     ]
     lines.append(f"  Files:      {settings.data_dir}")
     return "\n".join(lines)

@@ -13,7 +13,6 @@ imported inside the asset bodies: loading the code location must not pay for the
 annotations of asset functions at definition time.)
 """
 
-
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,6 @@ import dagster as dg
 import polars as pl
 
 from modelops.defs.versioning import code_version
-from modelops.spec.columns import LABEL, ROW_ID
 from modelops.ml.fingerprint import bytes_fingerprint, frame_fingerprint
 from modelops.provenance import code_revision
 from modelops.resources.source import (
@@ -34,6 +32,7 @@ from modelops.resources.source import (
 )
 from modelops.resources.storage import ArtifactStore
 from modelops.resources.tracking import DatasetRef, ModelTracking
+from modelops.spec.columns import LABEL, ROW_ID
 from modelops.spec.model import UseCaseSpec
 
 RAW = "raw_dataset"
@@ -47,8 +46,18 @@ EVALUATION = "evaluation_report"
 DRIFT = "drift_report"
 CARD = "model_card"
 
-ASSET_NAMES = (RAW, VALIDATED, QUARANTINE, FEATURES, TRAINING, HOLDOUT, MODEL, EVALUATION,
-               DRIFT, CARD)
+ASSET_NAMES = (
+    RAW,
+    VALIDATED,
+    QUARANTINE,
+    FEATURES,
+    TRAINING,
+    HOLDOUT,
+    MODEL,
+    EVALUATION,
+    DRIFT,
+    CARD,
+)
 MODEL_REF_FILE = "model.json"
 
 
@@ -111,13 +120,19 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         name=f"{uc}__validate",
         specs=[
             dg.AssetSpec(
-                key(VALIDATED), deps=[key(RAW)], owners=data_owners, kinds={"pandera", "polars"},
+                key(VALIDATED),
+                deps=[key(RAW)],
+                owners=data_owners,
+                kinds={"pandera", "polars"},
                 description="Rows that passed every check of the spec's schema, typed.",
                 code_version=code_version(("modelops.ml.validation",), spec.data_schema),
                 **common,
             ),
             dg.AssetSpec(
-                key(QUARANTINE), deps=[key(RAW)], owners=data_owners, kinds={"pandera", "polars"},
+                key(QUARANTINE),
+                deps=[key(RAW)],
+                owners=data_owners,
+                kinds={"pandera", "polars"},
                 description="Rows that failed validation, as delivered, with every reason.",
                 code_version=code_version(("modelops.ml.validation",), spec.data_schema),
                 **common,
@@ -132,11 +147,13 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         content = store.read_bytes(uc, RAW, raw_version, batch_filename(spec.source))
         outcome = validate_batch(parse_batch(content, spec.source), spec)
         valid = _store_table(store, uc, VALIDATED, outcome.valid)
-        valid.metadata.update({
-            "quarantined_rows": outcome.quarantined.height,
-            "quarantine_share": round(outcome.quarantine_share, 6),
-            "failed_checks": dg.MetadataValue.md(_markdown_table(outcome.failures, limit=50)),
-        })
+        valid.metadata.update(
+            {
+                "quarantined_rows": outcome.quarantined.height,
+                "quarantine_share": round(outcome.quarantine_share, 6),
+                "failed_checks": dg.MetadataValue.md(_markdown_table(outcome.failures, limit=50)),
+            }
+        )
         if outcome.ignored_columns:
             valid.metadata["ignored_source_columns"] = list(outcome.ignored_columns)
         quarantine = _store_table(store, uc, QUARANTINE, outcome.quarantined)
@@ -149,7 +166,9 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         limit, floor = spec.data_schema.max_quarantine_share, spec.data_schema.min_valid_rows
         problems = []
         if outcome.quarantine_share > limit:
-            problems.append(f"{outcome.quarantine_share:.2%} of rows quarantined (limit {limit:.0%})")
+            problems.append(
+                f"{outcome.quarantine_share:.2%} of rows quarantined (limit {limit:.0%})"
+            )
         if outcome.valid.height < floor:
             problems.append(f"{outcome.valid.height} valid rows (minimum {floor})")
         yield dg.AssetCheckResult(
@@ -191,13 +210,21 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         name=f"{uc}__split",
         specs=[
             dg.AssetSpec(
-                key(TRAINING), deps=[key(FEATURES)], owners=data_owners, kinds={"polars"},
-                code_version=split_version, **common,
+                key(TRAINING),
+                deps=[key(FEATURES)],
+                owners=data_owners,
+                kinds={"polars"},
+                code_version=split_version,
+                **common,
                 description=f"Training rows ({spec.split_strategy} split, seed {spec.split.seed}).",
             ),
             dg.AssetSpec(
-                key(HOLDOUT), deps=[key(FEATURES)], owners=data_owners, kinds={"polars"},
-                code_version=split_version, **common,
+                key(HOLDOUT),
+                deps=[key(FEATURES)],
+                owners=data_owners,
+                kinds={"polars"},
+                code_version=split_version,
+                **common,
                 description="Holdout rows, never seen in training: all reported metrics use them.",
             ),
         ],
@@ -259,11 +286,17 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             },
             metrics={f"train_{name}": value for name, value in fit.as_dict().items()},
             tags=tags,
-            datasets=[(
-                DatasetRef(f"{uc}/{TRAINING}", store.uri(uc, TRAINING, train_version, "table.parquet"),
-                           train_version, "training"),
-                train.head(1000),
-            )],
+            datasets=[
+                (
+                    DatasetRef(
+                        f"{uc}/{TRAINING}",
+                        store.uri(uc, TRAINING, train_version, "table.parquet"),
+                        train_version,
+                        "training",
+                    ),
+                    train.head(1000),
+                )
+            ],
             run_name=f"{uc}-{context.run.run_id[:8]}",
         )
         ref = {
@@ -336,8 +369,10 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             baseline_scores=predict_scores(baseline, holdout, spec),
             baseline_name=spec.evaluation.baseline.estimator.rsplit(".", 1)[-1],
             champion=champion,
-            segments={s: holdout.get_column(s).cast(pl.String).to_numpy()
-                      for s in spec.evaluation.segments},
+            segments={
+                s: holdout.get_column(s).cast(pl.String).to_numpy()
+                for s in spec.evaluation.segments
+            },
             threshold=spec.evaluation.operating_threshold,
             calibration_bins=spec.evaluation.calibration_bins,
             thresholds={
@@ -359,9 +394,9 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         store.publish(uc, EVALUATION, version)
         tracking.log_files(ref["run_id"], files, folder="evaluation")
         candidate = report.candidate
-        tracking.log_metrics(ref["run_id"], {
-            f"holdout_{name}": value for name, value in candidate.as_dict().items()
-        })
+        tracking.log_metrics(
+            ref["run_id"], {f"holdout_{name}": value for name, value in candidate.as_dict().items()}
+        )
         yield dg.MaterializeResult(
             asset_key=key(EVALUATION),
             data_version=dg.DataVersion(version),
@@ -461,23 +496,32 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
     def model_card(
         context: dg.AssetExecutionContext, store: ArtifactStore, tracking: ModelTracking
     ) -> dg.MaterializeResult:
-        from modelops.ml.model_card import ModelCardInputs, render_model_card, render_html
+        from modelops.ml.model_card import ModelCardInputs, render_html, render_model_card
 
         ref = _model_ref(store, uc)
         evaluation = json.loads(
-            store.read_bytes(uc, EVALUATION, store.require_current(uc, EVALUATION),
-                             "evaluation.json")
+            store.read_bytes(
+                uc, EVALUATION, store.require_current(uc, EVALUATION), "evaluation.json"
+            )
         )
         drift = json.loads(
             store.read_bytes(uc, DRIFT, store.require_current(uc, DRIFT), "drift.json")
         )
         training = store.read_table(uc, TRAINING, ref["training_set_version"])
-        markdown = render_model_card(ModelCardInputs(
-            spec=spec, model_ref=ref, evaluation=evaluation, drift=drift,
-            training_rows=training.height,
-            training_positive_rate=float(training.get_column(LABEL).mean()),
-        ))
-        files = {"model_card.md": markdown.encode(), "model_card.html": render_html(markdown).encode()}
+        markdown = render_model_card(
+            ModelCardInputs(
+                spec=spec,
+                model_ref=ref,
+                evaluation=evaluation,
+                drift=drift,
+                training_rows=training.height,
+                training_positive_rate=float(training.get_column(LABEL).mean()),
+            )
+        )
+        files = {
+            "model_card.md": markdown.encode(),
+            "model_card.html": render_html(markdown).encode(),
+        }
         version = bytes_fingerprint(files["model_card.md"])
         for name, content in files.items():
             store.write_bytes(uc, CARD, version, name, content)
@@ -494,8 +538,16 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             },
         )
 
-    return [raw_dataset, validate, features, split, trained_model, evaluation_report,
-            drift_report, model_card]
+    return [
+        raw_dataset,
+        validate,
+        features,
+        split,
+        trained_model,
+        evaluation_report,
+        drift_report,
+        model_card,
+    ]
 
 
 # -- helpers shared by the assets above ------------------------------------------------------
@@ -512,11 +564,14 @@ def _store_table(store: ArtifactStore, uc: str, name: str, table: pl.DataFrame) 
     version = frame_fingerprint(table)
     uri = store.write_table(uc, name, version, table)
     store.publish(uc, name, version)
-    return _TableResult(version, {
-        "dagster/row_count": table.height,
-        "dagster/column_schema": _table_schema({c: str(t) for c, t in table.schema.items()}),
-        "uri": dg.MetadataValue.url(uri),
-    })
+    return _TableResult(
+        version,
+        {
+            "dagster/row_count": table.height,
+            "dagster/column_schema": _table_schema({c: str(t) for c, t in table.schema.items()}),
+            "uri": dg.MetadataValue.url(uri),
+        },
+    )
 
 
 def _table_schema(columns: dict[str, str]) -> dg.TableSchema:
@@ -550,7 +605,9 @@ def _champion_scores(
         return None
     try:
         model = tracking.load_model(f"models:/{spec.registered_model_name}/{version}")
-        return ChampionScores(version=version, scores=predict_scores(model, holdout, spec), error=None)
+        return ChampionScores(
+            version=version, scores=predict_scores(model, holdout, spec), error=None
+        )
     except Exception as exc:  # any failure to load or score is reported, not raised
         return ChampionScores(version=version, scores=None, error=f"{type(exc).__name__}: {exc}")
 

@@ -12,7 +12,9 @@ from modelops.spec.columns import LABEL, ROW_ID
 from modelops.spec.model import UseCaseSpec
 
 
-def build_features(valid: pl.DataFrame, spec: UseCaseSpec, *, with_label: bool = True) -> pl.DataFrame:
+def build_features(
+    valid: pl.DataFrame, spec: UseCaseSpec, *, with_label: bool = True
+) -> pl.DataFrame:
     """`row_id`, numeric inputs (Float64), categorical inputs, analysis columns, label.
 
     A numeric expression that yields inf or NaN (a division by zero) becomes null, which the
@@ -26,7 +28,8 @@ def build_features(valid: pl.DataFrame, spec: UseCaseSpec, *, with_label: bool =
         for c in spec.numeric_features
     ]
     categorical = [
-        pl.col(c) if isinstance(frame.schema[c], pl.Enum | pl.Categorical)
+        pl.col(c)
+        if isinstance(frame.schema[c], pl.Enum | pl.Categorical)
         else pl.col(c).cast(pl.String).cast(pl.Categorical)
         for c in spec.categorical_features
     ]

@@ -14,8 +14,14 @@ from typing import Any
 
 from modelops.spec.model import UseCaseSpec
 
-_METRICS = (("auc", "AUC"), ("gini", "Gini"), ("ks", "KS"), ("brier", "Brier"),
-            ("pr_auc", "PR-AUC"), ("log_loss", "Log loss"))
+_METRICS = (
+    ("auc", "AUC"),
+    ("gini", "Gini"),
+    ("ks", "KS"),
+    ("brier", "Brier"),
+    ("pr_auc", "PR-AUC"),
+    ("log_loss", "Log loss"),
+)
 
 
 @dataclass(frozen=True)
@@ -41,16 +47,18 @@ def render_model_card(inputs: ModelCardInputs) -> str:
         "",
         "## Model details",
         "",
-        *_bullets([
-            f"Registered model: `{ref['registered_name']}` version {ref['version']} "
-            f"(`{ref['model_uri']}`)",
-            f"Estimator: `{ref['estimator']}` with {spec.model.preprocessing} preprocessing",
-            f"Parameters: {_params(spec.model.params)}",
-            f"Owner: {spec.owners.person} (team {spec.owners.team})",
-            f"Code: commit `{ref.get('git_commit', 'unknown')}`, "
-            f"code version `{ref.get('code_version', 'unknown')}`",
-            f"MLflow run: `{ref['run_id']}`",
-        ]),
+        *_bullets(
+            [
+                f"Registered model: `{ref['registered_name']}` version {ref['version']} "
+                f"(`{ref['model_uri']}`)",
+                f"Estimator: `{ref['estimator']}` with {spec.model.preprocessing} preprocessing",
+                f"Parameters: {_params(spec.model.params)}",
+                f"Owner: {spec.owners.person} (team {spec.owners.team})",
+                f"Code: commit `{ref.get('git_commit', 'unknown')}`, "
+                f"code version `{ref.get('code_version', 'unknown')}`",
+                f"MLflow run: `{ref['run_id']}`",
+            ]
+        ),
         "",
         "## Intended use",
         "",
@@ -62,16 +70,18 @@ def render_model_card(inputs: ModelCardInputs) -> str:
     lines += [
         "## Factors",
         "",
-        *_bullets([
-            f"Target: `{spec.target.column}` = {spec.target.positive_class!r}"
-            + (f" ({spec.target.description})" if spec.target.description else ""),
-            f"Model inputs ({len(spec.model_inputs)}): "
-            + ", ".join(f"`{c}`" for c in spec.model_inputs),
-            "Protected attributes (not model inputs): "
-            + (", ".join(f"`{c}`" for c in spec.data_schema.protected_attributes) or "none"),
-            "Evaluation segments: "
-            + (", ".join(f"`{c}`" for c in spec.evaluation.segments) or "none"),
-        ]),
+        *_bullets(
+            [
+                f"Target: `{spec.target.column}` = {spec.target.positive_class!r}"
+                + (f" ({spec.target.description})" if spec.target.description else ""),
+                f"Model inputs ({len(spec.model_inputs)}): "
+                + ", ".join(f"`{c}`" for c in spec.model_inputs),
+                "Protected attributes (not model inputs): "
+                + (", ".join(f"`{c}`" for c in spec.data_schema.protected_attributes) or "none"),
+                "Evaluation segments: "
+                + (", ".join(f"`{c}`" for c in spec.evaluation.segments) or "none"),
+            ]
+        ),
         "",
         "## Metrics",
         "",
@@ -85,22 +95,26 @@ def render_model_card(inputs: ModelCardInputs) -> str:
         "",
         "## Evaluation data",
         "",
-        *_bullets([
-            f"Holdout: {candidate.get('n', '?')} rows, {candidate.get('positives', '?')} "
-            f"positives ({_split_description(spec)})",
-            f"Drift of the holdout against the training data: "
-            f"{_pct(drift.get('drifted_share'))} of features drifted "
-            f"({'dataset drift' if drift.get('dataset_drift') else 'no dataset drift'})",
-        ]),
+        *_bullets(
+            [
+                f"Holdout: {candidate.get('n', '?')} rows, {candidate.get('positives', '?')} "
+                f"positives ({_split_description(spec)})",
+                f"Drift of the holdout against the training data: "
+                f"{_pct(drift.get('drifted_share'))} of features drifted "
+                f"({'dataset drift' if drift.get('dataset_drift') else 'no dataset drift'})",
+            ]
+        ),
         "",
         "## Training data",
         "",
-        *_bullets([
-            f"Source: `{spec.source.path}`"
-            + (f" — {spec.source.attribution}" if spec.source.attribution else ""),
-            f"Training set version `{ref.get('training_set_version', '?')}`: "
-            f"{inputs.training_rows} rows, positive rate {_pct(inputs.training_positive_rate)}",
-        ]),
+        *_bullets(
+            [
+                f"Source: `{spec.source.path}`"
+                + (f" — {spec.source.attribution}" if spec.source.attribution else ""),
+                f"Training set version `{ref.get('training_set_version', '?')}`: "
+                f"{inputs.training_rows} rows, positive rate {_pct(inputs.training_positive_rate)}",
+            ]
+        ),
         "",
         "## Quantitative analyses",
         "",
@@ -190,8 +204,10 @@ def _segments_table(evaluation: dict[str, Any]) -> list[str]:
     segments = evaluation.get("segments") or []
     if not segments:
         return ["No segments declared in the spec."]
-    header = ["| segment | value | rows | bad rate | mean score | AUC | approval rate |",
-              "|---|---|---|---|---|---|---|"]
+    header = [
+        "| segment | value | rows | bad rate | mean score | AUC | approval rate |",
+        "|---|---|---|---|---|---|---|",
+    ]
     return header + [
         f"| {s['column']} | {_cell(s['value'])} | {s['n']} | {_pct(s['bad_rate'])} | "
         f"{_num(s['mean_score'])} | {_num(s['auc'])} | {_pct(s['approval_rate'])} |"

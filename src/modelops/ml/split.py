@@ -13,7 +13,9 @@ class SplitError(ValueError):
     """The data cannot give a usable training set and holdout (too few rows or one class)."""
 
 
-def split_train_holdout(features: pl.DataFrame, spec: UseCaseSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
+def split_train_holdout(
+    features: pl.DataFrame, spec: UseCaseSpec
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return (train, holdout). The same features and spec always give the same split."""
     if spec.split_strategy == "out_of_time":
         in_holdout = _out_of_time_mask(features, spec)
@@ -38,10 +40,10 @@ def _random_mask(features: pl.DataFrame, spec: UseCaseSpec) -> pl.Series:
         labels = features.get_column(LABEL).to_numpy()
         for value in np.unique(labels):
             members = np.flatnonzero(labels == value)
-            chosen = rng.permutation(members)[: int(round(len(members) * fraction))]
+            chosen = rng.permutation(members)[: round(len(members) * fraction)]
             mask[chosen] = True
     else:
-        chosen = rng.permutation(features.height)[: int(round(features.height * fraction))]
+        chosen = rng.permutation(features.height)[: round(features.height * fraction)]
         mask[chosen] = True
     return pl.Series("in_holdout", mask)
 

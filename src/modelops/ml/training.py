@@ -34,10 +34,14 @@ def resolve_estimator(spec: EstimatorSpec) -> ClassifierMixin:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise EstimatorError(f"estimator '{spec.estimator}': cannot import '{module_name}'") from exc
+        raise EstimatorError(
+            f"estimator '{spec.estimator}': cannot import '{module_name}'"
+        ) from exc
     cls = getattr(module, class_name, None)
     if not isinstance(cls, type):
-        raise EstimatorError(f"estimator '{spec.estimator}': '{module_name}' has no class '{class_name}'")
+        raise EstimatorError(
+            f"estimator '{spec.estimator}': '{module_name}' has no class '{class_name}'"
+        )
     accepted = set(inspect.signature(cls).parameters)
     unknown = sorted(set(spec.params) - accepted)
     if unknown:
@@ -53,7 +57,9 @@ def resolve_estimator(spec: EstimatorSpec) -> ClassifierMixin:
     except (TypeError, ValueError) as exc:
         raise EstimatorError(f"estimator '{spec.estimator}': {exc}") from exc
     if not hasattr(estimator, "predict_proba"):
-        raise EstimatorError(f"estimator '{spec.estimator}' has no predict_proba; a score is needed")
+        raise EstimatorError(
+            f"estimator '{spec.estimator}' has no predict_proba; a score is needed"
+        )
     return estimator
 
 
@@ -80,16 +86,27 @@ def build_pipeline(
         if preprocessing == "scorecard":
             # Quantile bands one-hot encoded: a logistic regression on them is a scorecard with
             # points per band, and outliers cannot dominate a coefficient.
-            numeric_steps = Pipeline([
-                ("impute", SimpleImputer(strategy="median")),
-                ("band", KBinsDiscretizer(n_bins=scorecard_bins, encode="onehot",
-                                          strategy="quantile", quantile_method="averaged_inverted_cdf")),
-            ])
+            numeric_steps = Pipeline(
+                [
+                    ("impute", SimpleImputer(strategy="median")),
+                    (
+                        "band",
+                        KBinsDiscretizer(
+                            n_bins=scorecard_bins,
+                            encode="onehot",
+                            strategy="quantile",
+                            quantile_method="averaged_inverted_cdf",
+                        ),
+                    ),
+                ]
+            )
         else:
-            numeric_steps = Pipeline([
-                ("impute", SimpleImputer(strategy="median")),
-                ("scale", StandardScaler()),
-            ])
+            numeric_steps = Pipeline(
+                [
+                    ("impute", SimpleImputer(strategy="median")),
+                    ("scale", StandardScaler()),
+                ]
+            )
         categorical_steps = OneHotEncoder(handle_unknown="ignore", min_frequency=5)
     transformers = []
     if numeric:
@@ -111,8 +128,8 @@ def model_input_frame(features: pl.DataFrame, spec: UseCaseSpec) -> pd.DataFrame
     become a category of their own. The fitted pipeline accepts plain strings as well.
     """
     categorical = [
-        pl.col(c).cast(pl.Categorical) if features.schema[c] != pl.String
-        and features.get_column(c).null_count() == 0
+        pl.col(c).cast(pl.Categorical)
+        if features.schema[c] != pl.String and features.get_column(c).null_count() == 0
         else pl.col(c).cast(pl.String).fill_null(MISSING_CATEGORY).cast(pl.Categorical)
         for c in spec.categorical_features
     ]
@@ -135,7 +152,10 @@ def fit_model(train: pl.DataFrame, spec: UseCaseSpec, model: ModelSpec | None = 
     """Fit the spec's candidate model (or another `ModelSpec`) on the training set."""
     model = model or spec.model
     pipeline = build_pipeline(
-        model, model.preprocessing, spec.numeric_features, spec.categorical_features,
+        model,
+        model.preprocessing,
+        spec.numeric_features,
+        spec.categorical_features,
         scorecard_bins=model.scorecard_bins,
     )
     with warnings.catch_warnings():

@@ -147,8 +147,10 @@ def _coerce(source: pl.DataFrame, column: Column) -> pl.Expr:
         if column.type == "bool":
             lower = text.str.to_lowercase()
             return (
-                pl.when(lower.is_in(_TRUE)).then(True)
-                .when(lower.is_in(_FALSE)).then(False)
+                pl.when(lower.is_in(_TRUE))
+                .then(True)
+                .when(lower.is_in(_FALSE))
+                .then(False)
                 .otherwise(None)
                 .alias(column.name)
             )
@@ -196,8 +198,13 @@ def _check_failures(typed: pl.DataFrame, spec: UseCaseSpec) -> pl.DataFrame:
     import pandera.errors
 
     empty = pl.DataFrame(
-        schema={ROW_ID: pl.Int64, "column": pl.String, "check": pl.String, "value": pl.String,
-                "reason": pl.String}
+        schema={
+            ROW_ID: pl.Int64,
+            "column": pl.String,
+            "check": pl.String,
+            "value": pl.String,
+            "reason": pl.String,
+        }
     )
     try:
         pandera_schema(spec).validate(typed, lazy=True)
@@ -216,13 +223,16 @@ def _check_failures(typed: pl.DataFrame, spec: UseCaseSpec) -> pl.DataFrame:
     explanation = (
         pl.when((check == "not_nullable") & (value == "NaN"))
         .then(value + " is not a finite number")
-        .when(check == "not_nullable").then(pl.lit("value is missing"))
-        .when(check.str.starts_with("isin")).then(pl.lit("'") + value + "' is not an allowed value")
+        .when(check == "not_nullable")
+        .then(pl.lit("value is missing"))
+        .when(check.str.starts_with("isin"))
+        .then(pl.lit("'") + value + "' is not an allowed value")
         .when(check.str.starts_with("greater_than_or_equal_to"))
         .then(value + " is below the minimum " + limit)
         .when(check.str.starts_with("less_than_or_equal_to"))
         .then(value + " is above the maximum " + limit)
-        .when(check == "value is not finite").then(value + " is not a finite number")
+        .when(check == "value is not finite")
+        .then(value + " is not a finite number")
         .otherwise(value.fill_null("null") + " fails " + check)
     )
     reasons = row_level.select(

@@ -15,6 +15,8 @@ import contextlib
 import io
 import os
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,10 +27,37 @@ TABLE_FILE = "table.parquet"
 _CURRENT = "CURRENT"
 
 
+class _RecentTables:
+    """The last few tables written by this process, so that the next step of an in-process
+    run reads them from memory instead of decoding the file it just wrote. Versions are
+    immutable, so a cached table can never be stale; other processes simply miss."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._tables: OrderedDict[tuple[str, ...], pl.DataFrame] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, key: tuple[str, ...], table: pl.DataFrame) -> None:
+        with self._lock:
+            self._tables[key] = table
+            self._tables.move_to_end(key)
+            while len(self._tables) > self.size:
+                self._tables.popitem(last=False)
+
+    def get(self, key: tuple[str, ...]) -> pl.DataFrame | None:
+        with self._lock:
+            return self._tables.get(key)
+
+
+_RECENT = _RecentTables(size=6)
+
+
 class ArtifactStore(dg.ConfigurableResource):
     """Where datasets, reports and cards live. Subclasses implement the byte-level calls."""
 
-    def write_bytes(self, use_case: str, asset: str, version: str, filename: str, content: bytes) -> str:
+    def write_bytes(
+        self, use_case: str, asset: str, version: str, filename: str, content: bytes
+    ) -> str:
         """Create a file in a version folder; a file that already exists is kept as it is."""
         raise NotImplementedError
 
@@ -79,7 +108,9 @@ class LocalArtifactStore(ArtifactStore):
     def _path(self, *parts: str) -> Path:
         return Path(self.root, *parts)
 
-    def write_bytes(self, use_case: str, asset: str, version: str, filename: str, content: bytes) -> str:
+    def write_bytes(
+        self, use_case: str, asset: str, version: str, filename: str, content: bytes
+    ) -> str:
         target = self._path(use_case, asset, version, filename)
         if not target.exists():
             _atomic_write(target, content)
@@ -109,10 +140,14 @@ class LocalArtifactStore(ArtifactStore):
             with _temp_beside(target) as temp:
                 table.write_parquet(temp, compression="lz4", statistics=False)
                 os.replace(temp, target)
+            _RECENT.put((self.root, use_case, asset, version), table)
         return target.resolve().as_uri()
 
     def read_table(self, use_case: str, asset: str, version: str | None = None) -> pl.DataFrame:
         version = version or self.require_current(use_case, asset)
+        cached = _RECENT.get((self.root, use_case, asset, version))
+        if cached is not None:
+            return cached
         return pl.read_parquet(self._path(use_case, asset, version, TABLE_FILE))
 
 

@@ -22,16 +22,22 @@ MODEL_ARTIFACT = "model"
 
 # Types a registered model may ask skops to trust when it is loaded. The project owns this
 # list: a model that needs anything else is refused at registration, not trusted blindly.
-TRUSTED_MODEL_TYPES = frozenset({
-    "numpy.dtype",
-    "functools.partial",
-    "sklearn.utils.validation.check_array",
-    "sklearn.tree._tree.Tree",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-})
+TRUSTED_MODEL_TYPES = frozenset(
+    {
+        "numpy.dtype",
+        "functools.partial",
+        "sklearn.utils.validation.check_array",
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    }
+)
 
 _PINNED_FOR_SERVING = ("scikit-learn", "numpy", "pandas", "scipy", "skops")
+
+# The models this process registered, by URI: evaluating a model right after training it
+# (in the same in-process run) needs no round trip through the artifact store.
+_JUST_REGISTERED: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -151,13 +157,19 @@ class ModelTracking(dg.ConfigurableResource):
                 )
                 mlflow.log_metrics(dict(metrics))
                 version = mlflow.register_model(info.model_uri, registered_name, tags=dict(tags))
-        return RegisteredModel(
+        registered = RegisteredModel(
             name=registered_name,
             version=str(version.version),
             run_id=run.info.run_id,
             experiment_id=experiment_id,
             model_uri=f"models:/{registered_name}/{version.version}",
         )
+        _JUST_REGISTERED.clear()  # keep one model alive at most
+        _JUST_REGISTERED[self._cache_key(registered.model_uri)] = model
+        return registered
+
+    def _cache_key(self, model_uri: str) -> str:
+        return f"{self.tracking_uri} {model_uri}"
 
     @staticmethod
     def _trusted_types(model: Any) -> list[str]:
@@ -174,7 +186,11 @@ class ModelTracking(dg.ConfigurableResource):
 
     # Registry ---------------------------------------------------------------------------
 
-    def load_model(self, model_uri: str) -> Any:
+    def load_model(self, model_uri: str, *, from_store: bool = False) -> Any:
+        """The model behind a URI; the one this process just registered unless `from_store`."""
+        just_registered = _JUST_REGISTERED.get(self._cache_key(model_uri))
+        if just_registered is not None and not from_store:
+            return just_registered
         with self._active() as mlflow:
             import mlflow.sklearn
 

@@ -97,12 +97,24 @@ def load_specs(directory: Path | str) -> list[UseCaseSpec]:
     if len(errors) == 1:
         raise errors[0]
     if errors:
-        raise SpecError(directory, [
-            (e.path.name, "\n".join([f"invalid use-case spec ({e.path})", *(
-                f"      - {field or '(top level)'}: {reason}" for field, reason in e.problems
-            )]))
-            for e in errors
-        ])
+        raise SpecError(
+            directory,
+            [
+                (
+                    e.path.name,
+                    "\n".join(
+                        [
+                            f"invalid use-case spec ({e.path})",
+                            *(
+                                f"      - {field or '(top level)'}: {reason}"
+                                for field, reason in e.problems
+                            ),
+                        ]
+                    ),
+                )
+                for e in errors
+            ],
+        )
     return sorted(specs, key=lambda s: s.id)
 
 

@@ -418,8 +418,13 @@ def _cross_field_problems(spec: UseCaseSpec) -> list[tuple[str, str]]:
         if target.type in ("float", "date", "datetime"):
             problems.append(("target.column", f"a binary target cannot have type {target.type}"))
         elif not _fits_type(spec.target.positive_class, target.type):
-            problems.append(("target.positive_class", f"{spec.target.positive_class!r} is not a "
-                             f"{target.type} value like the target column '{target.column}'"))
+            problems.append(
+                (
+                    "target.positive_class",
+                    f"{spec.target.positive_class!r} is not a "
+                    f"{target.type} value like the target column '{target.column}'",
+                )
+            )
         if target.allowed is not None:
             if spec.target.positive_class not in target.allowed:
                 problems.append(
@@ -477,7 +482,8 @@ def _cross_field_problems(spec: UseCaseSpec) -> list[tuple[str, str]]:
 
     # Slices need few distinct values: text, booleans, or integers with an `allowed` list.
     categorical = {f.name for f in spec.features.engineered if f.kind == "categorical"} | {
-        c.name for c in schema.columns
+        c.name
+        for c in schema.columns
         if c.type in ("category", "bool") or (c.type == "int" and c.allowed is not None)
     }
     for i, segment in enumerate(spec.evaluation.segments):
