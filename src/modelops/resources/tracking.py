@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import polars as pl
 
 MODEL_ARTIFACT = "model"
 
@@ -143,8 +144,10 @@ class ModelTracking(dg.ConfigurableResource):
                 mlflow.log_params({k: _param_value(v) for k, v in params.items()})
                 mlflow.set_tags(dict(tags))
                 for ref, frame in datasets:
+                    # MLflow's schema has no categorical type: give it the categories as text.
+                    sample = frame.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String))
                     dataset = mlflow.data.from_polars(
-                        frame, source=ref.source, name=ref.name, digest=ref.digest
+                        sample, source=ref.source, name=ref.name, digest=ref.digest
                     )
                     mlflow.log_input(dataset, context=ref.context)
                 info = mlflow.sklearn.log_model(
