@@ -16,10 +16,10 @@ setup:                 ## install the locked environment and create the local Da
 run: setup             ## materialize every use case on the embedded default, print a summary
 	$(UV) run --frozen modelops run
 
-test: setup            ## the test suite (what CI runs)
+test: setup lint       ## lint, then the test suite (what CI runs)
 	$(UV) run --frozen pytest -n 2 --dist loadfile
 
-lint:                  ## ruff lint + format check
+lint: setup            ## ruff lint + format check
 	$(UV) run --frozen ruff check src tests benchmarks
 	$(UV) run --frozen ruff format --check src tests benchmarks
 

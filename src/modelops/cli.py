@@ -75,6 +75,7 @@ def _run(settings: Settings, use_case: str | None) -> int:
     except Exception:
         print(f"error: no use case '{use_case}'", file=sys.stderr)
         return 2
+    _quiet_libraries()
     instance = local_instance(settings.dagster_home)
     print(
         f"Running job '{job_name}' on the embedded default (Dagster home {instance.root_directory})"
@@ -88,6 +89,12 @@ def _run(settings: Settings, use_case: str | None) -> int:
     summary = summarize_run(result, settings, time.perf_counter() - started)
     print(summary.text)
     return 0 if result.success else 1
+
+
+def _quiet_libraries() -> None:
+    """MLflow narrates every registration and warns that the venv has no pip; the summary
+    says what matters. (Read by MLflow when it is first imported, inside the run.)"""
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
 
 
 if __name__ == "__main__":
