@@ -41,6 +41,16 @@ def _env_for(settings: Settings) -> dict[str, str]:
     }
 
 
+def _reading_from(platform: Settings, source: Path, tmp_path: Path) -> Settings:
+    """The same platform home, with the use case's spec pointing at another source file."""
+    spec = yaml.safe_load((platform.specs_dir / f"{UC}.yaml").read_text())
+    spec["source"]["path"] = str(source)
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / f"{UC}.yaml").write_text(yaml.safe_dump(spec))
+    return platform.model_copy(update={"specs_dir": specs})
+
+
 def _store(settings: Settings) -> LocalArtifactStore:
     return LocalArtifactStore(root=str(settings.data_dir))
 
@@ -190,12 +200,7 @@ def test_corrupted_batch_is_quarantined_blocked_and_overwrites_nothing(
     )
     bad_csv = tmp_path / "bad.csv"
     raw.write_csv(bad_csv)
-    spec = yaml.safe_load((platform.specs_dir / f"{UC}.yaml").read_text())
-    spec["source"]["path"] = str(bad_csv)
-    specs = tmp_path / "specs"
-    specs.mkdir()
-    (specs / f"{UC}.yaml").write_text(yaml.safe_dump(spec))
-    settings = platform.model_copy(update={"specs_dir": specs})
+    settings = _reading_from(platform, bad_csv, tmp_path)
 
     result = (
         build_definitions(settings)
@@ -237,12 +242,7 @@ def test_corrupted_batch_is_quarantined_blocked_and_overwrites_nothing(
 def test_empty_source_fails_the_run_with_a_clear_error(platform: Settings, tmp_path: Path) -> None:
     empty = tmp_path / "empty.csv"
     empty.write_text(GERMAN_DATA.read_text().splitlines()[0] + "\n")
-    spec = yaml.safe_load((platform.specs_dir / f"{UC}.yaml").read_text())
-    spec["source"]["path"] = str(empty)
-    specs = tmp_path / "specs"
-    specs.mkdir()
-    (specs / f"{UC}.yaml").write_text(yaml.safe_dump(spec))
-    settings = platform.model_copy(update={"specs_dir": specs})
+    settings = _reading_from(platform, empty, tmp_path)
     store = _store(platform)
     raw_before = store.current_version(UC, "raw_dataset")
 

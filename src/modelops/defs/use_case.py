@@ -116,26 +116,38 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         ),
     )
 
+    def dataset_spec(
+        name: str, upstream: str, kinds: set[str], version: str, description: str
+    ) -> dg.AssetSpec:
+        """One of the datasets a multi-asset step writes."""
+        return dg.AssetSpec(
+            key(name),
+            deps=[key(upstream)],
+            owners=data_owners,
+            kinds=kinds,
+            code_version=version,
+            description=description,
+            **common,
+        )
+
+    validation_version = code_version(("modelops.ml.validation",), spec.data_schema)
+
     @dg.multi_asset(
         name=f"{uc}__validate",
         specs=[
-            dg.AssetSpec(
-                key(VALIDATED),
-                deps=[key(RAW)],
-                owners=data_owners,
-                kinds={"pandera", "polars"},
-                description="Rows that passed every check of the spec's schema, typed.",
-                code_version=code_version(("modelops.ml.validation",), spec.data_schema),
-                **common,
+            dataset_spec(
+                VALIDATED,
+                RAW,
+                {"pandera", "polars"},
+                validation_version,
+                "Rows that passed every check of the spec's schema, typed.",
             ),
-            dg.AssetSpec(
-                key(QUARANTINE),
-                deps=[key(RAW)],
-                owners=data_owners,
-                kinds={"pandera", "polars"},
-                description="Rows that failed validation, as delivered, with every reason.",
-                code_version=code_version(("modelops.ml.validation",), spec.data_schema),
-                **common,
+            dataset_spec(
+                QUARANTINE,
+                RAW,
+                {"pandera", "polars"},
+                validation_version,
+                "Rows that failed validation, as delivered, with every reason.",
             ),
         ],
         check_specs=[quality_check],
@@ -209,23 +221,19 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
     @dg.multi_asset(
         name=f"{uc}__split",
         specs=[
-            dg.AssetSpec(
-                key(TRAINING),
-                deps=[key(FEATURES)],
-                owners=data_owners,
-                kinds={"polars"},
-                code_version=split_version,
-                **common,
-                description=f"Training rows ({spec.split_strategy} split, seed {spec.split.seed}).",
+            dataset_spec(
+                TRAINING,
+                FEATURES,
+                {"polars"},
+                split_version,
+                f"Training rows ({spec.split_strategy} split, seed {spec.split.seed}).",
             ),
-            dg.AssetSpec(
-                key(HOLDOUT),
-                deps=[key(FEATURES)],
-                owners=data_owners,
-                kinds={"polars"},
-                code_version=split_version,
-                **common,
-                description="Holdout rows, never seen in training: all reported metrics use them.",
+            dataset_spec(
+                HOLDOUT,
+                FEATURES,
+                {"polars"},
+                split_version,
+                "Holdout rows, never seen in training: all reported metrics use them.",
             ),
         ],
     )
@@ -306,6 +314,8 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             "experiment_id": registered.experiment_id,
             "model_uri": registered.model_uri,
             "training_set_version": train_version,
+            "training_rows": train.height,
+            "training_positive_rate": fit.positives / fit.n,
             "estimator": spec.model.estimator,
             "code_version": code,
             "git_commit": tags["modelops.git_commit"],
@@ -507,15 +517,14 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         drift = json.loads(
             store.read_bytes(uc, DRIFT, store.require_current(uc, DRIFT), "drift.json")
         )
-        training = store.read_table(uc, TRAINING, ref["training_set_version"])
         markdown = render_model_card(
             ModelCardInputs(
                 spec=spec,
                 model_ref=ref,
                 evaluation=evaluation,
                 drift=drift,
-                training_rows=training.height,
-                training_positive_rate=float(training.get_column(LABEL).mean()),
+                training_rows=ref["training_rows"],
+                training_positive_rate=ref["training_positive_rate"],
             )
         )
         files = {
