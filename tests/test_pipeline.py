@@ -135,6 +135,16 @@ def test_mlflow_records_run_lineage_and_registered_version(platform: Settings) -
     run = client.get_run(version.run_id)
 
     assert run.info.status == "FINISHED"
+    # The logged model carries its signature and input example.
+    import mlflow
+    from mlflow.models import get_model_info
+
+    mlflow.set_tracking_uri(platform.mlflow_tracking_uri)
+    mlflow.set_registry_uri(platform.mlflow_tracking_uri)
+    info = get_model_info(f"models:/{UC}/1")
+    assert info.signature is not None
+    assert "credit_amount" in info.signature.inputs.input_names()
+    assert info.saved_input_example_info is not None
     assert run.data.tags["modelops.use_case"] == UC
     assert run.data.tags["modelops.git_commit"]
     assert run.data.tags["modelops.training_set_version"] == _store(platform).current_version(
@@ -159,6 +169,9 @@ def test_second_run_keeps_the_first_versions(platform: Settings) -> None:
     first_card_version = store.require_current(UC, "model_card")
     first_card = store.read_bytes(UC, "model_card", first_card_version, "model_card.md")
     first_eval = store.current_version(UC, "evaluation_report")
+    # Version 1 is made champion (by hand here; promotion is the governance work's job):
+    # the second candidate must be compared with it.
+    _mlflow(platform).set_registered_model_alias(UC, "champion", "1")
 
     defs = build_definitions(platform)
     result = defs.resolve_job_def("all_use_cases").execute_in_process(instance=_instance(platform))
@@ -169,7 +182,22 @@ def test_second_run_keeps_the_first_versions(platform: Settings) -> None:
     assert store.current_version(UC, "model_card") != first_card_version
     assert store.read_bytes(UC, "model_card", first_card_version, "model_card.md") == first_card
     assert store.exists(UC, "evaluation_report", first_eval, "evaluation.json")
-    # Same data, same code: the datasets keep their versions (content fingerprints).
+
+    second_eval = json.loads(
+        store.read_bytes(
+            UC,
+            "evaluation_report",
+            store.require_current(UC, "evaluation_report"),
+            "evaluation.json",
+        )
+    )
+    assert second_eval["model_version"] == "2"
+    assert second_eval["champion"]["version"] == "1"
+    assert second_eval["champion"]["error"] is None
+    # Same data, same seed, same code: the champion's holdout AUC equals the candidate's.
+    assert second_eval["champion"]["metrics"]["auc"] == pytest.approx(
+        second_eval["candidate"]["auc"], abs=1e-12
+    )
     client = _mlflow(platform)
     assert {str(v.version) for v in client.search_model_versions(f"name='{UC}'")} == {"1", "2"}
 
