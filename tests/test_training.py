@@ -17,6 +17,7 @@ from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, StandardScale
 from sklearn.tree import DecisionTreeClassifier
 
 from conftest import GERMAN_DATA
+from modelops.ml import training
 from modelops.ml.features import build_features
 from modelops.ml.metrics import roc_auc
 from modelops.ml.split import split_train_holdout
@@ -302,3 +303,12 @@ def test_fit_model_defaults_to_the_spec_model(
     model = pipeline.named_steps["model"]
     assert isinstance(model, LogisticRegression)
     assert model.get_params()["C"] == german_spec.model.params["C"]
+
+
+def test_scoring_in_slices_gives_the_same_scores(fitted, german_split, german_spec, monkeypatch):
+    _, holdout = german_split
+    whole = predict_scores(fitted["scorecard"], holdout, german_spec)
+    monkeypatch.setattr(training, "SCORING_BATCH_ROWS", 7)  # 300 rows -> 43 slices
+    sliced = predict_scores(fitted["scorecard"], holdout, german_spec)
+    np.testing.assert_array_equal(sliced, whole)
+    assert predict_scores(fitted["scorecard"], holdout.clear(), german_spec).shape == (0,)

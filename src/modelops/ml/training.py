@@ -174,6 +174,19 @@ def fit_baseline(train: pl.DataFrame, spec: UseCaseSpec) -> Pipeline:
     return pipeline
 
 
+SCORING_BATCH_ROWS = 200_000
+
+
 def predict_scores(pipeline: Pipeline, features: pl.DataFrame, spec: UseCaseSpec) -> np.ndarray:
-    """Probability of the positive class for each row of a feature table."""
-    return pipeline.predict_proba(model_input_frame(features, spec))[:, 1]
+    """Probability of the positive class for each row of a feature table.
+
+    Scored in slices of `SCORING_BATCH_ROWS`, so the encoded matrices of a large table never
+    all exist at once (the same scores, a fraction of the peak memory).
+    """
+    if features.height == 0:
+        return np.empty(0)
+    parts = [
+        pipeline.predict_proba(model_input_frame(part, spec))[:, 1]
+        for part in features.iter_slices(SCORING_BATCH_ROWS)
+    ]
+    return np.concatenate(parts)
