@@ -58,19 +58,79 @@ def test_unknown_environment_names_the_variable_and_the_choices(tmp_path: Path):
     with pytest.raises(SettingsError) as info:
         Settings.from_env(env(tmp_path, MODELOPS_ENV="banana"))
     message = str(info.value)
-    assert "MODELOPS_ENV='banana' is invalid" in message
+    assert "MODELOPS_ENV: 'banana' is invalid" in message
     assert "one of local, gcp, k8s" in message
     assert isinstance(info.value, ValueError)
 
 
 @pytest.mark.parametrize("environment", ["gcp", "k8s"])
-def test_planned_environments_are_not_available_yet(tmp_path: Path, environment: str):
+def test_cloud_environments_list_every_missing_variable(tmp_path: Path, environment: str):
+    """A data scientist sees everything to set in one go, each with what it expects."""
     with pytest.raises(SettingsError) as info:
         Settings.from_env(env(tmp_path, MODELOPS_ENV=environment))
     message = str(info.value)
-    assert f"MODELOPS_ENV={environment!r}" in message
-    assert "only 'local' is available in this release" in message
-    assert "being built" in message
+    assert "MODELOPS_GCP_PROJECT: is required for this environment" in message
+    assert (
+        "MODELOPS_GCS_BUCKET: is required for this environment (a valid GCS bucket name)" in message
+    )
+    assert f"MODELOPS_MLFLOW_TRACKING_URI: is required with MODELOPS_ENV={environment}" in message
+    assert ("MODELOPS_K8S_IMAGE" in message) == (environment == "k8s")
+
+
+def test_gcp_settings_are_read_and_checked(tmp_path: Path):
+    settings = Settings.from_env(
+        env(
+            tmp_path,
+            MODELOPS_ENV="gcp",
+            MODELOPS_GCP_PROJECT="bank-ml",
+            MODELOPS_GCS_BUCKET="bank-modelops",
+            MODELOPS_GCS_PREFIX="/platform/",
+            MODELOPS_MLFLOW_TRACKING_URI="https://mlflow.bank.internal",
+        )
+    )
+    assert settings.gcp is not None and settings.k8s is None
+    assert (settings.gcp.project, settings.gcp.bucket, settings.gcp.prefix) == (
+        "bank-ml",
+        "bank-modelops",
+        "platform",
+    )
+    assert settings.mlflow_artifact_root is None  # the tracking server decides
+    assert settings.mlflow_ui_url == "https://mlflow.bank.internal"
+
+
+def test_k8s_settings_and_bad_values(tmp_path: Path):
+    base = {
+        "MODELOPS_ENV": "k8s",
+        "MODELOPS_GCP_PROJECT": "bank-ml",
+        "MODELOPS_GCS_BUCKET": "bank-modelops",
+        "MODELOPS_MLFLOW_TRACKING_URI": "https://mlflow.bank.internal",
+        "MODELOPS_K8S_IMAGE": "registry.bank/modelops:1.2.3",
+    }
+    settings = Settings.from_env(env(tmp_path, **base, MODELOPS_K8S_ENV_SECRETS="a, b"))
+    assert settings.k8s is not None
+    assert settings.k8s.env_secrets == ("a", "b")
+    assert settings.k8s.namespace == "modelops"
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(
+            env(
+                tmp_path,
+                **{
+                    **base,
+                    "MODELOPS_GCS_BUCKET": "Bad_Bucket!",
+                    "MODELOPS_K8S_NAMESPACE": "Not A Namespace",
+                    "MODELOPS_K8S_IMAGE_PULL_POLICY": "Sometimes",
+                },
+            )
+        )
+    message = str(info.value)
+    assert "MODELOPS_GCS_BUCKET: 'Bad_Bucket!' is not a valid GCS bucket name" in message
+    assert "MODELOPS_K8S_NAMESPACE: 'Not A Namespace' is not a valid" in message
+    assert "MODELOPS_K8S_IMAGE_PULL_POLICY: 'Sometimes' is invalid" in message
+
+
+def test_credentials_in_the_tracking_uri_are_refused(tmp_path: Path):
+    with pytest.raises(SettingsError, match="must not contain credentials"):
+        Settings.from_env(env(tmp_path, MODELOPS_MLFLOW_TRACKING_URI="https://u:secret@mlflow"))
 
 
 def test_missing_specs_dir_names_the_variable(tmp_path: Path):

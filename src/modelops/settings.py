@@ -1,25 +1,58 @@
 """Platform settings: one environment switch and its parameters, read from the environment.
 
 Read once when the code location loads and validated there, so a wrong value stops the load
-with a message naming the variable, instead of failing in the middle of a run.
+with a message naming the variable, instead of failing in the middle of a run (Dagster's
+`EnvVar` is only resolved at run time). Secrets (database passwords, MLflow credentials)
+are never settings: their clients read them from the environment themselves, so they cannot
+end up in asset metadata or logs.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 Environment = Literal["local", "gcp", "k8s"]
+ENVIRONMENTS: tuple[str, ...] = ("local", "gcp", "k8s")
 
 _PROJECT_MARKERS = ("pyproject.toml", "workspace.yaml")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
+_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 class SettingsError(ValueError):
     """A setting is missing or invalid; the message names the environment variable."""
+
+
+class GcpSettings(BaseModel):
+    """Where the platform keeps its files and reads its sources on Google Cloud."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    project: str
+    bucket: str
+    prefix: str = "modelops"
+    bigquery_dataset: str | None = None
+    """Dataset that scored predictions are written back to; None = not written back."""
+
+
+class K8sSettings(BaseModel):
+    """How steps run as Kubernetes Jobs (one pod per step)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    image: str
+    namespace: str = "modelops"
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    env_secrets: tuple[str, ...] = ("modelops-secrets",)
+    service_account: str | None = None
+    job_ttl_seconds: int = 86_400
 
 
 class Settings(BaseModel):
@@ -35,6 +68,8 @@ class Settings(BaseModel):
     mlflow_tracking_uri: str
     mlflow_artifact_root: str | None
     mlflow_ui_url: str = "http://127.0.0.1:5000"
+    gcp: GcpSettings | None = None
+    k8s: K8sSettings | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -48,48 +83,139 @@ class Settings(BaseModel):
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from `MODELOPS_*` variables; defaults give the embedded `local` setup."""
         env = os.environ if env is None else env
-        project = Path(env.get("MODELOPS_PROJECT_DIR") or _find_project_dir()).resolve()
-        home = (project / (env.get("MODELOPS_HOME") or ".modelops")).resolve()
-        values = {
-            "environment": env.get("MODELOPS_ENV") or "local",
-            "project_dir": project,
-            "specs_dir": (project / (env.get("MODELOPS_SPECS_DIR") or "assets")).resolve(),
-            "home_dir": home,
-            "mlflow_tracking_uri": env.get("MODELOPS_MLFLOW_TRACKING_URI")
-            or f"sqlite:///{home / 'mlflow.db'}",
-            "mlflow_artifact_root": env.get("MODELOPS_MLFLOW_ARTIFACT_ROOT")
-            or (home / "mlartifacts").as_uri(),
-            "mlflow_ui_url": env.get("MODELOPS_MLFLOW_UI_URL") or "http://127.0.0.1:5000",
-        }
-        try:
-            settings = cls.model_validate(values)
-        except ValidationError as exc:
-            raise SettingsError(_explain(exc)) from exc
-        if settings.environment != "local":
-            raise SettingsError(
-                f"MODELOPS_ENV={settings.environment!r}: only 'local' is available in this "
-                "release; the gcp and k8s environments are being built (see docs/architecture.md)"
+        reader = _Reader(env)
+        environment = reader.choice("MODELOPS_ENV", ENVIRONMENTS, default="local")
+        project = Path(reader.get("MODELOPS_PROJECT_DIR") or _find_project_dir()).resolve()
+        home = (project / (reader.get("MODELOPS_HOME") or ".modelops")).resolve()
+        specs = (project / (reader.get("MODELOPS_SPECS_DIR") or "assets")).resolve()
+        if not specs.is_dir():
+            reader.fail("MODELOPS_SPECS_DIR", f"{specs} is not a directory of use-case specs")
+
+        gcp = k8s = None
+        if environment in ("gcp", "k8s"):
+            gcp = GcpSettings(
+                project=reader.required("MODELOPS_GCP_PROJECT", "the Google Cloud project id"),
+                bucket=reader.matching("MODELOPS_GCS_BUCKET", _BUCKET, "a valid GCS bucket name"),
+                prefix=(reader.get("MODELOPS_GCS_PREFIX") or "modelops").strip("/"),
+                bigquery_dataset=reader.get("MODELOPS_BIGQUERY_DATASET"),
             )
-        if not settings.specs_dir.is_dir():
-            raise SettingsError(
-                f"MODELOPS_SPECS_DIR: {settings.specs_dir} is not a directory of use-case specs"
+        if environment == "k8s":
+            secrets = reader.get("MODELOPS_K8S_ENV_SECRETS") or "modelops-secrets"
+            k8s = K8sSettings(
+                image=reader.required("MODELOPS_K8S_IMAGE", "the user-code image to run steps in"),
+                namespace=reader.matching(
+                    "MODELOPS_K8S_NAMESPACE",
+                    _K8S_NAME,
+                    "a valid Kubernetes namespace",
+                    default="modelops",
+                ),
+                image_pull_policy=reader.choice(  # type: ignore[arg-type]
+                    "MODELOPS_K8S_IMAGE_PULL_POLICY",
+                    ("Always", "IfNotPresent", "Never"),
+                    default="IfNotPresent",
+                ),
+                env_secrets=tuple(s.strip() for s in secrets.split(",") if s.strip()),
+                service_account=reader.get("MODELOPS_K8S_SERVICE_ACCOUNT"),
             )
-        return settings
+
+        tracking = reader.get("MODELOPS_MLFLOW_TRACKING_URI")
+        if environment == "local":
+            tracking = tracking or f"sqlite:///{home / 'mlflow.db'}"
+        elif not tracking:
+            reader.fail(
+                "MODELOPS_MLFLOW_TRACKING_URI",
+                f"is required with MODELOPS_ENV={environment}: the URL of the MLflow "
+                "tracking server, e.g. https://mlflow.bank.internal",
+            )
+        _check_tracking_uri(reader, tracking)
+        artifact_root = reader.get("MODELOPS_MLFLOW_ARTIFACT_ROOT")
+        if environment == "local":
+            artifact_root = artifact_root or (home / "mlartifacts").as_uri()
+
+        reader.raise_if_failed()
+        return cls(
+            environment=environment,  # type: ignore[arg-type]
+            project_dir=project,
+            specs_dir=specs,
+            home_dir=home,
+            mlflow_tracking_uri=tracking,  # type: ignore[arg-type]
+            mlflow_artifact_root=artifact_root,
+            mlflow_ui_url=reader.get("MODELOPS_MLFLOW_UI_URL")
+            or (tracking if tracking and tracking.startswith("http") else "http://127.0.0.1:5000"),
+            gcp=gcp,
+            k8s=k8s,
+        )
 
 
-_VARIABLES = {
-    "environment": ("MODELOPS_ENV", "one of local, gcp, k8s"),
-    "mlflow_tracking_uri": ("MODELOPS_MLFLOW_TRACKING_URI", "an MLflow tracking URI"),
-}
+class _Reader:
+    """Reads variables and collects every problem, so one load reports all of them."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def get(self, name: str) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or None
+
+    def fail(self, name: str, reason: str) -> None:
+        self.problems.append(f"{name}: {reason}")
+
+    def required(self, name: str, meaning: str) -> str:
+        value = self.get(name)
+        if value is None:
+            self.fail(name, f"is required for this environment ({meaning})")
+            return "missing"
+        return value
+
+    def choice(self, name: str, allowed: tuple[str, ...], *, default: str) -> str:
+        value = self.get(name) or default
+        if value not in allowed:
+            self.fail(name, f"{value!r} is invalid: expected one of {', '.join(allowed)}")
+            return default
+        return value
+
+    def matching(
+        self, name: str, pattern: re.Pattern[str], meaning: str, *, default: str | None = None
+    ) -> str:
+        value = self.get(name) or default
+        if value is None:
+            self.fail(name, f"is required for this environment ({meaning})")
+            return "missing"
+        if not pattern.match(value):
+            self.fail(name, f"{value!r} is not {meaning}")
+        return value
+
+    def raise_if_failed(self) -> None:
+        if self.problems:
+            raise SettingsError(
+                "invalid settings:\n" + "\n".join(f"  - {p}" for p in self.problems)
+            )
 
 
-def _explain(exc: ValidationError) -> str:
-    lines = []
-    for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else ""
-        variable, expected = _VARIABLES.get(field, (f"MODELOPS_{field.upper()}", "a valid value"))
-        lines.append(f"{variable}={error.get('input')!r} is invalid: expected {expected}")
-    return "; ".join(lines)
+def _check_tracking_uri(reader: _Reader, uri: str | None) -> None:
+    if not uri:
+        return
+    parts = urlsplit(uri)
+    if parts.password or parts.username:
+        reader.fail(
+            "MODELOPS_MLFLOW_TRACKING_URI",
+            "must not contain credentials; set "
+            "MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD instead",
+        )
+    if parts.scheme not in (
+        "http",
+        "https",
+        "sqlite",
+        "postgresql",
+        "postgresql+psycopg2",
+        "databricks",
+        "file",
+    ):
+        reader.fail(
+            "MODELOPS_MLFLOW_TRACKING_URI",
+            f"{uri!r} is not an MLflow tracking URI (http(s)://, sqlite:///, ...)",
+        )
 
 
 def _find_project_dir() -> Path:

@@ -2,6 +2,7 @@
 
 Assets only name the interfaces (`store`, `source`, `tracking`); which implementation they get
 is decided here, once, so the same definitions run on a laptop, on GCP and on Kubernetes.
+Cloud clients are imported only when their environment is chosen.
 """
 
 from __future__ import annotations
@@ -17,19 +18,29 @@ from modelops.settings import Settings
 
 
 def resources_for(settings: Settings) -> dict[str, Any]:
+    tracking = ModelTracking(
+        tracking_uri=settings.mlflow_tracking_uri,
+        artifact_root=settings.mlflow_artifact_root,
+        ui_url=settings.mlflow_ui_url,
+    )
     if settings.environment == "local":
         return {
             "store": LocalArtifactStore(root=str(settings.data_dir)),
             "source": LocalFileSource(root=str(settings.project_dir)),
-            "tracking": ModelTracking(
-                tracking_uri=settings.mlflow_tracking_uri,
-                artifact_root=settings.mlflow_artifact_root,
-                ui_url=settings.mlflow_ui_url,
-            ),
+            "tracking": tracking,
         }
-    raise NotImplementedError(f"environment {settings.environment!r}")
+    from modelops.resources.gcs import gcp_resources
+
+    assert settings.gcp is not None  # guaranteed by Settings.from_env
+    return {**gcp_resources(settings.gcp), "tracking": tracking}
 
 
 def executor_for(settings: Settings) -> dg.ExecutorDefinition:
-    """Local runs execute every step in one process: the ML stack is imported once, not per step."""
+    """Locally every step runs in one process: the ML stack is imported once, not per step.
+    On Kubernetes each step is its own pod, sized by the spec's `compute` section."""
+    if settings.environment == "k8s":
+        from modelops.defs.kubernetes import k8s_executor
+
+        assert settings.k8s is not None  # guaranteed by Settings.from_env
+        return k8s_executor(settings.k8s)
     return dg.in_process_executor

@@ -20,6 +20,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from modelops.defs.kubernetes import pod_tags
 from modelops.defs.versioning import code_version
 from modelops.ml.fingerprint import bytes_fingerprint, frame_fingerprint
 from modelops.provenance import code_revision
@@ -69,17 +70,21 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         return dg.AssetKey([uc, name])
 
     common = {"group_name": uc}
+    # Pod requests when steps run on Kubernetes; ignored by the local in-process executor.
+    light_step = {"op_tags": pod_tags(spec.compute.default)}
+    training_step = {"op_tags": pod_tags(spec.compute.training)}
     data_owners = spec.owners.dataset_owners
     model_owners = spec.owners.dagster_owners
 
     # -- raw dataset -------------------------------------------------------------------------
     @dg.asset(
+        **light_step,
         key=key(RAW),
         owners=data_owners,
         kinds={"polars", spec.source.resolved_format},
         code_version=code_version(("modelops.resources.source",), spec.source),
         freshness_policy=dg.FreshnessPolicy.time_window(fail_window=spec.freshness.source_max_age),
-        description=f"The batch exactly as delivered by the source ({spec.source.path}).",
+        description=f"The batch exactly as delivered by the source ({spec.source.description}).",
         **common,
     )
     def raw_dataset(
@@ -133,6 +138,7 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
     validation_version = code_version(("modelops.ml.validation",), spec.data_schema)
 
     @dg.multi_asset(
+        **light_step,
         name=f"{uc}__validate",
         specs=[
             dataset_spec(
@@ -198,6 +204,7 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
 
     # -- features ------------------------------------------------------------------------------
     @dg.asset(
+        **light_step,
         key=key(FEATURES),
         deps=[key(VALIDATED)],
         owners=data_owners,
@@ -219,6 +226,7 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
     split_version = code_version(("modelops.ml.split",), spec.split)
 
     @dg.multi_asset(
+        **light_step,
         name=f"{uc}__split",
         specs=[
             dataset_spec(
@@ -248,6 +256,7 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
 
     # -- model ---------------------------------------------------------------------------------
     @dg.asset(
+        **training_step,
         key=key(MODEL),
         deps=[key(TRAINING)],
         owners=model_owners,
@@ -349,6 +358,7 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
     )
 
     @dg.asset(
+        **training_step,
         key=key(EVALUATION),
         deps=[key(MODEL), key(TRAINING), key(HOLDOUT)],
         owners=model_owners,
@@ -443,6 +453,7 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
     )
 
     @dg.asset(
+        **light_step,
         key=key(DRIFT),
         deps=[key(TRAINING), key(HOLDOUT)],
         owners=model_owners,
@@ -495,6 +506,7 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
 
     # -- model card ----------------------------------------------------------------------------
     @dg.asset(
+        **light_step,
         key=key(CARD),
         deps=[key(MODEL), key(EVALUATION), key(DRIFT)],
         owners=model_owners,

@@ -109,7 +109,7 @@ def render_model_card(inputs: ModelCardInputs) -> str:
         "",
         *_bullets(
             [
-                f"Source: `{spec.source.path}`"
+                f"Source: `{spec.source.description}`"
                 + (f" — {spec.source.attribution}" if spec.source.attribution else ""),
                 f"Training set version `{ref.get('training_set_version', '?')}`: "
                 f"{inputs.training_rows} rows, positive rate {_pct(inputs.training_positive_rate)}",

@@ -84,6 +84,11 @@ class LocalFileSource(DataSource):
     root: str
 
     def _path(self, source: Source) -> Path:
+        if source.path is None:
+            raise ValueError(
+                f"a BigQuery source ({source.description}) cannot be read by the local file "
+                "source; run with MODELOPS_ENV=gcp"
+            )
         path = Path(source.path)
         return path if path.is_absolute() else Path(self.root) / path
 

@@ -89,20 +89,58 @@ class Owners(SpecModel):
         return list(dict.fromkeys(owners))
 
 
-class Source(SpecModel):
-    """Where the raw data lives, as understood by the environment's source resource."""
+BIGQUERY_TABLE_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_$-]+$"
 
-    path: Annotated[str, Field(min_length=1)]
+
+class BigQuerySource(SpecModel):
+    """A BigQuery table (filtered by `where`) or a whole query; the SQL runs in BigQuery and
+    only the declared columns come back, so filtering and aggregation never leave it."""
+
+    table: Annotated[str, Field(pattern=BIGQUERY_TABLE_PATTERN)] | None = None
+    where: str | None = None
+    query: str | None = None
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> BigQuerySource:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give either 'table' (project.dataset.table) or 'query', not both")
+        if self.query is not None and self.where is not None:
+            raise ValueError("'where' applies to 'table'; put the filter inside 'query'")
+        return self
+
+
+class Source(SpecModel):
+    """Where the raw data lives: a file (`path`, read by the environment's file source: a
+    local folder or GCS) or a BigQuery table or query (`bigquery`)."""
+
+    path: Annotated[str, Field(min_length=1)] | None = None
+    bigquery: BigQuerySource | None = None
     format: Literal["csv", "parquet"] | None = None
     csv_separator: Annotated[str, Field(min_length=1, max_length=1)] = ","
     null_values: list[str] = Field(default_factory=lambda: ["", "NA"])
     attribution: str | None = None
 
+    @model_validator(mode="after")
+    def _one_location(self) -> Source:
+        if (self.path is None) == (self.bigquery is None):
+            raise ValueError("give either 'path' (a file) or 'bigquery' (a table or query)")
+        if self.bigquery is not None and self.format == "csv":
+            raise ValueError("a BigQuery source arrives as Parquet; remove 'format: csv'")
+        return self
+
     @property
     def resolved_format(self) -> Literal["csv", "parquet"]:
         if self.format is not None:
             return self.format
-        return "parquet" if self.path.lower().endswith((".parquet", ".pq")) else "csv"
+        if self.path is None or self.path.lower().endswith((".parquet", ".pq")):
+            return "parquet"
+        return "csv"
+
+    @property
+    def description(self) -> str:
+        if self.bigquery is not None:
+            return self.bigquery.table or "a BigQuery query"
+        return str(self.path)
 
 
 ColumnType = Literal["int", "float", "category", "bool", "date", "datetime"]
@@ -283,6 +321,28 @@ class Freshness(SpecModel):
     model_max_age: Duration = timedelta(days=90)
 
 
+K8S_CPU_PATTERN = r"^\d+(\.\d+)?m?$"
+K8S_MEMORY_PATTERN = r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$"
+
+
+class PodResources(SpecModel):
+    """Kubernetes requests of one step's pod; limits are set equal to requests for memory."""
+
+    cpu: Annotated[str, Field(pattern=K8S_CPU_PATTERN)]
+    memory: Annotated[str, Field(pattern=K8S_MEMORY_PATTERN)]
+
+
+class Compute(SpecModel):
+    """What each step needs when it runs as its own pod (MODELOPS_ENV=k8s).
+
+    `training` applies to the steps that fit models (trained_model, evaluation_report);
+    `default` to every other step.
+    """
+
+    default: PodResources = PodResources(cpu="500m", memory="1Gi")
+    training: PodResources = PodResources(cpu="2", memory="4Gi")
+
+
 class Documentation(SpecModel):
     """The human part of the model card: what the model is for and what it must not be used for."""
 
@@ -315,6 +375,7 @@ class UseCaseSpec(SpecModel):
     evaluation: Evaluation = Evaluation()
     drift: Drift = Drift()
     freshness: Freshness = Freshness()
+    compute: Compute = Compute()
     documentation: Documentation = Documentation()
 
     @model_validator(mode="after")
