@@ -90,7 +90,7 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
     def raw_dataset(
         context: dg.AssetExecutionContext, source: DataSource, store: ArtifactStore
     ) -> dg.MaterializeResult:
-        content = source.read_bytes(spec.source)
+        content = source.read_bytes(spec.source, spec)
         facts = batch_facts(content, spec.source)
         if facts.rows == 0:
             raise EmptySourceError(f"source {source.location(spec.source)} has no rows")

@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from modelops.spec.model import Source
+from modelops.spec.model import Source, UseCaseSpec
 
 
 class EmptySourceError(ValueError):
@@ -62,7 +62,9 @@ def batch_facts(content: bytes, source: Source) -> BatchFacts:
 class DataSource(dg.ConfigurableResource):
     """Reads a spec's `source`: the batch as delivered, and where it was read from."""
 
-    def read_bytes(self, source: Source) -> bytes:
+    def read_bytes(self, source: Source, spec: UseCaseSpec | None = None) -> bytes:
+        """The batch as delivered. `spec` lets a query-based source (BigQuery) select only the
+        declared columns; file sources deliver the file as it is."""
         raise NotImplementedError
 
     def location(self, source: Source) -> str:
@@ -95,7 +97,7 @@ class LocalFileSource(DataSource):
     def location(self, source: Source) -> str:
         return self._path(source).resolve().as_uri()
 
-    def read_bytes(self, source: Source) -> bytes:
+    def read_bytes(self, source: Source, spec: UseCaseSpec | None = None) -> bytes:
         path = self._path(source)
         if not path.is_file():
             raise FileNotFoundError(f"source file {path} does not exist (spec source.path)")
