@@ -77,9 +77,8 @@ def _run(settings: Settings, use_case: str | None) -> int:
         return 2
     _quiet_libraries()
     instance = local_instance(settings.dagster_home)
-    print(
-        f"Running job '{job_name}' on the embedded default (Dagster home {instance.root_directory})"
-    )
+    storage = type(instance.run_storage).__name__.removesuffix("RunStorage")
+    print(f"Running job '{job_name}' on the {storage} instance at {instance.root_directory}")
     started = time.perf_counter()
     result = job.execute_in_process(
         instance=instance,

@@ -129,7 +129,9 @@ class Settings(BaseModel):
             )
         _check_tracking_uri(reader, tracking)
         artifact_root = reader.get("MODELOPS_MLFLOW_ARTIFACT_ROOT")
-        if environment == "local":
+        if environment == "local" and not (tracking or "").startswith(("http://", "https://")):
+            # A local store keeps artifacts beside it; a tracking server decides for itself
+            # (a local folder here would bypass the server and stay on this machine).
             artifact_root = artifact_root or (home / "mlartifacts").as_uri()
 
         reader.raise_if_failed()
