@@ -102,3 +102,27 @@ def test_loading_the_code_location_imports_no_ml_library() -> None:
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["heavy"] == []
     assert report["assets"] >= 10
+
+
+def test_a_misconfigured_environment_stops_the_code_location_load() -> None:
+    """What a data scientist sees from `dagster definitions validate` with half the settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELOPS_", "DAGSTER_HOME"))}
+    env.update(
+        {
+            "MODELOPS_ENV": "gcp",
+            "MODELOPS_GCP_PROJECT": "bank-ml",
+            "MODELOPS_GCS_BUCKET": "Not_A_Bucket",
+        }
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT,
+        timeout=120,
+    )
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert "MODELOPS_GCS_BUCKET: 'Not_A_Bucket' is not a valid GCS bucket name" in text
+    assert "MODELOPS_MLFLOW_TRACKING_URI: is required with MODELOPS_ENV=gcp" in text
