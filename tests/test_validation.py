@@ -340,3 +340,28 @@ def test_the_source_reads_text_and_nulls_as_declared(tmp_path, tiny_spec) -> Non
 
     assert outcome.valid.get_column("ratio").to_list() == [None]
     assert _reasons(outcome) == {2: "count: 'x' is not a valid int; opened: value is missing"}
+
+
+def test_a_production_batch_has_no_target_and_carries_its_id(german_spec):
+    """Scoring batches arrive before their outcome: no target, plus an application id."""
+    raw = pl.read_csv(GERMAN_DATA, infer_schema=False).drop("creditability")
+    raw = raw.with_columns(pl.format("A-{}", pl.int_range(pl.len())).alias("application_id"))
+    raw = raw.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(pl.lit("x"))
+        .otherwise(pl.col("purpose"))
+        .alias("purpose")
+    )
+    outcome = validate_batch(raw, german_spec, labelled=False, carry=("application_id",))
+    assert "credit_risk" not in outcome.valid.columns
+    assert outcome.valid.columns[:2] == ["row_id", "application_id"]
+    assert outcome.valid.height == 999
+    assert outcome.quarantined.row(0, named=True)["application_id"] == "A-0"
+    assert outcome.ignored_columns == ()
+    with pytest.raises(MissingColumnsError, match="application_id"):
+        validate_batch(
+            raw.drop("application_id"), german_spec, labelled=False, carry=("application_id",)
+        )
+    # A labelled validation of the same batch still requires the target.
+    with pytest.raises(MissingColumnsError, match="creditability"):
+        validate_batch(raw, german_spec)

@@ -13,7 +13,7 @@ from modelops.spec.model import UseCaseSpec
 
 
 def build_features(
-    valid: pl.DataFrame, spec: UseCaseSpec, *, with_label: bool = True
+    valid: pl.DataFrame, spec: UseCaseSpec, *, with_label: bool = True, carry: tuple[str, ...] = ()
 ) -> pl.DataFrame:
     """`row_id`, numeric inputs (Float64), categorical inputs, analysis columns, label.
 
@@ -38,4 +38,4 @@ def build_features(
     if with_label:
         positive = spec.target.positive_class
         label = [(pl.col(spec.target.column) == positive).cast(pl.Int8).alias(LABEL)]
-    return frame.select(pl.col(ROW_ID), *numeric, *categorical, *passthrough, *label)
+    return frame.select(pl.col(ROW_ID), *carry, *numeric, *categorical, *passthrough, *label)

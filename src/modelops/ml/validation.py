@@ -53,10 +53,10 @@ def polars_type(column: Column) -> pl.DataType:
     return _POLARS_TYPES[column.type]
 
 
-def pandera_schema(spec: UseCaseSpec) -> pap.DataFrameSchema:
+def pandera_schema(spec: UseCaseSpec, only: list[Column] | None = None) -> pap.DataFrameSchema:
     """The pandera schema the spec implies: types, nullability, allowed values, ranges."""
     columns = {}
-    for column in spec.data_schema.columns:
+    for column in spec.data_schema.columns if only is None else only:
         checks = []
         if column.allowed is not None:
             checks.append(pap.Check.isin(column.allowed))
@@ -77,28 +77,36 @@ def _is_finite(data: pap.PolarsData) -> pl.LazyFrame:
     return data.lazyframe.select(pl.col(data.key).is_finite() | pl.col(data.key).is_null())
 
 
-def validate_batch(raw: pl.DataFrame, spec: UseCaseSpec) -> ValidationOutcome:
-    """Split a raw batch (source headers, any types) into typed valid rows and quarantined rows."""
-    schema = spec.data_schema
-    missing = [c.header for c in schema.columns if c.header not in raw.columns]
+def validate_batch(
+    raw: pl.DataFrame, spec: UseCaseSpec, *, labelled: bool = True, carry: tuple[str, ...] = ()
+) -> ValidationOutcome:
+    """Split a raw batch (source headers, any types) into typed valid rows and quarantined rows.
+
+    A production batch is not `labelled` (the outcome is not known yet): its target column is
+    neither required nor checked. `carry` names source columns kept as they are beside
+    `row_id` in both outputs (an application id), required but never validated.
+    """
+    columns = [c for c in spec.data_schema.columns if labelled or c.name != spec.target.column]
+    expected = [*carry, *(c.header for c in columns)]
+    missing = [name for name in expected if name not in raw.columns]
     if missing:
         raise MissingColumnsError(
             f"use case '{spec.id}': the batch lacks declared column(s) {missing}; "
             f"it has {raw.columns}"
         )
-    declared = {c.header for c in schema.columns}
-    ignored = tuple(c for c in raw.columns if c not in declared)
+    ignored = tuple(c for c in raw.columns if c not in expected)
 
     source = raw.select(
         pl.int_range(1, raw.height + 1, dtype=pl.Int64).alias(ROW_ID),
-        *[pl.col(c.header).alias(c.name) for c in schema.columns],
+        *[pl.col(name) for name in carry],
+        *[pl.col(c.header).alias(c.name) for c in columns],
     )
-    typed = source.select(ROW_ID, *[_coerce(source, c) for c in schema.columns])
+    typed = source.select(ROW_ID, *carry, *[_coerce(source, c) for c in columns])
 
-    cast_failures = pl.concat([_cast_failures(source, typed, c) for c in schema.columns])
+    cast_failures = pl.concat([_cast_failures(source, typed, c) for c in columns])
     # A value that could not be parsed is null after coercion; say "not a valid int" once,
     # not also "value is missing".
-    check_failures = _check_failures(typed, spec).join(
+    check_failures = _check_failures(typed, spec, columns).join(
         cast_failures.select(ROW_ID, "column"), on=[ROW_ID, "column"], how="anti"
     )
     failure_frame = pl.concat([cast_failures, check_failures], how="vertical")
@@ -111,13 +119,13 @@ def validate_batch(raw: pl.DataFrame, spec: UseCaseSpec) -> ValidationOutcome:
     )
     quarantined = per_row.join(
         source.filter(pl.col(ROW_ID).is_in(bad_ids.implode())).select(
-            ROW_ID, *[pl.col(c.name).cast(pl.String) for c in schema.columns]
+            ROW_ID, *carry, *[pl.col(c.name).cast(pl.String) for c in columns]
         ),
         on=ROW_ID,
         how="left",
     )
     valid = typed.filter(~pl.col(ROW_ID).is_in(bad_ids.implode())).with_columns(
-        _categorical(c) for c in schema.columns if c.type == "category"
+        _categorical(c) for c in columns if c.type == "category"
     )
     failures = (
         failure_frame.group_by("column", "check")
@@ -193,7 +201,7 @@ def _cast_failures(source: pl.DataFrame, typed: pl.DataFrame, column: Column) ->
     )
 
 
-def _check_failures(typed: pl.DataFrame, spec: UseCaseSpec) -> pl.DataFrame:
+def _check_failures(typed: pl.DataFrame, spec: UseCaseSpec, columns: list[Column]) -> pl.DataFrame:
     """Run pandera lazily and turn its failure cases into one reason per (row, check)."""
     import pandera.errors
 
@@ -207,7 +215,7 @@ def _check_failures(typed: pl.DataFrame, spec: UseCaseSpec) -> pl.DataFrame:
         }
     )
     try:
-        pandera_schema(spec).validate(typed, lazy=True)
+        pandera_schema(spec, columns).validate(typed, lazy=True)
         return empty
     except pandera.errors.SchemaErrors as exc:
         cases = exc.failure_cases
