@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict
 
 Environment = Literal["local", "gcp", "k8s"]
 ENVIRONMENTS: tuple[str, ...] = ("local", "gcp", "k8s")
+WEBHOOK_VARIABLE = "MODELOPS_ALERT_WEBHOOK_URL"
+"""A secret: its value is only read by the alert resource at run time."""
 
 _PROJECT_MARKERS = ("pyproject.toml", "workspace.yaml")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
@@ -70,6 +72,8 @@ class Settings(BaseModel):
     mlflow_ui_url: str = "http://127.0.0.1:5000"
     gcp: GcpSettings | None = None
     k8s: K8sSettings | None = None
+    alert_webhook: bool = False
+    """Whether alerts go to the webhook in MODELOPS_ALERT_WEBHOOK_URL (the URL is not kept)."""
 
     @property
     def data_dir(self) -> Path:
@@ -146,6 +150,7 @@ class Settings(BaseModel):
             or (tracking if tracking and tracking.startswith("http") else "http://127.0.0.1:5000"),
             gcp=gcp,
             k8s=k8s,
+            alert_webhook=reader.get(WEBHOOK_VARIABLE) is not None,
         )
 
 

@@ -11,28 +11,41 @@ from typing import Any
 
 import dagster as dg
 
+from modelops.resources.alerts import AlertSink, LocalAlerts, WebhookAlerts
 from modelops.resources.source import LocalFileSource
 from modelops.resources.storage import LocalArtifactStore
 from modelops.resources.tracking import ModelTracking
-from modelops.settings import Settings
+from modelops.settings import WEBHOOK_VARIABLE, Settings
 
 
 def resources_for(settings: Settings) -> dict[str, Any]:
-    tracking = ModelTracking(
-        tracking_uri=settings.mlflow_tracking_uri,
-        artifact_root=settings.mlflow_artifact_root,
-        ui_url=settings.mlflow_ui_url,
-    )
+    shared = {
+        "tracking": ModelTracking(
+            tracking_uri=settings.mlflow_tracking_uri,
+            artifact_root=settings.mlflow_artifact_root,
+            ui_url=settings.mlflow_ui_url,
+        ),
+        "alerts": alerts_for(settings),
+    }
     if settings.environment == "local":
         return {
             "store": LocalArtifactStore(root=str(settings.data_dir)),
             "source": LocalFileSource(root=str(settings.project_dir)),
-            "tracking": tracking,
+            **shared,
         }
     from modelops.resources.gcs import gcp_resources
 
     assert settings.gcp is not None  # guaranteed by Settings.from_env
-    return {**gcp_resources(settings.gcp), "tracking": tracking}
+    return {**gcp_resources(settings.gcp), **shared}
+
+
+def alerts_for(settings: Settings) -> AlertSink:
+    """A webhook when `MODELOPS_ALERT_WEBHOOK_URL` is set (the URL is a secret: resolved at
+    run time, never shown in the UI), else the local alert file under the platform home."""
+    local = str(settings.home_dir / "alerts.jsonl")
+    if settings.alert_webhook:
+        return WebhookAlerts(url=dg.EnvVar(WEBHOOK_VARIABLE), fallback_path=local)
+    return LocalAlerts(path=local)
 
 
 def executor_for(settings: Settings) -> dg.ExecutorDefinition:

@@ -1,0 +1,103 @@
+"""Alerts that reach the people a spec names as owners (M22), per environment.
+
+Locally an alert is a JSON line in the platform home (and a line in the Dagster log of the
+run or sensor that raised it); in production it is posted to a webhook (Slack, Teams or an
+incident tool) whose URL is a secret read from the environment. Sending an alert never fails
+the run that raised it: a webhook that cannot be reached is logged, and the alert is kept in
+the local file so it is not lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import dagster as dg
+
+Severity = Literal["info", "warning", "critical"]
+_log = logging.getLogger("modelops.alerts")
+
+
+@dataclass(frozen=True)
+class Alert:
+    use_case: str
+    kind: str
+    """What happened: drift, freshness, run_failure, performance, retraining, validation."""
+    summary: str
+    owners: tuple[str, ...]
+    severity: Severity = "warning"
+    details: dict[str, Any] = field(default_factory=dict)
+    raised_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, default=str)
+
+    def text(self) -> str:
+        """One line for a chat channel or a log."""
+        owners = ", ".join(self.owners)
+        return f"[{self.severity.upper()}] {self.use_case} {self.kind}: {self.summary} ({owners})"
+
+
+class AlertSink(dg.ConfigurableResource):
+    """Where alerts go. `send` returns where the alert was delivered."""
+
+    def send(self, alert: Alert) -> str:
+        raise NotImplementedError
+
+
+class LocalAlerts(AlertSink):
+    """Appends alerts to a JSON-lines file (one `write` per alert, so lines never interleave)."""
+
+    path: str
+
+    def send(self, alert: Alert) -> str:
+        target = Path(self.path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        line = (alert.to_json() + "\n").encode()
+        handle = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(handle, line)
+        finally:
+            os.close(handle)
+        _log.warning(alert.text())
+        return str(target)
+
+    def read(self) -> list[dict[str, Any]]:
+        target = Path(self.path)
+        if not target.exists():
+            return []
+        return [json.loads(line) for line in target.read_text().splitlines() if line.strip()]
+
+
+class WebhookAlerts(AlertSink):
+    """Posts `{"text": ..., "alert": {...}}` to a webhook (Slack-compatible `text`)."""
+
+    url: str
+    timeout_seconds: float = 10.0
+    fallback_path: str | None = None
+    """A local JSON-lines file that keeps alerts the webhook did not accept."""
+
+    def send(self, alert: Alert) -> str:
+        body = json.dumps({"text": alert.text(), "alert": json.loads(alert.to_json())}).encode()
+        request = urllib.request.Request(
+            self.url, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
+                if 200 <= response.status < 300:
+                    return "webhook"
+                problem = f"HTTP {response.status}"
+        except (urllib.error.URLError, OSError) as exc:
+            problem = str(getattr(exc, "reason", exc))
+        # The URL is a secret (it authorises posting): never log it.
+        _log.error("alert webhook failed (%s); alert kept locally: %s", problem, alert.text())
+        if self.fallback_path:
+            return LocalAlerts(path=self.fallback_path).send(alert)
+        return "log"
