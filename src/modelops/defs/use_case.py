@@ -14,15 +14,21 @@ annotations of asset functions at definition time.)
 """
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
 from modelops.defs.kubernetes import pod_tags
+from modelops.defs.outputs import (
+    json_bytes,
+    markdown_table,
+    store_table,
+    table_result,
+    table_schema,
+)
 from modelops.defs.versioning import code_version
-from modelops.ml.fingerprint import bytes_fingerprint, frame_fingerprint
+from modelops.ml.fingerprint import bytes_fingerprint
 from modelops.provenance import code_revision
 from modelops.resources.source import (
     DataSource,
@@ -99,7 +105,7 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         store.publish(uc, RAW, version)
         metadata = {
             "dagster/row_count": facts.rows,
-            "dagster/column_schema": _table_schema(facts.schema),
+            "dagster/column_schema": table_schema(facts.schema),
             "uri": dg.MetadataValue.url(uri),
             "source": dg.MetadataValue.url(source.location(spec.source)),
             "bytes": len(content),
@@ -164,22 +170,22 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         raw_version = store.require_current(uc, RAW)
         content = store.read_bytes(uc, RAW, raw_version, batch_filename(spec.source))
         outcome = validate_batch(parse_batch(content, spec.source), spec)
-        valid = _store_table(store, uc, VALIDATED, outcome.valid)
+        valid = store_table(store, uc, VALIDATED, outcome.valid)
         valid.metadata.update(
             {
                 "quarantined_rows": outcome.quarantined.height,
                 "quarantine_share": round(outcome.quarantine_share, 6),
-                "failed_checks": dg.MetadataValue.md(_markdown_table(outcome.failures, limit=50)),
+                "failed_checks": dg.MetadataValue.md(markdown_table(outcome.failures, limit=50)),
             }
         )
         if outcome.ignored_columns:
             valid.metadata["ignored_source_columns"] = list(outcome.ignored_columns)
-        quarantine = _store_table(store, uc, QUARANTINE, outcome.quarantined)
+        quarantine = store_table(store, uc, QUARANTINE, outcome.quarantined)
         quarantine.metadata["sample"] = dg.MetadataValue.md(
-            _markdown_table(outcome.quarantined.select(ROW_ID, "reasons"), limit=20)
+            markdown_table(outcome.quarantined.select(ROW_ID, "reasons"), limit=20)
         )
-        yield _result(key(VALIDATED), valid)
-        yield _result(key(QUARANTINE), quarantine)
+        yield table_result(key(VALIDATED), valid)
+        yield table_result(key(QUARANTINE), quarantine)
 
         limit, floor = spec.data_schema.max_quarantine_share, spec.data_schema.min_valid_rows
         problems = []
@@ -217,10 +223,10 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         from modelops.ml.features import build_features
 
         table = build_features(store.read_table(uc, VALIDATED), spec)
-        result = _store_table(store, uc, FEATURES, table)
+        result = store_table(store, uc, FEATURES, table)
         result.metadata["model_inputs"] = len(spec.model_inputs)
         result.metadata["positive_rate"] = round(float(table.get_column(LABEL).mean() or 0), 6)
-        return _result(key(FEATURES), result)
+        return table_result(key(FEATURES), result)
 
     # -- split ---------------------------------------------------------------------------------
     split_version = code_version(("modelops.ml.split",), spec.split)
@@ -250,9 +256,9 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
 
         train, holdout = split_train_holdout(store.read_table(uc, FEATURES), spec)
         for name, table in ((TRAINING, train), (HOLDOUT, holdout)):
-            result = _store_table(store, uc, name, table)
+            result = store_table(store, uc, name, table)
             result.metadata["positive_rate"] = round(float(table.get_column(LABEL).mean()), 6)
-            yield _result(key(name), result)
+            yield table_result(key(name), result)
 
     # -- model ---------------------------------------------------------------------------------
     @dg.asset(
@@ -323,13 +329,14 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             "experiment_id": registered.experiment_id,
             "model_uri": registered.model_uri,
             "training_set_version": train_version,
+            "holdout_set_version": store.current_version(uc, HOLDOUT),
             "training_rows": train.height,
             "training_positive_rate": fit.positives / fit.n,
             "estimator": spec.model.estimator,
             "code_version": code,
             "git_commit": tags["modelops.git_commit"],
         }
-        store.write_bytes(uc, MODEL, registered.version, MODEL_REF_FILE, _json_bytes(ref))
+        store.write_bytes(uc, MODEL, registered.version, MODEL_REF_FILE, json_bytes(ref))
         store.publish(uc, MODEL, registered.version)
         return dg.MaterializeResult(
             asset_key=key(MODEL),
@@ -403,7 +410,7 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         )
         markdown = report.to_markdown()
         files = {
-            "evaluation.json": _json_bytes(report.to_dict()),
+            "evaluation.json": json_bytes(report.to_dict()),
             "evaluation.md": markdown.encode(),
             "roc.png": report.roc_plot_png(),
             "calibration.png": report.calibration_plot_png(),
@@ -478,7 +485,7 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         )
         markdown = report.to_markdown()
         files = {
-            "drift.json": _json_bytes(report.to_dict()),
+            "drift.json": json_bytes(report.to_dict()),
             "drift.md": markdown.encode(),
             "drift.html": report.html.encode(),
         }
@@ -574,37 +581,6 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
 # -- helpers shared by the assets above ------------------------------------------------------
 
 
-@dataclass
-class _TableResult:
-    version: str
-    metadata: dict[str, Any]
-
-
-def _store_table(store: ArtifactStore, uc: str, name: str, table: pl.DataFrame) -> _TableResult:
-    """Write a table under its fingerprint, publish it, and describe it for the Dagster UI."""
-    version = frame_fingerprint(table)
-    uri = store.write_table(uc, name, version, table)
-    store.publish(uc, name, version)
-    return _TableResult(
-        version,
-        {
-            "dagster/row_count": table.height,
-            "dagster/column_schema": _table_schema({c: str(t) for c, t in table.schema.items()}),
-            "uri": dg.MetadataValue.url(uri),
-        },
-    )
-
-
-def _table_schema(columns: dict[str, str]) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name=c, type=t) for c, t in columns.items()])
-
-
-def _result(asset_key: dg.AssetKey, table: _TableResult) -> dg.MaterializeResult:
-    return dg.MaterializeResult(
-        asset_key=asset_key, data_version=dg.DataVersion(table.version), metadata=table.metadata
-    )
-
-
 def _model_ref(store: ArtifactStore, uc: str) -> dict[str, Any]:
     version = store.require_current(uc, MODEL)
     return json.loads(store.read_bytes(uc, MODEL, version, MODEL_REF_FILE))
@@ -631,21 +607,3 @@ def _champion_scores(
         )
     except Exception as exc:  # any failure to load or score is reported, not raised
         return ChampionScores(version=version, scores=None, error=f"{type(exc).__name__}: {exc}")
-
-
-def _json_bytes(data: Any) -> bytes:
-    return json.dumps(data, indent=2, sort_keys=True, default=str).encode()
-
-
-def _markdown_table(frame: pl.DataFrame, *, limit: int) -> str:
-    if frame.height == 0:
-        return "_none_"
-    shown = frame.head(limit)
-    header = "| " + " | ".join(shown.columns) + " |"
-    rule = "|" + "---|" * len(shown.columns)
-    rows = [
-        "| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |"
-        for row in shown.iter_rows()
-    ]
-    more = [f"\n_{frame.height - limit} more rows not shown_"] if frame.height > limit else []
-    return "\n".join([header, rule, *rows, *more])

@@ -1,0 +1,107 @@
+"""When to retrain (M18): the decision, as a pure function of what monitoring recorded.
+
+A sensor asks this every tick. Several signals can fire in the same month (drift on each new
+batch, a performance dip, new labels): they collapse into one request per month and reason
+(its run key), and nothing is requested within the cooldown after the last retraining, so a
+burst of signals gives one run, not a retraining storm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from modelops.spec.model import Retraining
+
+
+@dataclass(frozen=True)
+class MonthSignal:
+    """What monitoring knows about one scored month."""
+
+    month: str  # YYYY-MM
+    dataset_drift: bool
+    realised_auc: float | None = None
+
+
+@dataclass(frozen=True)
+class RetrainingDecision:
+    reason: str | None
+    """None when no retraining is due."""
+    run_key: str | None
+    detail: str
+
+    @property
+    def due(self) -> bool:
+        return self.reason is not None
+
+
+def retraining_decision(
+    *,
+    use_case: str,
+    policy: Retraining,
+    months: list[MonthSignal],
+    new_labelled_rows: int,
+    last_retraining: datetime | None,
+    now: datetime,
+) -> RetrainingDecision:
+    """Whether to retrain now, why, and the run key that deduplicates the request.
+
+    `months` are the months scored by the current champion: once a retrained model is
+    promoted, the old model's drift and performance no longer count against the new one.
+    """
+    if last_retraining is not None and now - last_retraining < policy.cooldown:
+        left = policy.cooldown - (now - last_retraining)
+        return RetrainingDecision(None, None, f"in cooldown for another {_human(left)}")
+    if not months and not new_labelled_rows:
+        return RetrainingDecision(None, None, "no monitored month yet")
+    ordered = sorted(months, key=lambda m: m.month)
+    latest = ordered[-1].month if ordered else now.strftime("%Y-%m")
+
+    window = ordered[-policy.drift_window :]
+    breaches = [m.month for m in window if m.dataset_drift]
+    if len(breaches) >= policy.drift_breaches:
+        return _due(
+            use_case,
+            "drift",
+            latest,
+            f"dataset drift in {len(breaches)} of the last {len(window)} months "
+            f"({', '.join(breaches)})",
+        )
+    if policy.min_auc is not None:
+        below = [
+            m for m in ordered if m.realised_auc is not None and m.realised_auc < policy.min_auc
+        ]
+        if below:
+            worst = min(below, key=lambda m: m.realised_auc or 0.0)
+            return _due(
+                use_case,
+                "performance",
+                worst.month,
+                f"realised AUC {worst.realised_auc:.3f} in {worst.month} is below the "
+                f"floor {policy.min_auc}",
+            )
+    if (
+        policy.min_new_labelled_rows is not None
+        and new_labelled_rows >= policy.min_new_labelled_rows
+    ):
+        return _due(
+            use_case,
+            "new_labels",
+            latest,
+            f"{new_labelled_rows} newly labelled rows (threshold {policy.min_new_labelled_rows})",
+        )
+    return RetrainingDecision(
+        None,
+        None,
+        f"{len(breaches)} drift breach(es) in the last {len(window)} months "
+        f"(needs {policy.drift_breaches}); no performance or label trigger",
+    )
+
+
+def _due(use_case: str, reason: str, month: str, detail: str) -> RetrainingDecision:
+    return RetrainingDecision(reason, f"retrain:{use_case}:{reason}:{month}", detail)
+
+
+def _human(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours / 24:.1f} days" if hours >= 24 else f"{hours:.1f} hours"
