@@ -6,7 +6,7 @@ export DAGSTER_HOME := $(CURDIR)/.modelops/dagster
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SYNC := $(UV) sync --frozen --compile-bytecode
 
-.PHONY: setup run test lint format ui mlflow-ui validate benchmark clean
+.PHONY: setup run test lint format ui mlflow-ui validate demo demo-ui demo-mlflow-ui benchmark clean
 
 setup:                 ## install the locked environment and create the local Dagster instance
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -26,6 +26,18 @@ lint: setup            ## ruff lint + format check
 format:
 	$(UV) run --frozen ruff format src tests benchmarks
 	$(UV) run --frozen ruff check --fix src tests benchmarks
+
+demo: setup            ## a year of production traffic: drift, retraining, promotion
+	$(UV) run --frozen modelops demo
+
+DEMO := $(CURDIR)/.modelops/demo
+demo-ui: setup         ## the Dagster UI on the demo's sandbox (after `make demo`)
+	DAGSTER_HOME=$(DEMO)/dagster MODELOPS_HOME=$(DEMO) MODELOPS_SPECS_DIR=$(DEMO)/specs \
+		$(UV) run --frozen dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+demo-mlflow-ui: setup  ## the MLflow UI of the demo's sandbox
+	$(UV) run --frozen mlflow ui --backend-store-uri sqlite:///$(DEMO)/mlflow.db \
+		--host 127.0.0.1 --port 5001
 
 validate: setup        ## load settings and specs, list the assets
 	$(UV) run --frozen modelops validate

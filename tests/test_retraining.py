@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from modelops.ml.retraining import MonthSignal, retraining_decision
-from modelops.spec.model import Retraining
+from modelops.ml.retraining import MonthSignal, drift_breach, retraining_decision
+from modelops.spec.model import Drift, Retraining
 
 NOW = datetime(2025, 8, 15, tzinfo=UTC)
 POLICY = Retraining(
@@ -37,6 +37,21 @@ def test_drift_in_k_of_the_last_n_months_triggers_with_a_month_key():
     assert decision.due and decision.reason == "drift"
     assert decision.run_key == "retrain:uc:drift:2025-05"
     assert "2 of the last 3 months (2025-03, 2025-05)" in decision.detail
+
+
+def test_a_breach_is_dataset_drift_or_a_significant_score_or_feature_shift():
+    rules = Drift(psi_breach=0.25, csi_breach=0.25)
+
+    def breach(dataset_drift=False, score_psi=0.01, max_csi=0.02):
+        return drift_breach(
+            dataset_drift=dataset_drift, score_psi=score_psi, max_csi=max_csi, drift=rules
+        )
+
+    assert not breach()
+    assert breach(dataset_drift=True)
+    assert breach(score_psi=0.25) and not breach(score_psi=0.249)
+    assert breach(max_csi=0.4)  # one input moved a lot: enough on its own
+    assert not breach(score_psi=None, max_csi=None)
 
 
 def test_breaches_outside_the_window_do_not_count():

@@ -27,6 +27,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="materialize the asset graph and print a summary")
     run.add_argument("-u", "--use-case", help="only this use case (default: all)")
+    demo = commands.add_parser(
+        "demo",
+        help="simulate a year of production traffic and show "
+        "monitoring, drift, retraining and promotion at work",
+    )
+    demo.add_argument("-u", "--use-case", default="german_credit")
+    demo.add_argument("--months", type=int, default=12)
+    demo.add_argument("--rows", type=int, default=5_000, help="applications per month")
+    demo.add_argument(
+        "--scenario",
+        default="new_segment",
+        help="drift scenario (amount_inflation, new_segment, broken_feature, default_rate_shift)",
+    )
+    demo.add_argument(
+        "--scenario-start",
+        type=int,
+        default=6,
+        help="0-based month the scenario starts in (default 6: the 7th month)",
+    )
     commands.add_parser("validate", help="check settings and every use-case spec")
     commands.add_parser("init", help="create the local Dagster instance")
     args = parser.parse_args(argv)
@@ -37,6 +56,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _init(settings)
         if args.command == "validate":
             return _validate(settings)
+        if args.command == "demo":
+            from modelops.demo import run_demo
+
+            _quiet_libraries()
+            run_demo(
+                settings,
+                use_case=args.use_case,
+                months=args.months,
+                rows=args.rows,
+                scenario=args.scenario,
+                scenario_start=args.scenario_start,
+            )
+            return 0
         return _run(settings, args.use_case)
     except (SettingsError, SpecError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -10,6 +10,8 @@ import dagster as dg
 
 from modelops.defs.environments import executor_for, resources_for
 from modelops.defs.jobs import jobs_for
+from modelops.defs.monitoring import monitoring_assets
+from modelops.defs.sensors import sensors_for
 from modelops.defs.use_case import use_case_assets
 from modelops.settings import Settings
 from modelops.spec import load_specs
@@ -17,10 +19,24 @@ from modelops.spec import load_specs
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     specs = load_specs(settings.specs_dir)
-    assets = [asset for spec in specs for asset in use_case_assets(spec)]
+    assets = [
+        asset for spec in specs for asset in [*use_case_assets(spec), *monitoring_assets(spec)]
+    ]
+    sensors = sensors_for(specs)
+    if any(spec.monitoring for spec in specs):
+        # Keeps the monitoring histories up to date as months are scored (eager assets).
+        sensors.append(
+            dg.AutomationConditionSensorDefinition(
+                "monitoring_histories",
+                target=dg.AssetSelection.all(),
+                default_status=dg.DefaultSensorStatus.RUNNING,
+            )
+        )
     return dg.Definitions(
         assets=assets,
         jobs=jobs_for(specs),
+        sensors=[s for s in sensors if not isinstance(s, dg.ScheduleDefinition)],
+        schedules=[s for s in sensors if isinstance(s, dg.ScheduleDefinition)],
         resources=resources_for(settings),
         executor=executor_for(settings),
     )

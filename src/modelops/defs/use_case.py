@@ -14,6 +14,7 @@ annotations of asset functions at definition time.)
 """
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -52,6 +53,9 @@ MODEL = "trained_model"
 EVALUATION = "evaluation_report"
 DRIFT = "drift_report"
 CARD = "model_card"
+LABELLED_PRODUCTION = "labelled_production"
+"""Labelled production months (built by the monitoring assets) appended to the training
+data when a use case monitors with labels."""
 
 ASSET_NAMES = (
     RAW,
@@ -127,13 +131,16 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         ),
     )
 
+    learns_from_production = spec.monitoring is not None and spec.monitoring.labels is not None
+
     def dataset_spec(
         name: str, upstream: str, kinds: set[str], version: str, description: str
     ) -> dg.AssetSpec:
         """One of the datasets a multi-asset step writes."""
+        extra = [key(LABELLED_PRODUCTION)] if upstream == RAW and learns_from_production else []
         return dg.AssetSpec(
             key(name),
-            deps=[key(upstream)],
+            deps=[key(upstream), *extra],
             owners=data_owners,
             kinds=kinds,
             code_version=version,
@@ -169,7 +176,17 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
 
         raw_version = store.require_current(uc, RAW)
         content = store.read_bytes(uc, RAW, raw_version, batch_filename(spec.source))
-        outcome = validate_batch(parse_batch(content, spec.source), spec)
+        batch = parse_batch(content, spec.source)
+        if learns_from_production and store.current_version(uc, LABELLED_PRODUCTION):
+            # Retraining learns from the labelled production months as well; all as text,
+            # so both parts go through the same parsing and checks.
+            produced = store.read_table(uc, LABELLED_PRODUCTION)
+            batch = pl.concat(
+                [batch.select(pl.all().cast(pl.String)), produced.select(batch.columns)],
+                how="vertical",
+            )
+            context.log.info(f"training data: {produced.height} labelled production rows added")
+        outcome = validate_batch(batch, spec)
         valid = store_table(store, uc, VALIDATED, outcome.valid)
         valid.metadata.update(
             {
@@ -330,6 +347,7 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             "model_uri": registered.model_uri,
             "training_set_version": train_version,
             "holdout_set_version": store.current_version(uc, HOLDOUT),
+            "trained_at": datetime.now(UTC).isoformat(),
             "training_rows": train.height,
             "training_positive_rate": fit.positives / fit.n,
             "estimator": spec.model.estimator,

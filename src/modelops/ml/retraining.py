@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from modelops.spec.model import Retraining
+from modelops.spec.model import Drift, Retraining
 
 
 @dataclass(frozen=True)
@@ -19,8 +19,22 @@ class MonthSignal:
     """What monitoring knows about one scored month."""
 
     month: str  # YYYY-MM
-    dataset_drift: bool
+    breach: bool
+    """See `drift_breach`."""
     realised_auc: float | None = None
+
+
+def drift_breach(
+    *, dataset_drift: bool, score_psi: float | None, max_csi: float | None, drift: Drift
+) -> bool:
+    """A month breaches when its inputs drifted as a dataset (Evidently's rule), the score
+    distribution moved significantly (PSI), or one model input moved significantly (CSI):
+    a single important feature can shift without half of all features drifting."""
+    return (
+        dataset_drift
+        or (score_psi is not None and score_psi >= drift.psi_breach)
+        or (max_csi is not None and max_csi >= drift.csi_breach)
+    )
 
 
 @dataclass(frozen=True)
@@ -58,13 +72,13 @@ def retraining_decision(
     latest = ordered[-1].month if ordered else now.strftime("%Y-%m")
 
     window = ordered[-policy.drift_window :]
-    breaches = [m.month for m in window if m.dataset_drift]
+    breaches = [m.month for m in window if m.breach]
     if len(breaches) >= policy.drift_breaches:
         return _due(
             use_case,
             "drift",
             latest,
-            f"dataset drift in {len(breaches)} of the last {len(window)} months "
+            f"drift breach in {len(breaches)} of the last {len(window)} months "
             f"({', '.join(breaches)})",
         )
     if policy.min_auc is not None:

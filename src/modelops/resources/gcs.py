@@ -151,6 +151,15 @@ class GcsFileSource(DataSource):
         digest = hashlib.sha256((bigquery.query or "").encode()).hexdigest()[:12]
         return f"bigquery://{self.bigquery.project or 'default'}/query/{digest}"
 
+    def probe(self, source: Source) -> str | None:
+        """The object's generation (a new upload is a new generation); None if absent.
+        A BigQuery source has no cheap change token: None, so sensors do not poll it."""
+        if source.bigquery is not None:
+            return None
+        bucket, name = self._object(source)
+        blob = self._storage().bucket(bucket).get_blob(name)
+        return None if blob is None else str(blob.generation)
+
     def read_bytes(self, source: Source, spec: UseCaseSpec | None = None) -> bytes:
         """The batch as delivered: the object's bytes, or a BigQuery result as Parquet.
 

@@ -71,6 +71,11 @@ class DataSource(dg.ConfigurableResource):
         """Where the data is read from, for lineage (MLflow dataset source, asset metadata)."""
         raise NotImplementedError
 
+    def probe(self, source: Source) -> str | None:
+        """A cheap token that changes when the file changes (None: not there yet), so a
+        sensor can notice a new or replaced batch without reading it."""
+        raise NotImplementedError
+
     def read(self, source: Source) -> pl.DataFrame:
         """The batch as a table; refuses an empty batch."""
         content = self.read_bytes(source)
@@ -96,6 +101,13 @@ class LocalFileSource(DataSource):
 
     def location(self, source: Source) -> str:
         return self._path(source).resolve().as_uri()
+
+    def probe(self, source: Source) -> str | None:
+        try:
+            stat = self._path(source).stat()
+        except FileNotFoundError:
+            return None
+        return f"{stat.st_size}-{stat.st_mtime_ns}"
 
     def read_bytes(self, source: Source, spec: UseCaseSpec | None = None) -> bytes:
         path = self._path(source)

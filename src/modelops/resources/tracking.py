@@ -217,6 +217,12 @@ class ModelTracking(dg.ConfigurableResource):
     def run_id_of(self, registered_name: str, version: str) -> str:
         return self._client().get_model_version(registered_name, version).run_id
 
+    def run_metric(self, registered_name: str, version: str, metric: str) -> float | None:
+        """A metric of the run that produced a version (e.g. its holdout AUC at release)."""
+        client = self._client()
+        run = client.get_run(client.get_model_version(registered_name, version).run_id)
+        return run.data.metrics.get(metric)
+
     def log_files(self, run_id: str, files: Mapping[str, bytes], folder: str) -> None:
         """Attach files (reports, plots, cards) to a finished run as artifacts under `folder`."""
         client = self._client()

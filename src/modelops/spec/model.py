@@ -48,6 +48,8 @@ def _parse_duration(value: object) -> object:
     """Accept '36h', '31d', '2w' (and plain timedeltas) so SLAs read like an SLA document."""
     if isinstance(value, str):
         match = _DURATION.match(value)
+        if not match and value.strip().startswith("P"):
+            return value.strip()  # ISO 8601 (P31D), as pydantic writes durations back out
         if not match:
             raise ValueError(f"expected a duration such as '36h', '31d' or '2w', got {value!r}")
         amount, unit = match.groups()
@@ -312,6 +314,11 @@ class Drift(SpecModel):
     drift_share: Annotated[float, Field(gt=0, le=1)] = 0.5
     stattest_threshold: Annotated[float, Field(gt=0, lt=1)] | None = None
     max_rows: Annotated[int, Field(ge=100)] = 50_000
+    """Rows per side in Evidently's HTML report (the fast engine always uses every row)."""
+    psi_breach: Annotated[float, Field(gt=0)] = 0.25
+    """PSI of the score at which a month is a drift breach (0.25: 'significant shift')."""
+    csi_breach: Annotated[float, Field(gt=0)] = 0.25
+    """CSI of any single model input at which a month is a drift breach."""
 
 
 class Freshness(SpecModel):

@@ -1,0 +1,324 @@
+"""`modelops demo`: a year of production traffic for one use case, on the embedded default.
+
+The story: the current model is released (champion); each simulated month a batch of
+applications lands and is scored, its drift measured; outcomes arrive a few months later and
+realised performance is computed; from the scenario's start month the traffic drifts, the
+retraining sensor asks for a new model, the new version passes the evaluation gates and is
+promoted, and scoring moves to it. Everything runs as real Dagster runs on the local instance
+(so `dagster dev` shows them) and the sensors are the ones `dagster dev` runs, ticked here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import yaml
+
+from modelops.definitions import build_definitions
+from modelops.defs.instance import local_instance
+from modelops.defs.jobs import history_job_name, training_job_name
+from modelops.defs.monitoring import CHAMPION, MONTHLY_DRIFT
+from modelops.defs.sensors import RETRAINING_REASON_TAG
+from modelops.settings import Settings
+from modelops.spec import UseCaseSpec, load_specs
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+@dataclass
+class DemoMonth:
+    month: str
+    model_version: str
+    rows: int
+    drifted_share: float | None = None
+    score_psi: float | None = None
+    breach: bool = False
+    events: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DemoStory:
+    months: list[DemoMonth] = field(default_factory=list)
+    realised_auc: dict[str, tuple[str, float]] = field(default_factory=dict)
+    first_breach: str | None = None
+    retraining: list[str] = field(default_factory=list)
+    promotions: list[str] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    use_case: str = "german_credit",
+    months: int = 12,
+    rows: int = 5_000,
+    scenario: str = "new_segment",
+    scenario_start: int = 6,
+    label_delay: int = 2,
+    history_rows: int = 20_000,
+    seed: int = 7,
+    say: Callable[[str], None] = print,
+) -> DemoStory:
+    from modelops.ml.synthetic import SyntheticApplications
+    from modelops.ml.traffic import Layout, TrafficSimulator, make_scenario
+    from modelops.resources.source import LocalFileSource
+
+    project_specs = {spec.id: spec for spec in load_specs(settings.specs_dir)}
+    base = project_specs.get(use_case)
+    if base is None or base.monitoring is None or base.monitoring.labels is None:
+        raise ValueError(f"use case '{use_case}' needs a monitoring section with labels")
+
+    # The demo's own sandbox: a synthetic loan book calibrated on the real data is the
+    # development sample, so production months differ from it only by the scenario.
+    sandbox = demo_home(settings)
+    if sandbox.exists():
+        shutil.rmtree(sandbox)
+    real = _typed_source(LocalFileSource(root=str(settings.project_dir)).read(base.source), base)
+    generator = SyntheticApplications.fit(real, base)
+    history = sandbox / "traffic" / "history.parquet"
+    history.parent.mkdir(parents=True)
+    generator.sample(history_rows, seed=seed).write_parquet(history)
+    demo_settings = _sandbox_settings(settings, base, sandbox, history)
+    spec = load_specs(demo_settings.specs_dir)[0]
+    assert spec.monitoring is not None
+
+    defs = build_definitions(demo_settings)
+    instance = local_instance(demo_settings.dagster_home)
+    tracking, store = defs.resources["tracking"], defs.resources["store"]
+    story = DemoStory()
+
+    def execute(job: str, **kwargs: Any) -> dg.ExecuteInProcessResult:
+        result = defs.resolve_job_def(job).execute_in_process(
+            instance=instance, run_config=QUIET, raise_on_error=False, **kwargs
+        )
+        story.run_ids.append(result.run_id)
+        if not result.success:
+            failed = [e.step_key for e in result.all_events if e.is_step_failure]
+            raise RuntimeError(f"run {result.run_id} of {job} failed at {failed}")
+        return result
+
+    # 1. The model in production before the year starts.
+    say(
+        f"Sandbox {sandbox}: {history_rows:,} synthetic past applications calibrated on "
+        f"{base.source.description}."
+    )
+    say("Releasing the first model: training it and making it champion ...")
+    execute(training_job_name(spec))
+    champion = _promote_latest(spec, tracking, store, story, say, reason="first release")
+    say(f"Champion: {spec.registered_model_name} version {champion}")
+
+    # 2. A year of traffic, month by month.
+    simulator = TrafficSimulator(
+        generator,
+        spec,
+        start_month=spec.monitoring.start_month,
+        label_delay_months=label_delay,
+        seed=seed,
+    )
+    drift_scenario = make_scenario(scenario, start_month=scenario_start)
+    layout = Layout(prefix="", production="applications", labels_dir="outcomes")
+    cursors: dict[str, str | None] = {}
+    say(
+        f"Simulating {months} months of {rows:,} applications; scenario '{scenario}' from "
+        f"month {scenario_start + 1}; outcomes arrive {label_delay} months later.\n"
+    )
+    for index in range(months):
+        started = time.perf_counter()
+        simulator.simulate(
+            1,
+            rows,
+            drift_scenario,
+            sandbox / "traffic",
+            layout=layout,
+            first_month=index,
+            on_progress=lambda _: None,
+        )
+        month = simulator.month_name(index)
+        for sensor in (f"{spec.id}_new_batches", f"{spec.id}_new_labels"):
+            for request in _tick(defs, instance, sensor, cursors):
+                job = request.job_name or defs.resolve_sensor_def(sensor).job_name
+                execute(job, partition_key=request.partition_key)
+        execute(history_job_name(spec))
+        line = _month_line(store, spec, month)
+        for request in _tick(defs, instance, f"{spec.id}_retraining", cursors):
+            reason = request.tags.get(RETRAINING_REASON_TAG, "?")
+            story.retraining.append(f"{month}: {reason}")
+            line.events.append(f"retraining requested ({reason})")
+            story.first_breach = story.first_breach or month
+            execute(training_job_name(spec), tags=dict(request.tags))
+            promoted = _promote_latest(
+                spec,
+                tracking,
+                store,
+                story,
+                say=lambda _: None,
+                reason=f"retrained on {reason}",
+            )
+            line.events.append(
+                f"version {promoted} "
+                + ("promoted to champion" if promoted != line.model_version else "not promoted")
+            )
+        story.months.append(line)
+        say(_format(line, time.perf_counter() - started))
+    story.realised_auc = _realised(store, spec)
+    say(_summary(story, spec, demo_settings))
+    return story
+
+
+def demo_home(settings: Settings) -> Path:
+    return settings.home_dir / "demo"
+
+
+def _sandbox_settings(
+    settings: Settings, base: UseCaseSpec, sandbox: Path, history: Path
+) -> Settings:
+    """The use case's spec with the synthetic history as its source and the sandbox's
+    landing folders as its monthly files; its own Dagster instance and MLflow store."""
+    spec = base.model_dump(mode="json", by_alias=True, exclude_none=True)
+    spec["source"] = {
+        "path": str(history),
+        "format": "parquet",
+        "attribution": f"synthetic, calibrated on {base.source.description}",
+    }
+    spec["monitoring"]["batches"] = {"path": str(sandbox / "traffic/applications/{month}.parquet")}
+    spec["monitoring"]["labels"] = {"path": str(sandbox / "traffic/outcomes/{month}.parquet")}
+    specs = sandbox / "specs"
+    specs.mkdir(parents=True)
+    (specs / f"{base.id}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    return Settings.from_env(
+        {
+            "MODELOPS_PROJECT_DIR": str(settings.project_dir),
+            "MODELOPS_HOME": str(sandbox),
+            "MODELOPS_SPECS_DIR": str(specs),
+        }
+    )
+
+
+def _typed_source(raw: Any, spec: UseCaseSpec) -> Any:
+    """The training source with numbers as numbers (a CSV is read as text), for calibration."""
+    import polars as pl
+
+    types = {"int": pl.Int64, "float": pl.Float64}
+    return raw.with_columns(
+        pl.col(c.header).cast(types[c.type], strict=False)
+        for c in spec.data_schema.columns
+        if c.type in types
+    )
+
+
+def _tick(
+    defs: dg.Definitions, instance: dg.DagsterInstance, name: str, cursors: dict[str, str | None]
+) -> list[dg.RunRequest]:
+    """One evaluation of a sensor, exactly as the daemon would run it, cursor kept."""
+    sensor = defs.resolve_sensor_def(name)
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursors.get(name), definitions=defs, resources=defs.resources
+    )
+    data = sensor.evaluate_tick(context)
+    cursors[name] = data.cursor if data.cursor is not None else cursors.get(name)
+    return list(data.run_requests or [])
+
+
+def _promote_latest(
+    spec: UseCaseSpec,
+    tracking: Any,
+    store: Any,
+    story: DemoStory,
+    say: Callable[[str], None],
+    *,
+    reason: str,
+) -> str:
+    """Make the newest version champion if its evaluation met every threshold.
+
+    The low risk tier promotes automatically like this; gated approval for higher tiers is
+    the governance work's (the demo runs as the low tier)."""
+    from modelops.defs.use_case import EVALUATION, MODEL
+
+    latest = store.require_current(spec.id, MODEL)
+    report = json.loads(
+        store.read_bytes(
+            spec.id, EVALUATION, store.require_current(spec.id, EVALUATION), "evaluation.json"
+        )
+    )
+    current = tracking.version_for_alias(spec.registered_model_name, CHAMPION)
+    if str(report["model_version"]) != latest or not report["passed_thresholds"]:
+        say(f"version {latest} not promoted: evaluation thresholds not met")
+        return current or latest
+    tracking.set_alias(spec.registered_model_name, CHAMPION, latest)
+    story.promotions.append(f"{current or '-'} -> {latest} ({reason})")
+    return latest
+
+
+def _month_line(store: Any, spec: UseCaseSpec, month: str) -> DemoMonth:
+    name = f"{MONTHLY_DRIFT}/{month}"
+    data = json.loads(
+        store.read_bytes(spec.id, name, store.require_current(spec.id, name), "drift.json")
+    )
+    psi = data["score_psi"]
+    return DemoMonth(
+        month=month,
+        model_version=str(data["model_version"]),
+        rows=data["rows"],
+        drifted_share=data["drifted_share"],
+        score_psi=psi,
+        breach=bool(data["breach"]),
+        events=[f"largest CSI {data['max_csi']:.2f} ({data['max_csi_column']})"]
+        if data["breach"]
+        else [],
+    )
+
+
+def _realised(store: Any, spec: UseCaseSpec) -> dict[str, tuple[str, float]]:
+    from modelops.defs.monitoring import read_performance_history
+
+    return {
+        r["month"]: (r["model_version"], r["auc"])
+        for r in read_performance_history(store, spec).to_dicts()
+    }
+
+
+def _format(line: DemoMonth, seconds: float) -> str:
+    flag = "BREACH" if line.breach else "ok    "
+    psi = f"{line.score_psi:.3f}" if line.score_psi is not None else "  n/a"
+    events = "; ".join(line.events)
+    return (
+        f"{line.month}  model v{line.model_version:<3} {line.rows:>7,} rows  "
+        f"drifted {line.drifted_share:>4.0%}  score PSI {psi}  {flag}  {events}"
+        f"  ({seconds:.0f} s)"
+    )
+
+
+def _summary(story: DemoStory, spec: UseCaseSpec, settings: Settings) -> str:
+    versions = sorted({m.model_version for m in story.months}, key=int)
+    breaches = [m.month for m in story.months if m.breach]
+    moved = [m.month for m in story.months if m.model_version != story.months[0].model_version]
+    realised = ", ".join(
+        f"{month} v{v} {auc:.3f}" for month, (v, auc) in sorted(story.realised_auc.items())
+    )
+    lines = [
+        "",
+        "What happened:",
+        f"  drift breaches:        {', '.join(breaches) or 'none'}",
+        f"  retraining triggered:  {', '.join(story.retraining) or 'never'}",
+        f"  promotions:            {', '.join(story.promotions) or 'none'}",
+        f"  scoring versions:      {', '.join('v' + v for v in versions)}"
+        + (f" (new version from {moved[0]})" if moved else ""),
+        f"  realised AUC by month: {realised or 'no outcomes yet'}",
+        f"  Dagster runs:          {len(story.run_ids)}",
+        "",
+        "Where to look:",
+        "  Dagster UI: `make demo-ui` (http://127.0.0.1:3000) -> group "
+        f"'{spec.id}': predictions, monthly_drift and realised_performance per month; "
+        "the sensors under Automation",
+        f"  Alerts:     {settings.home_dir / 'alerts.jsonl'}",
+        "  MLflow UI:  `make demo-mlflow-ui` (http://127.0.0.1:5001) -> registered model "
+        f"'{spec.registered_model_name}' (alias champion)",
+    ]
+    return "\n".join(lines)
