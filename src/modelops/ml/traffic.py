@@ -347,6 +347,9 @@ class TrafficSimulator:
     ) -> Iterator[MonthlyBatch]:
         """Month `index` chunk by chunk (at most `chunk_rows` rows each), for streaming."""
         month = self.month_name(index)
+        if rows == 0:  # one empty chunk, so that an empty month still writes a typed file
+            yield self._empty(index)
+            return
         sequence = np.random.SeedSequence([self.seed, index])
         generator_seed = int(sequence.generate_state(1)[0])
         generator = self.generator
@@ -379,8 +382,6 @@ class TrafficSimulator:
     def month(self, index: int, rows: int, scenario: Scenario | None = None) -> MonthlyBatch:
         """Month `index` in memory; use `iter_month` or `simulate` for months of millions."""
         chunks = list(self.iter_month(index, rows, scenario))
-        if not chunks:
-            return self._empty(index)
         return MonthlyBatch(
             month=chunks[0].month,
             applications=pl.concat([c.applications for c in chunks], rechunk=False),
@@ -431,8 +432,6 @@ class TrafficSimulator:
                     summary.applications.append(writer.uri(apps_name))
                     if spill is not None:
                         pending[clock] = spill
-                elif labels_needed:
-                    pending[clock] = self._labels_only(clock, rows_per_month, scenario, pending_dir)
 
                 matured = clock - self.label_delay_months
                 if matured >= 0:
