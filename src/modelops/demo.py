@@ -63,6 +63,7 @@ def run_demo(
     scenario_start: int = 6,
     label_delay: int = 2,
     history_rows: int = 20_000,
+    scenario_params: dict[str, Any] | None = None,
     seed: int = 7,
     say: Callable[[str], None] = print,
 ) -> DemoStory:
@@ -122,7 +123,7 @@ def run_demo(
         label_delay_months=label_delay,
         seed=seed,
     )
-    drift_scenario = make_scenario(scenario, start_month=scenario_start)
+    drift_scenario = make_scenario(scenario, start_month=scenario_start, **(scenario_params or {}))
     layout = Layout(prefix="", production="applications", labels_dir="outcomes")
     cursors: dict[str, str | None] = {}
     say(
@@ -269,10 +270,16 @@ def _month_line(store: Any, spec: UseCaseSpec, month: str) -> DemoMonth:
         drifted_share=data["drifted_share"],
         score_psi=psi,
         breach=bool(data["breach"]),
-        events=[f"largest CSI {data['max_csi']:.2f} ({data['max_csi_column']})"]
-        if data["breach"]
-        else [],
+        events=[_breach_note(data)] if data["breach"] else [],
     )
+
+
+def _breach_note(drift: dict[str, Any]) -> str:
+    if drift.get("note"):
+        return drift["note"].split("; ", 1)[-1]
+    if drift["max_csi"] is not None and drift["max_csi"] >= 0.25:
+        return f"largest CSI {drift['max_csi']:.2f} ({drift['max_csi_column']})"
+    return f"{len(drift['drifted_columns'])} feature(s) drifted"
 
 
 def _realised(store: Any, spec: UseCaseSpec) -> dict[str, tuple[str, float]]:

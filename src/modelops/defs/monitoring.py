@@ -333,6 +333,37 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         champion = champion_model(tracking, store, spec)
         if champion is None:
             raise RuntimeError("no champion model: drift is measured against its training data")
+        if features.height == 0:
+            # Every application was quarantined (e.g. an upstream feature broke): there is
+            # nothing to compare, which is itself the worst possible drift.
+            summary = _empty_month_summary(month, champion.version)
+            name = f"{MONTHLY_DRIFT}/{month}"
+            content = json_bytes(summary)
+            version = bytes_fingerprint(content)
+            store.write_bytes(uc, name, version, "drift.json", content)
+            store.publish(uc, name, version)
+            alert(
+                alerts,
+                "drift",
+                f"{month}: no valid application to compare, every row was quarantined",
+                month=month,
+            )
+            yield dg.MaterializeResult(
+                asset_key=key(MONTHLY_DRIFT),
+                data_version=dg.DataVersion(version),
+                metadata={
+                    "report": dg.MetadataValue.md(summary["note"]),
+                    "model_version": champion.version,
+                },
+            )
+            yield dg.AssetCheckResult(
+                check_name="no_dataset_drift",
+                asset_key=key(MONTHLY_DRIFT),
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=summary["note"],
+            )
+            return
         result = champion.drift_reference.compare(
             features,
             stattest_threshold=spec.drift.stattest_threshold,
@@ -762,6 +793,25 @@ def assemble_labelled_production(store: ArtifactStore, spec: UseCaseSpec) -> pl.
     if not parts:
         return pl.DataFrame(schema=dict.fromkeys(headers, pl.String))
     return pl.concat(parts, how="vertical")
+
+
+def _empty_month_summary(month: str, model_version: str) -> dict[str, Any]:
+    return {
+        "month": month,
+        "model_version": model_version,
+        "rows": 0,
+        "drifted_share": 1.0,
+        "dataset_drift": True,
+        "drifted_columns": [],
+        "score_psi": None,
+        "score_psi_band": None,
+        "max_csi": None,
+        "max_csi_column": None,
+        "breach": True,
+        "columns": {},
+        "note": f"{month}: no valid application to compare; every row was "
+        "quarantined (see production_quarantine)",
+    }
 
 
 def _drift_markdown(summary: dict[str, Any], table: str) -> str:
