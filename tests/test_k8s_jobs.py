@@ -22,7 +22,7 @@ import yaml
 
 from conftest import PROJECT
 from modelops.defs.environments import executor_for
-from modelops.defs.jobs import jobs_for, use_case_job_name
+from modelops.defs.jobs import jobs_for, training_job_name
 from modelops.defs.kubernetes import (
     LABELS,
     MAX_CONCURRENT_STEPS,
@@ -148,7 +148,7 @@ def test_the_steps_are_the_steps_of_the_use_case_job(german_spec: UseCaseSpec) -
         jobs=jobs_for([german_spec]),
         resources=resources,
     )
-    plan = create_execution_plan(defs.resolve_job_def(use_case_job_name(german_spec)))
+    plan = create_execution_plan(defs.resolve_job_def(training_job_name(german_spec)))
     planned = {step.key: dict(step.tags) for step in plan.get_all_steps_in_topo_order()}
     assert sorted(planned) == sorted(STEPS)
     assert planned == {key: dict(tags) for key, tags in step_tags(german_spec).items()}
@@ -288,7 +288,7 @@ def test_offline_job_equals_what_the_k8s_step_handler_creates(
     handler = k8s_job_executor.executor_creation_fn(init)._step_handler  # type: ignore[attr-defined]
     handler._api_client = mock.MagicMock()
 
-    job_name = use_case_job_name(german_spec)
+    job_name = training_job_name(german_spec)
     tags = step_tags(german_spec)
     for step in ("german_credit__trained_model", "german_credit__model_card"):
         origin = SimpleNamespace(code_location_origin=SimpleNamespace(location_name="modelops"))

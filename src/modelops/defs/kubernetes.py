@@ -133,9 +133,9 @@ def step_job(
         get_user_defined_k8s_config,
     )
 
-    from modelops.defs.jobs import use_case_job_name
+    from modelops.defs.jobs import training_job_name
 
-    job_name = job_name or use_case_job_name(spec)
+    job_name = job_name or training_job_name(spec)
     tags = step_tags(spec)
     if step_key not in tags:
         raise KeyError(f"{step_key!r} is not a step of {spec.id!r}; steps: {sorted(tags)}")
