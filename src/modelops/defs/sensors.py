@@ -210,13 +210,16 @@ def freshness_alerts(spec: UseCaseSpec) -> Any:
         now = datetime.now(UTC)
         late = []
         for name, limit in limits.items():
-            event = context.instance.get_latest_materialization_event(dg.AssetKey([spec.id, name]))
-            if event is None:
+            records = context.instance.fetch_materializations(
+                dg.AssetKey([spec.id, name]), limit=1
+            ).records
+            if not records:
                 continue
-            age = now - datetime.fromtimestamp(event.timestamp, UTC)
-            if age <= limit or alerted.get(name) == event.storage_id:
+            latest = records[0]
+            age = now - datetime.fromtimestamp(latest.timestamp, UTC)
+            if age <= limit or alerted.get(name) == latest.storage_id:
                 continue
-            alerted[name] = event.storage_id
+            alerted[name] = latest.storage_id
             late.append(name)
             alerts.send(
                 Alert(

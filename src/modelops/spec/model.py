@@ -58,8 +58,8 @@ def _parse_duration(value: object) -> object:
 
 
 def _positive_duration(value: timedelta) -> timedelta:
-    if value <= timedelta(0):
-        raise ValueError("must be a positive duration")
+    if value < timedelta(minutes=1):
+        raise ValueError("must be at least one minute (the finest an SLA or cooldown can be)")
     return value
 
 
