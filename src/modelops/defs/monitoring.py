@@ -430,10 +430,10 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             alert(
                 alerts,
                 "drift",
-                f"{month}: drift breach; {result.drifted_share:.0%} of features drifted, "
-                f"largest CSI {top_csi.psi:.2f} ({top_csi.column}), "
-                f"({', '.join(result.drifted_columns[:6])}); score PSI "
-                f"{summary['score_psi'] if stability else 'n/a'}",
+                f"{month}: drift breach; {result.drifted_share:.0%} of features drifted "
+                f"({', '.join(result.drifted_columns[:6]) or 'none'}), largest CSI "
+                f"{top_csi.psi:.2f} ({top_csi.column}), score PSI "
+                + (f"{stability.psi:.3f}" if stability else "n/a"),
                 month=month,
                 drifted_columns=result.drifted_columns,
             )
