@@ -60,7 +60,9 @@ MONITORING_ASSET_NAMES = (
     PERFORMANCE_HISTORY,
     LABELLED_PRODUCTION,
 )
-SCORING_STEPS = (BATCH, PRODUCTION_FEATURES, PREDICTIONS, MONTHLY_DRIFT)
+SOURCE_TOKEN = "source_token"
+"""Metadata key: the file's change token (size-mtime, GCS generation) when it was read, so a
+sensor that lost its cursor can tell an already-processed file from a new one."""
 
 
 def monthly_partitions(spec: UseCaseSpec) -> dg.MonthlyPartitionsDefinition:
@@ -134,6 +136,7 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
                 "dagster/row_count": facts.rows,
                 "uri": dg.MetadataValue.url(uri),
                 "source": dg.MetadataValue.url(source.location(batch_source)),
+                SOURCE_TOKEN: source.probe(batch_source) or "",
             },
         )
 
@@ -496,10 +499,10 @@ def _label_assets(
         context: dg.AssetExecutionContext, source: DataSource, store: ArtifactStore
     ) -> dg.MaterializeResult:
         month = month_of(context.partition_key)
-        table = source.read(labels_files.source_for(month, spec.source)).select(
-            monitoring.id_column, target_header
-        )
+        month_source = labels_files.source_for(month, spec.source)
+        table = source.read(month_source).select(monitoring.id_column, target_header)
         result = store_table(store, uc, f"{LABELS}/{month}", table)
+        result.metadata[SOURCE_TOKEN] = source.probe(month_source) or ""
         return table_result(key(LABELS), result)
 
     floor_check = dg.AssetCheckSpec(

@@ -25,8 +25,10 @@ from modelops.defs.jobs import (
     training_job_name,
 )
 from modelops.defs.monitoring import (
+    BATCH,
     CHAMPION,
     LABELS,
+    SOURCE_TOKEN,
     month_of,
     monthly_partitions,
     read_drift_history,
@@ -72,7 +74,12 @@ def sensors_for(specs: list[UseCaseSpec]) -> list[Any]:
 
 
 def new_files_sensor(spec: UseCaseSpec, files: MonthlyFiles, what: str, job: str) -> Any:
-    """Requests a month's run when its file appears or changes (cursor: month -> token)."""
+    """Requests a month's run when its file appears or changes (cursor: month -> token).
+
+    A month missing from the cursor (a new sensor, a lost cursor, runs launched by the demo)
+    is compared with the token recorded on its latest materialization, so a file already
+    processed is not processed again."""
+    asset = dg.AssetKey([spec.id, BATCH if what == "batches" else LABELS])
 
     @dg.sensor(
         name=f"{spec.id}_new_{what}",
@@ -89,6 +96,12 @@ def new_files_sensor(spec: UseCaseSpec, files: MonthlyFiles, what: str, job: str
             token = source.probe(files.source_for(month, spec.source))
             if token is None or seen.get(month) == token:
                 continue
+            if (
+                month not in seen
+                and _recorded_token(context.instance, asset, partition_key) == token
+            ):
+                seen[month] = token
+                continue
             seen[month] = token
             requests.append(
                 dg.RunRequest(run_key=f"{what}:{month}:{token}", partition_key=partition_key)
@@ -98,6 +111,16 @@ def new_files_sensor(spec: UseCaseSpec, files: MonthlyFiles, what: str, job: str
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))
 
     return sensor
+
+
+def _recorded_token(instance: dg.DagsterInstance, asset: dg.AssetKey, partition: str) -> str | None:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[partition]), limit=1
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return None
+    value = records[0].asset_materialization.metadata.get(SOURCE_TOKEN)
+    return str(value.value) if value is not None else None
 
 
 def retraining_sensor(spec: UseCaseSpec) -> Any:
