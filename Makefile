@@ -1,6 +1,7 @@
 # Common tasks. Everything runs through uv from the committed lock.
 export UV_PYTHON_DOWNLOADS := never
 export DO_NOT_TRACK := 1
+export MLFLOW_DISABLE_TELEMETRY := true
 export DAGSTER_HOME := $(CURDIR)/.modelops/dagster
 # uv from PATH, else the one pip installs (setup installs it when neither exists).
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)

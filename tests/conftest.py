@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -15,8 +14,6 @@ from modelops.spec import UseCaseSpec, load_spec
 PROJECT = Path(__file__).resolve().parents[1]
 GERMAN_SPEC = PROJECT / "assets" / "german_credit.yaml"
 GERMAN_DATA = PROJECT / "data" / "german_credit.csv"
-
-os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
 @pytest.fixture(scope="session")

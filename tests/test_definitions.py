@@ -126,3 +126,27 @@ def test_a_misconfigured_environment_stops_the_code_location_load() -> None:
     text = out.stdout + out.stderr
     assert "MODELOPS_GCS_BUCKET: 'Not_A_Bucket' is not a valid GCS bucket name" in text
     assert "MODELOPS_MLFLOW_TRACKING_URI: is required with MODELOPS_ENV=gcp" in text
+
+
+def test_the_platform_switches_library_telemetry_off() -> None:
+    """MLflow and Evidently call home unless told not to; nothing may leave the machine."""
+    code = (
+        "import os\n"
+        "import modelops.definitions\n"
+        "from mlflow.telemetry.utils import is_telemetry_disabled\n"
+        "print(is_telemetry_disabled(), os.environ['DO_NOT_TRACK'])\n"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK", "CI")
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=PROJECT,
+    )
+    assert out.stdout.split() == ["True", "1"]

@@ -1,1 +1,11 @@
-"""modelops: release ML models with confidence."""
+"""modelops: release ML models with confidence.
+
+Nothing leaves the bank's network unasked: the telemetry of the libraries underneath
+(MLflow reads MLFLOW_DISABLE_TELEMETRY, Evidently DO_NOT_TRACK) is off for every process
+that imports the platform, before any of them is imported.
+"""
+
+import os
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "1")

@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from modelops.settings import Settings, SettingsError
 from modelops.spec import SpecError
 
-os.environ.setdefault("DO_NOT_TRACK", "1")  # Evidently telemetry off before it is imported
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
