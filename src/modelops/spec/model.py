@@ -9,20 +9,19 @@ here, once, so that the pipeline code can trust the spec.
 from __future__ import annotations
 
 import importlib.util
-import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     model_validator,
 )
 
 from modelops.spec.columns import RESERVED
+from modelops.spec.duration import Duration
+from modelops.spec.risk import RiskQuestionnaire
 
 SAFE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 """Names the platform builds keys, paths and HTML reports from: lower snake case only.
@@ -39,33 +38,6 @@ IMPORT_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
 SafeName = Annotated[str, Field(pattern=SAFE_NAME_PATTERN)]
 Email = Annotated[str, Field(pattern=EMAIL_PATTERN)]
 Scalar = str | int | float | bool
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$")
-_DURATION_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def _parse_duration(value: object) -> object:
-    """Accept '36h', '31d', '2w' (and plain timedeltas) so SLAs read like an SLA document."""
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if not match and value.strip().startswith("P"):
-            return value.strip()  # ISO 8601 (P31D), as pydantic writes durations back out
-        if not match:
-            raise ValueError(f"expected a duration such as '36h', '31d' or '2w', got {value!r}")
-        amount, unit = match.groups()
-        return timedelta(**{_DURATION_UNITS[unit]: float(amount)})
-    return value
-
-
-def _positive_duration(value: timedelta) -> timedelta:
-    if value < timedelta(minutes=1):
-        raise ValueError("must be at least one minute (the finest an SLA or cooldown can be)")
-    return value
-
-
-Duration = Annotated[
-    timedelta, BeforeValidator(_parse_duration), AfterValidator(_positive_duration)
-]
 
 
 class SpecModel(BaseModel):
@@ -300,6 +272,9 @@ class Evaluation(SpecModel):
     min_auc: Annotated[float, Field(ge=0, le=1)] | None = None
     min_ks: Annotated[float, Field(ge=0, le=1)] | None = None
     max_brier: Annotated[float, Field(ge=0, le=1)] | None = None
+    fairness_attributes: list[str] | None = None
+    """Groups the fairness gate compares (categorical; a band for a numeric attribute such as
+    age). Default: every categorical protected column."""
     baseline: EstimatorSpec = Field(
         default_factory=lambda: EstimatorSpec(
             estimator="sklearn.tree.DecisionTreeClassifier",
@@ -446,6 +421,9 @@ class UseCaseSpec(SpecModel):
     monitoring: Monitoring | None = None
     compute: Compute = Compute()
     documentation: Documentation = Documentation()
+    risk: RiskQuestionnaire | None = None
+    """The risk exercise (M3); the tier follows from it and the bank's risk policy. Without
+    it the use case is treated as high risk."""
 
     @model_validator(mode="after")
     def _fields_agree(self) -> UseCaseSpec:
@@ -479,6 +457,16 @@ class UseCaseSpec(SpecModel):
         return self.numeric_features + self.categorical_features
 
     @property
+    def fairness_attributes(self) -> list[str]:
+        if self.evaluation.fairness_attributes is not None:
+            return list(self.evaluation.fairness_attributes)
+        return [
+            c.name
+            for c in self.data_schema.columns
+            if c.protected and (c.type in ("category", "bool") or c.allowed is not None)
+        ]
+
+    @property
     def split_strategy(self) -> Literal["random", "out_of_time"]:
         if self.split.strategy == "auto":
             return "out_of_time" if self.data_schema.date_column else "random"
@@ -488,7 +476,12 @@ class UseCaseSpec(SpecModel):
     def passthrough_columns(self) -> list[str]:
         """Columns kept beside the features for slicing and fairness, never fed to the model."""
         analysis_only = [f.name for f in self.features.engineered if not f.model_input]
-        wanted = [*self.data_schema.protected_attributes, *analysis_only, *self.evaluation.segments]
+        wanted = [
+            *self.data_schema.protected_attributes,
+            *analysis_only,
+            *self.evaluation.segments,
+            *self.fairness_attributes,
+        ]
         if self.data_schema.date_column:
             wanted.append(self.data_schema.date_column)
         inputs = set(self.model_inputs)
@@ -616,13 +609,18 @@ def _cross_field_problems(spec: UseCaseSpec) -> list[tuple[str, str]]:
         for c in schema.columns
         if c.type in ("category", "bool") or (c.type == "int" and c.allowed is not None)
     }
-    for i, segment in enumerate(spec.evaluation.segments):
+    slices = [(f"evaluation.segments[{i}]", s) for i, s in enumerate(spec.evaluation.segments)]
+    slices += [
+        (f"evaluation.fairness_attributes[{i}]", s)
+        for i, s in enumerate(spec.evaluation.fairness_attributes or [])
+    ]
+    for path, segment in slices:
         if segment not in declared and segment not in feature_names:
-            problems.append((f"evaluation.segments[{i}]", _not_declared(segment, declared)))
+            problems.append((path, _not_declared(segment, declared)))
         elif segment not in categorical:
             problems.append(
                 (
-                    f"evaluation.segments[{i}]",
+                    path,
                     f"'{segment}' is not categorical; "
                     "declare a categorical engineered feature (a band) to slice on it",
                 )
