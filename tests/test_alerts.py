@@ -92,5 +92,29 @@ def test_the_environment_chooses_the_sink(tmp_path: Path, monkeypatch, webhook) 
     sink = alerts_for(settings)
     assert isinstance(sink, WebhookAlerts)
     # The URL is resolved from the environment when the resource is used (as in a run).
-    assert sink.process_config_and_initialize().send(ALERT) == "webhook"
+    with sink.process_config_and_initialize_cm() as ready:  # it nests a resource slot
+        assert ready.send(ALERT) == "webhook"
     assert len(hook.received) == 1
+
+
+def test_every_alert_is_also_recorded_in_the_audit_log(tmp_path: Path) -> None:
+    from modelops.resources.audit_log import SqliteAuditLog
+
+    log = SqliteAuditLog(path=str(tmp_path / "audit.db"))
+    sink = LocalAlerts(path=str(tmp_path / "alerts.jsonl"), audit_log=log)
+    sink.send(ALERT)
+    sink.send(
+        Alert(
+            use_case="german_credit",
+            kind="retraining",
+            summary="retraining requested: drift in 2 of the last 3 months",
+            owners=("team:credit-risk-models",),
+            details={"champion": "3", "reason": "drift"},
+        )
+    )
+    alert, trigger = log.records(use_case="german_credit")
+    assert (alert.event, alert.reason) == ("alert", ALERT.summary)
+    assert alert.details["kind"] == ALERT.kind and alert.details["owners"] == list(ALERT.owners)
+    assert (trigger.event, trigger.model_version) == ("retraining_trigger", "3")
+    assert trigger.details["reason"] == "drift"
+    assert log.verify().ok

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import polars as pl
@@ -29,7 +29,7 @@ from modelops.spec import load_spec
 if TYPE_CHECKING:
     from gcs_emulator import EmulatorBucket
 
-pytest_plugins = ["gcs_emulator"]
+pytest_plugins = ["gcs_emulator", "postgres"]
 
 UC = "german_credit"
 PREFIX = "modelops-test"
@@ -43,14 +43,18 @@ FILES = {
     "features": {"table.parquet"},
     "training_set": {"table.parquet"},
     "holdout_set": {"table.parquet"},
-    "trained_model": {"model.json"},
+    "trained_model": {"model.json", "gate_plan.json", "card_inputs.json"},
     "evaluation_report": {"evaluation.json", "evaluation.md", "roc.png", "calibration.png"},
     "drift_report": {"drift.json", "drift.md", "drift.html"},
+    "fairness_report": {"fairness.json", "fairness.md"},
+    "release_gates": {"gates.json", "gates.md"},
     "model_card": {"model_card.md", "model_card.html"},
 }
+STORED_ASSETS = set(ASSET_NAMES) - {"model_release"}
+"""`model_release` moves registry aliases and writes the audit log; it stores no file."""
 
 
-def gcp_settings(tmp_path: Path, bucket: str) -> Settings:
+def gcp_settings(tmp_path: Path, bucket: str, audit_database_url: str) -> Settings:
     """The project's German credit spec, reading its batch from the bucket."""
     spec = yaml.safe_load(GERMAN_SPEC.read_text())
     spec["source"]["path"] = f"gs://{bucket}/{RAW_OBJECT}"
@@ -68,14 +72,19 @@ def gcp_settings(tmp_path: Path, bucket: str) -> Settings:
             "MODELOPS_GCS_PREFIX": PREFIX,
             "MODELOPS_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
             "MODELOPS_MLFLOW_ARTIFACT_ROOT": f"gs://{bucket}/mlflow",
+            "MODELOPS_AUDIT_DATABASE_URL": audit_database_url,
         }
     )
 
 
-def test_the_whole_graph_runs_on_gcs(gcs_bucket: EmulatorBucket, tmp_path: Path):
+def test_the_whole_graph_runs_on_gcs(
+    gcs_bucket: EmulatorBucket, tmp_path: Path, postgres_server: Any, postgres_database: Any
+):
     assert GERMAN_DATA.stat().st_size > 0
     gcs_bucket.upload(RAW_OBJECT, GERMAN_DATA.read_bytes())
-    settings = gcp_settings(tmp_path, gcs_bucket.name)
+    # The audit log of a cloud environment is a Postgres table (a throwaway database here).
+    audit_url = postgres_server.url(postgres_database()).replace("+psycopg2", "")
+    settings = gcp_settings(tmp_path, gcs_bucket.name, audit_url)
     defs = build_definitions(settings)
     assert isinstance(defs.resources["store"], GcsArtifactStore)
 
@@ -87,8 +96,8 @@ def test_the_whole_graph_runs_on_gcs(gcs_bucket: EmulatorBucket, tmp_path: Path)
     # Every asset has a CURRENT pointer and the files of the version it points to.
     names = set(gcs_bucket.object_names(prefix=f"{PREFIX}/"))
     root = f"{PREFIX}/{UC}"
-    assert {n.split("/")[2] for n in names} == set(ASSET_NAMES)
-    for asset in ASSET_NAMES:
+    assert {n.split("/")[2] for n in names} == STORED_ASSETS
+    for asset in STORED_ASSETS:
         assert f"{root}/{asset}/CURRENT" in names, asset
         version = gcs_bucket.download(f"{root}/{asset}/CURRENT").decode()
         stored = {n.rsplit("/", 1)[1] for n in names if n.startswith(f"{root}/{asset}/{version}/")}
@@ -131,3 +140,23 @@ def test_the_whole_graph_runs_on_gcs(gcs_bucket: EmulatorBucket, tmp_path: Path)
     trained = predict_scores(tracking.load_model(ref["model_uri"]), holdout, spec)
     stored = predict_scores(tracking.load_model(ref["model_uri"], from_store=True), holdout, spec)
     assert stored.tolist() == trained.tolist()
+
+
+def test_the_release_record_of_the_gcp_run_is_in_postgres(
+    gcs_bucket: EmulatorBucket, tmp_path: Path, postgres_server: Any, postgres_database: Any
+):
+    """The audit log of a cloud run is the Postgres table: training, gate thresholds, gate
+    result and challenger, in one verified chain."""
+    from modelops.resources.audit_log import PostgresAuditLog
+
+    gcs_bucket.upload(RAW_OBJECT, GERMAN_DATA.read_bytes())
+    audit_url = postgres_server.url(postgres_database()).replace("+psycopg2", "")
+    settings = gcp_settings(tmp_path, gcs_bucket.name, audit_url)
+    defs = build_definitions(settings)
+    assert isinstance(defs.resources["audit_log"], PostgresAuditLog)
+    job = defs.resolve_job_def(f"{UC}_pipeline")
+    assert job.execute_in_process(instance=dg.DagsterInstance.ephemeral()).success
+    log = defs.resources["audit_log"]
+    events = [r.event for r in log.records(use_case=UC)]
+    assert events == ["training", "gate_thresholds", "gate_result", "challenger"]
+    assert log.verify().ok

@@ -56,9 +56,17 @@ STEPS = (
     "german_credit__trained_model",
     "german_credit__evaluation_report",
     "german_credit__drift_report",
+    "german_credit__fairness_report",
+    "german_credit__release_gates",
+    "german_credit__model_release",
     "german_credit__model_card",
 )
-TRAINING_STEPS = ("german_credit__trained_model", "german_credit__evaluation_report")
+TRAINING_STEPS = (
+    "german_credit__trained_model",
+    "german_credit__evaluation_report",
+    "german_credit__fairness_report",
+    "german_credit__release_gates",
+)
 LIGHT_STEPS = tuple(s for s in STEPS if s not in TRAINING_STEPS)
 STEP_ARGS_ENV = "DAGSTER_COMPRESSED_EXECUTE_STEP_ARGS"
 # The only literal environment variables a step pod may have; everything else (settings,
@@ -142,7 +150,7 @@ def test_the_steps_are_the_steps_of_the_use_case_job(german_spec: UseCaseSpec) -
     (what the executor reads), so no step can escape the pod sizing."""
     from dagster._core.execution.api import create_execution_plan
 
-    resources = {name: mock.MagicMock() for name in ("store", "source", "tracking")}
+    resources = {name: mock.MagicMock() for name in ("store", "source", "tracking", "audit_log")}
     defs = dg.Definitions(
         assets=use_case_assets(german_spec),
         jobs=jobs_for([german_spec]),
@@ -348,6 +356,7 @@ def _k8s_env(tmp_path: Path) -> dict[str, str]:
         "MODELOPS_K8S_NAMESPACE": "modelops",
         "MODELOPS_K8S_ENV_SECRETS": "modelops-secrets,modelops-mlflow",
         "MODELOPS_K8S_SERVICE_ACCOUNT": "modelops-steps",
+        "MODELOPS_AUDIT_DATABASE_URL": "postgresql://audit@db:5432/modelops",
         "MODELOPS_MLFLOW_TRACKING_URI": "https://mlflow.bank.example",
     }
 

@@ -135,7 +135,8 @@ def test_run_lineage_and_version_through_the_rest_api(
         f"{mlflow_server}{API}/model-versions/get", params={"name": UC, "version": version}
     ).json()["model_version"]
     assert mv["status"] == "READY"
-    assert mv["description"].startswith("# Model card")
+    assert "# Model card: german_credit version" in mv["description"]
+    assert mv["description"].startswith("**Risk tier high")
     run = requests.get(f"{mlflow_server}{API}/runs/get", params={"run_id": mv["run_id"]}).json()
     info, data, inputs = run["run"]["info"], run["run"]["data"], run["run"]["inputs"]
     assert info["status"] == "FINISHED"

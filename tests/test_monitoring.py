@@ -112,10 +112,10 @@ def test_drift_history_and_alerts_name_the_owners(played) -> None:
 
 def _tick(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, cursor: str | None):
     sensor = defs.resolve_sensor_def(name)
-    context = dg.build_sensor_context(
+    with dg.build_sensor_context(
         instance=instance, cursor=cursor, definitions=defs, resources=defs.resources
-    )
-    return sensor.evaluate_tick(context)
+    ) as context:
+        return sensor.evaluate_tick(context)
 
 
 def test_repeated_drift_signals_give_one_retraining_run(played) -> None:

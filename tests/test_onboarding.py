@@ -61,6 +61,11 @@ model:
 evaluation:
   segments: [gender, home_ownership]
   min_auc: 0.6
+risk:
+  business_impact: medium
+  decision_role: human_in_the_loop
+  natural_persons: true
+  use_category: credit_scoring
 """
 
 
@@ -71,7 +76,7 @@ def _loan_book(rows: int, seed: int) -> pl.DataFrame:
     amount = np.clip(rng.lognormal(9.3, 0.6, rows), 100, 100_000)
     term = rng.choice([36, 60], rows, p=[0.7, 0.3])
     dti = np.clip(rng.normal(18, 8, rows), 0, 100)
-    logit = -2.2 + 1.2 * (amount / income) + 0.04 * (dti - 18) + 0.5 * (term == 60)
+    logit = -2.4 + 3.0 * (amount / income) + 0.08 * (dti - 18) + 0.9 * (term == 60)
     bad = rng.random(rows) < 1 / (1 + np.exp(-logit))
     days = rng.integers(0, 3 * 365, rows)
     dates = (np.datetime64("2022-01-01") + days.astype("timedelta64[D]")).astype(object)
@@ -126,6 +131,9 @@ def test_second_use_case_runs_end_to_end_from_a_spec(onboarded: tuple) -> None:
             "trained_model",
             "evaluation_report",
             "drift_report",
+            "fairness_report",
+            "release_gates",
+            "model_release",
             "model_card",
         )
     }

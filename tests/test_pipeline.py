@@ -76,7 +76,7 @@ def test_first_run_through_the_cli(platform: Settings, monkeypatch, capsys) -> N
     assert main(["run"]) == 0
     out = capsys.readouterr().out
 
-    assert f"{len(ASSET_NAMES)} assets materialized" in out
+    assert f"{len(ASSET_NAMES) + 1} assets materialized" in out  # + the model inventory
     assert "german_credit: model version 1; holdout AUC" in out
     assert "http://127.0.0.1:3000/runs/" in out
     assert "/#/models/german_credit/versions/1" in out
@@ -161,7 +161,8 @@ def test_mlflow_records_run_lineage_and_registered_version(platform: Settings) -
         "evaluation/calibration.png",
         "evaluation/evaluation.json",
     } <= artifacts
-    assert version.description.startswith("# Model card")
+    assert version.description.startswith("**Risk tier high; release gates passed")
+    assert "# Model card: german_credit version 1" in version.description
 
 
 def test_second_run_keeps_the_first_versions(platform: Settings) -> None:

@@ -37,6 +37,7 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, Postgr
 
 from conftest import PROJECT, copy_german_spec
 from modelops.definitions import build_definitions
+from modelops.defs.governance import INVENTORY_KEY
 from modelops.defs.use_case import ASSET_NAMES
 from modelops.settings import Settings
 
@@ -82,6 +83,10 @@ def platform(
         # The server's proxied store: with the `local` default the artifacts would go to a
         # folder on the worker instead of through the server.
         "MODELOPS_MLFLOW_ARTIFACT_ROOT": "mlflow-artifacts:/modelops",
+        # The audit log in Postgres too, as in production (its own throwaway database).
+        "MODELOPS_AUDIT_DATABASE_URL": postgres_server.url(postgres_database()).replace(
+            "+psycopg2", ""
+        ),
         "DO_NOT_TRACK": "1",
     }
     with pytest.MonkeyPatch.context() as patch:
@@ -182,7 +187,7 @@ def test_graph_materializes_on_postgres(
         e.materialization.asset_key: e.materialization.tags["dagster/data_version"]  # type: ignore[index]
         for e in result.get_asset_materialization_events()
     }
-    assert set(produced) == {dg.AssetKey([UC, name]) for name in ASSET_NAMES}
+    assert set(produced) == {dg.AssetKey([UC, name]) for name in ASSET_NAMES} | {INVENTORY_KEY}
 
     evaluations = {e.asset_check_key: e.passed for e in result.get_asset_check_evaluations()}
     assert {k.name for k in evaluations} >= {
@@ -275,6 +280,18 @@ def test_concurrent_cli_runs_leave_consistent_storage(
     assert count == len(ids)
     assert (first, last) == (min(ids), max(ids))
     assert last - first + 1 == count  # no gap: no event insert was lost
+
+    # The three runs appended to one audit chain at once: each version's training, gate
+    # thresholds and result are there once, and the chain verifies.
+    from modelops.resources.audit_log import PostgresAuditLog
+
+    log = PostgresAuditLog(dsn=platform["MODELOPS_AUDIT_DATABASE_URL"])
+    records = log.records(use_case=UC, events=["training", "gate_result"])
+    trained = sorted(r.model_version for r in records if r.event == "training")
+    assert set(new_versions) <= set(trained) and len(trained) == len(set(trained))
+    gated = [r.model_version for r in records if r.event == "gate_result"]
+    assert sorted(set(gated)) == trained
+    assert log.verify().ok
 
 
 def _materializations(

@@ -58,10 +58,10 @@ def test_a_stale_source_alerts_its_owners_once(tmp_path: Path, monkeypatch) -> N
     monkeypatch.setattr(sensors, "datetime", ThreeHoursLater)
 
     def tick(cursor: str | None) -> dg.SensorResult | dg.SkipReason:
-        context = dg.build_sensor_context(
+        with dg.build_sensor_context(
             instance=instance, cursor=cursor, definitions=defs, resources=defs.resources
-        )
-        return sensor.evaluate_tick(context)
+        ) as context:
+            return sensor.evaluate_tick(context)
 
     first = tick(None)
     (alert,) = _alerts(settings)
@@ -82,8 +82,10 @@ def test_a_fresh_source_raises_nothing(tmp_path: Path) -> None:
         resources=defs.resources,
         instance=instance,
     )
-    context = dg.build_sensor_context(instance=instance, definitions=defs, resources=defs.resources)
-    result = defs.resolve_sensor_def(f"{UC}_freshness_alerts").evaluate_tick(context)
+    with dg.build_sensor_context(
+        instance=instance, definitions=defs, resources=defs.resources
+    ) as context:
+        result = defs.resolve_sensor_def(f"{UC}_freshness_alerts").evaluate_tick(context)
     assert "within its SLA" in (result.skip_message or "")
     assert _alerts(settings) == []
 
@@ -103,14 +105,14 @@ def test_a_failed_run_alerts_the_owners_of_its_use_case(tmp_path: Path) -> None:
     )
     run = instance.get_run_by_id(result.run_id)
     sensor = defs.resolve_sensor_def("run_failure_alerts")
-    context = dg.build_run_status_sensor_context(
+    with dg.build_run_status_sensor_context(
         sensor_name="run_failure_alerts",
         dagster_event=failure,
         dagster_instance=instance,
         dagster_run=run,
         resources=defs.resources,
-    ).for_run_failure()
-    sensor(context)
+    ) as status_context:
+        sensor(status_context.for_run_failure())
     (alert,) = _alerts(settings)
     assert alert["kind"] == "run_failure" and alert["severity"] == "critical"
     assert f"{UC}_pipeline failed" in alert["summary"]

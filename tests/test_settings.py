@@ -74,6 +74,7 @@ def test_cloud_environments_list_every_missing_variable(tmp_path: Path, environm
         "MODELOPS_GCS_BUCKET: is required for this environment (a valid GCS bucket name)" in message
     )
     assert f"MODELOPS_MLFLOW_TRACKING_URI: is required with MODELOPS_ENV={environment}" in message
+    assert f"MODELOPS_AUDIT_DATABASE_URL: is required with MODELOPS_ENV={environment}" in message
     assert ("MODELOPS_K8S_IMAGE" in message) == (environment == "k8s")
 
 
@@ -86,8 +87,10 @@ def test_gcp_settings_are_read_and_checked(tmp_path: Path):
             MODELOPS_GCS_BUCKET="bank-modelops",
             MODELOPS_GCS_PREFIX="/platform/",
             MODELOPS_MLFLOW_TRACKING_URI="https://mlflow.bank.internal",
+            MODELOPS_AUDIT_DATABASE_URL="postgresql://audit@db.bank.internal:5432/modelops",
         )
     )
+    assert settings.audit_database_url == "postgresql://audit@db.bank.internal:5432/modelops"
     assert settings.gcp is not None and settings.k8s is None
     assert (settings.gcp.project, settings.gcp.bucket, settings.gcp.prefix) == (
         "bank-ml",
@@ -105,6 +108,7 @@ def test_k8s_settings_and_bad_values(tmp_path: Path):
         "MODELOPS_GCS_BUCKET": "bank-modelops",
         "MODELOPS_MLFLOW_TRACKING_URI": "https://mlflow.bank.internal",
         "MODELOPS_K8S_IMAGE": "registry.bank/modelops:1.2.3",
+        "MODELOPS_AUDIT_DATABASE_URL": "postgresql://audit@db:5432/modelops",
     }
     settings = Settings.from_env(env(tmp_path, **base, MODELOPS_K8S_ENV_SECRETS="a, b"))
     assert settings.k8s is not None
@@ -151,3 +155,19 @@ def test_specs_dir_that_exists_is_used(tmp_path: Path):
     specs = tmp_path / "specs"
     specs.mkdir()
     assert Settings.from_env(env(tmp_path, MODELOPS_SPECS_DIR=str(specs))).specs_dir == specs
+
+
+def test_audit_database_url_must_be_postgres_without_a_password(tmp_path: Path):
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(
+            env(tmp_path, MODELOPS_AUDIT_DATABASE_URL="postgresql://audit:s3cret@db:5432/x")
+        )
+    assert "MODELOPS_AUDIT_DATABASE_URL: must not contain a password" in str(info.value)
+    assert "s3cret" not in str(info.value)
+    with pytest.raises(SettingsError, match="is not a Postgres URL"):
+        Settings.from_env(env(tmp_path, MODELOPS_AUDIT_DATABASE_URL="mysql://db/x"))
+
+
+def test_a_risk_policy_file_that_does_not_exist_fails_at_load(tmp_path: Path):
+    with pytest.raises(SettingsError, match=r"MODELOPS_RISK_POLICY: .* is not a file"):
+        Settings.from_env(env(tmp_path, MODELOPS_RISK_POLICY=str(tmp_path / "nope.yaml")))

@@ -4,6 +4,16 @@ modelops run                  materialize every use case, print a summary
 modelops run -u german_credit one use case
 modelops validate             load settings and every spec, report problems
 modelops init                 create the local Dagster instance (before `dagster dev`)
+
+Release governance (every action is recorded in the hash-chained audit log):
+modelops status -u UC [--at TIME]         release state, champion history, champion at TIME
+modelops approve -u UC --version N --by EMAIL --role ROLE --reason TEXT
+modelops reject  -u UC --version N --by EMAIL --role ROLE --reason TEXT
+modelops promote -u UC --version N --by EMAIL --reason TEXT
+modelops rollback -u UC --by EMAIL --reason TEXT
+modelops audit verify | audit show [-u UC] | audit export FILE
+modelops reproduce -u UC [--version N]    retrain from the record, compare
+modelops inventory                        every use case, owner, tier, champion, review date
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from collections.abc import Sequence
 
 from modelops.settings import Settings, SettingsError
 from modelops.spec import SpecError
+from modelops.spec.risk import RiskPolicyError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands.add_parser("validate", help="check settings and every use-case spec")
     commands.add_parser("init", help="create the local Dagster instance")
+    _governance_parsers(commands)
     args = parser.parse_args(argv)
 
     try:
@@ -67,10 +79,126 @@ def main(argv: Sequence[str] | None = None) -> int:
                 scenario_start=args.scenario_start,
             )
             return 0
-        return _run(settings, args.use_case)
-    except (SettingsError, SpecError) as exc:
+        if args.command == "run":
+            return _run(settings, args.use_case)
+        return _governance(settings, args)
+    except (SettingsError, SpecError, RiskPolicyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _governance_parsers(commands: argparse._SubParsersAction) -> None:
+    def with_use_case(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser.add_argument("-u", "--use-case", required=True)
+        return parser
+
+    def as_actor(parser: argparse.ArgumentParser, *, role: bool) -> None:
+        parser.add_argument(
+            "--by",
+            default=os.environ.get("MODELOPS_ACTOR"),
+            help="your email (default: $MODELOPS_ACTOR); recorded in the audit log",
+        )
+        if role:
+            parser.add_argument("--role", required=True, help="e.g. model_validator")
+        parser.add_argument("--reason", required=True, help="why; recorded in the audit log")
+
+    status = with_use_case(
+        commands.add_parser("status", help="release state and champion history of a use case")
+    )
+    status.add_argument("--at", help="also say which version was champion at this ISO time")
+    approve = with_use_case(
+        commands.add_parser("approve", help="approve a challenger (promotes it when complete)")
+    )
+    approve.add_argument("--version", help="model version (default: the challenger)")
+    approve.add_argument(
+        "--no-promote", action="store_true", help="record the approval only; promote later"
+    )
+    as_actor(approve, role=True)
+    reject = with_use_case(commands.add_parser("reject", help="reject a model version"))
+    reject.add_argument("--version", help="model version (default: the challenger)")
+    as_actor(reject, role=True)
+    promote = with_use_case(
+        commands.add_parser("promote", help="make a version champion if the policy allows")
+    )
+    promote.add_argument("--version", help="model version (default: the challenger)")
+    as_actor(promote, role=False)
+    rollback = with_use_case(commands.add_parser("rollback", help="restore the previous champion"))
+    as_actor(rollback, role=False)
+    audit = commands.add_parser("audit", help="verify, show or export the audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser("verify", help="check the hash chain; exit 1 if tampered")
+    show = audit_commands.add_parser("show", help="list records")
+    show.add_argument("-u", "--use-case")
+    show.add_argument("--event", help="only this event (approval, promotion, ...)")
+    show.add_argument("--limit", type=int, default=50)
+    export = audit_commands.add_parser("export", help="write the log as JSON lines")
+    export.add_argument("file")
+    reproduce = with_use_case(
+        commands.add_parser("reproduce", help="retrain a version from its record and compare")
+    )
+    reproduce.add_argument("--version", help="model version (default: the champion)")
+    reproduce.add_argument("--tolerance", type=float, default=1e-6)
+    reproduce.add_argument("--by", default=os.environ.get("MODELOPS_ACTOR", "operator"))
+    commands.add_parser("inventory", help="every use case: owner, tier, champion, next review")
+
+
+def _governance(settings: Settings, args: argparse.Namespace) -> int:
+    from modelops.governance.release_desk import ReleaseRefused
+    from modelops.operator import (
+        OperatorError,
+        Platform,
+        audit_show,
+        audit_verify,
+        inventory_text,
+        release_action,
+        reproduce,
+        status_text,
+    )
+
+    _quiet_libraries()
+    platform = Platform(settings)
+    try:
+        if args.command in ("approve", "reject", "promote", "rollback"):
+            if not args.by:
+                raise OperatorError("name yourself with --by EMAIL (or set MODELOPS_ACTOR)")
+            print(
+                release_action(
+                    platform,
+                    args.command,
+                    args.use_case,
+                    version=getattr(args, "version", None),
+                    actor=args.by,
+                    reason=args.reason,
+                    role=getattr(args, "role", None),
+                    promote=not getattr(args, "no_promote", False),
+                )
+            )
+            return 0
+        if args.command == "status":
+            print(status_text(platform, args.use_case, args.at))
+            return 0
+        if args.command == "inventory":
+            print(inventory_text(platform))
+            return 0
+        if args.command == "reproduce":
+            matches, text = reproduce(
+                platform, args.use_case, args.version, args.tolerance, args.by
+            )
+            print(text)
+            return 0 if matches else 1
+        if args.audit_command == "verify":
+            ok, text = audit_verify(platform)
+            print(text)
+            return 0 if ok else 1
+        if args.audit_command == "export":
+            count = platform.resources["audit_log"].export_jsonl(args.file)
+            print(f"{count} records written to {args.file}")
+            return 0
+        print(audit_show(platform, args.use_case, args.event, args.limit))
+        return 0
+    except (ReleaseRefused, OperatorError) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 3
 
 
 def _init(settings: Settings) -> int:

@@ -9,19 +9,26 @@ from __future__ import annotations
 import dagster as dg
 
 from modelops.defs.environments import executor_for, resources_for
+from modelops.defs.governance import inventory_asset
 from modelops.defs.jobs import jobs_for
 from modelops.defs.monitoring import monitoring_assets
 from modelops.defs.sensors import sensors_for
 from modelops.defs.use_case import use_case_assets
 from modelops.settings import Settings
 from modelops.spec import load_specs
+from modelops.spec.risk import load_risk_policy
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     specs = load_specs(settings.specs_dir)
-    assets = [
-        asset for spec in specs for asset in [*use_case_assets(spec), *monitoring_assets(spec)]
+    policy = load_risk_policy(settings.risk_policy_file)
+    assets: list = [
+        asset
+        for spec in specs
+        for asset in [*use_case_assets(spec, policy), *monitoring_assets(spec)]
     ]
+    if specs:
+        assets.append(inventory_asset(specs, policy))
     sensors = sensors_for(specs)
     if any(spec.monitoring for spec in specs):
         # Keeps the monitoring histories up to date as months are scored (eager assets).

@@ -3,9 +3,10 @@
 The story: the current model is released (champion); each simulated month a batch of
 applications lands and is scored, its drift measured; outcomes arrive a few months later and
 realised performance is computed; from the scenario's start month the traffic drifts, the
-retraining sensor asks for a new model, the new version passes the evaluation gates and is
-promoted, and scoring moves to it. Everything runs as real Dagster runs on the local instance
-(so `dagster dev` shows them) and the sensors are the ones `dagster dev` runs, ticked here.
+retraining sensor asks for a new model, the new version passes the release gates, a
+validator approves it (the use case is high risk), it is promoted, and scoring moves to it.
+Everything runs as real Dagster runs on the local instance (so `dagster dev` shows them) and
+the sensors are the ones `dagster dev` runs, ticked here.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ import yaml
 from modelops.definitions import build_definitions
 from modelops.defs.instance import local_instance
 from modelops.defs.jobs import history_job_name, training_job_name
-from modelops.defs.monitoring import CHAMPION, MONTHLY_DRIFT
+from modelops.defs.monitoring import MONTHLY_DRIFT
 from modelops.defs.sensors import RETRAINING_REASON_TAG
+from modelops.governance.release_desk import ReleaseDesk
 from modelops.settings import Settings
 from modelops.spec import UseCaseSpec, load_specs
+from modelops.spec.risk import load_risk_policy
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
@@ -50,6 +53,9 @@ class DemoStory:
     first_breach: str | None = None
     retraining: list[str] = field(default_factory=list)
     promotions: list[str] = field(default_factory=list)
+    approvals: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    tier: str = ""
     run_ids: list[str] = field(default_factory=list)
 
 
@@ -92,8 +98,14 @@ def run_demo(
 
     defs = build_definitions(demo_settings)
     instance = local_instance(demo_settings.dagster_home)
-    tracking, store = defs.resources["tracking"], defs.resources["store"]
-    story = DemoStory()
+    store = defs.resources["store"]
+    desk = ReleaseDesk(
+        spec,
+        load_risk_policy(demo_settings.risk_policy_file),
+        defs.resources["tracking"],
+        defs.resources["audit_log"],
+    )
+    story = DemoStory(tier=desk.tier)
 
     def execute(job: str, **kwargs: Any) -> dg.ExecuteInProcessResult:
         result = defs.resolve_job_def(job).execute_in_process(
@@ -112,8 +124,13 @@ def run_demo(
     )
     say("Releasing the first model: training it and making it champion ...")
     execute(training_job_name(spec))
-    champion = _promote_latest(spec, tracking, store, story, say, reason="first release")
-    say(f"Champion: {spec.registered_model_name} version {champion}")
+    champion = _promote_latest(spec, desk, store, story, say, reason="first release")
+    say(
+        f"Champion: {spec.registered_model_name} version {champion} ({desk.tier} risk tier: "
+        f"gates passed, approved by {DEMO_VALIDATOR})"
+        if desk.tier_policy.approval.required
+        else f"Champion: {spec.registered_model_name} version {champion} ({desk.tier} tier)"
+    )
 
     # 2. A year of traffic, month by month.
     simulator = TrafficSimulator(
@@ -156,7 +173,7 @@ def run_demo(
             execute(training_job_name(spec), tags=dict(request.tags))
             promoted = _promote_latest(
                 spec,
-                tracking,
+                desk,
                 store,
                 story,
                 say=lambda _: None,
@@ -219,40 +236,52 @@ def _tick(
 ) -> list[dg.RunRequest]:
     """One evaluation of a sensor, exactly as the daemon would run it, cursor kept."""
     sensor = defs.resolve_sensor_def(name)
-    context = dg.build_sensor_context(
+    # A context manager: the alert resource nests the audit log resource.
+    with dg.build_sensor_context(
         instance=instance, cursor=cursors.get(name), definitions=defs, resources=defs.resources
-    )
-    data = sensor.evaluate_tick(context)
+    ) as context:
+        data = sensor.evaluate_tick(context)
     cursors[name] = data.cursor if data.cursor is not None else cursors.get(name)
     return list(data.run_requests or [])
 
 
+DEMO_VALIDATOR = "validator@bank.example"
+"""The model validator the demo plays: someone other than the model's developer."""
+
+
 def _promote_latest(
     spec: UseCaseSpec,
-    tracking: Any,
+    desk: Any,
     store: Any,
     story: DemoStory,
     say: Callable[[str], None],
     *,
     reason: str,
 ) -> str:
-    """Make the newest version champion if its evaluation met every threshold.
-
-    The low risk tier promotes automatically like this; gated approval for higher tiers is
-    the governance work's (the demo runs as the low tier)."""
-    from modelops.defs.use_case import EVALUATION, MODEL
+    """Release the newest version the way the risk policy says: the pipeline made it
+    challenger if it passed every gate; where the tier needs a human approval, the demo's
+    validator gives it (recorded in the audit log like any approval)."""
+    from modelops.defs.use_case import MODEL
 
     latest = store.require_current(spec.id, MODEL)
-    report = json.loads(
-        store.read_bytes(
-            spec.id, EVALUATION, store.require_current(spec.id, EVALUATION), "evaluation.json"
-        )
-    )
-    current = tracking.version_for_alias(spec.registered_model_name, CHAMPION)
-    if str(report["model_version"]) != latest or not report["passed_thresholds"]:
-        say(f"version {latest} not promoted: evaluation thresholds not met")
+    state = desk.state(latest)
+    current = desk.champion()
+    if not state.gates_passed:
+        say(f"version {latest} not promoted: blocked by gate(s) {', '.join(state.blocking_gates)}")
+        story.blocked.append(f"v{latest}: {', '.join(state.blocking_gates)}")
         return current or latest
-    tracking.set_alias(spec.registered_model_name, CHAMPION, latest)
+    if current != latest:
+        role = desk.tier_policy.approval.roles[0] if desk.tier_policy.approval.roles else ""
+        desk.approve(
+            latest,
+            DEMO_VALIDATOR,
+            role,
+            f"demo: independent validation of version {latest} ({reason})",
+        )
+        story.approvals.append(f"v{latest} by {DEMO_VALIDATOR} ({role})")
+    if desk.champion() != latest:
+        say(f"version {latest} not promoted: " + "; ".join(desk.promotion_problems(state)))
+        return current or latest
     story.promotions.append(f"{current or '-'} -> {latest} ({reason})")
     return latest
 
@@ -314,7 +343,10 @@ def _summary(story: DemoStory, spec: UseCaseSpec, settings: Settings) -> str:
         "What happened:",
         f"  drift breaches:        {', '.join(breaches) or 'none'}",
         f"  retraining triggered:  {', '.join(story.retraining) or 'never'}",
+        f"  risk tier:             {story.tier}",
+        f"  approvals:             {', '.join(story.approvals) or 'none needed'}",
         f"  promotions:            {', '.join(story.promotions) or 'none'}",
+        f"  blocked by gates:      {', '.join(story.blocked) or 'none'}",
         f"  scoring versions:      {', '.join('v' + v for v in versions)}"
         + (f" (new version from {moved[0]})" if moved else ""),
         f"  realised AUC by month: {realised or 'no outcomes yet'}",
@@ -327,5 +359,7 @@ def _summary(story: DemoStory, spec: UseCaseSpec, settings: Settings) -> str:
         f"  Alerts:     {settings.home_dir / 'alerts.jsonl'}",
         "  MLflow UI:  `make demo-mlflow-ui` (http://127.0.0.1:5001) -> registered model "
         f"'{spec.registered_model_name}' (alias champion)",
+        "  Audit log:  `modelops audit show` / `modelops status -u "
+        f"{spec.id}` with MODELOPS_HOME={settings.home_dir}",
     ]
     return "\n".join(lines)

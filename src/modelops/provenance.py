@@ -35,3 +35,20 @@ def _git(project_dir: Path, *args: str) -> str:
         timeout=10,
     )
     return result.stdout.strip()
+
+
+LOCK_FILE = "uv.lock"
+
+
+@cache
+def lock_digest(project_dir: Path | None = None) -> str:
+    """sha256 of the dependency lock the code ran with (M2: reproducible retrains need the
+    same library versions); 'unknown' when no lock is found beside the project."""
+    import hashlib
+
+    folders = [project_dir] if project_dir else [Path.cwd(), *_PACKAGE_DIR.parents]
+    for folder in folders:
+        lock = folder / LOCK_FILE
+        if lock.is_file():
+            return hashlib.sha256(lock.read_bytes()).hexdigest()
+    return "unknown"

@@ -74,6 +74,14 @@ class Settings(BaseModel):
     k8s: K8sSettings | None = None
     alert_webhook: bool = False
     """Whether alerts go to the webhook in MODELOPS_ALERT_WEBHOOK_URL (the URL is not kept)."""
+    audit_database_url: str | None = None
+    """Postgres database of the audit log (gcp, k8s); None = the SQLite file under home."""
+    risk_policy_file: Path | None = None
+    """The bank's risk policy; None = the policy packaged with the platform."""
+
+    @property
+    def audit_log_path(self) -> Path:
+        return self.home_dir / "audit.db"
 
     @property
     def data_dir(self) -> Path:
@@ -138,6 +146,21 @@ class Settings(BaseModel):
             # (a local folder here would bypass the server and stay on this machine).
             artifact_root = artifact_root or (home / "mlartifacts").as_uri()
 
+        audit_url = reader.get("MODELOPS_AUDIT_DATABASE_URL")
+        if audit_url is None and environment != "local":
+            reader.fail(
+                "MODELOPS_AUDIT_DATABASE_URL",
+                f"is required with MODELOPS_ENV={environment}: the Postgres database of the "
+                "audit log, e.g. postgresql://modelops@db.bank.internal:5432/modelops "
+                "(the password comes from PGPASSWORD)",
+            )
+        elif audit_url is not None:
+            _check_audit_url(reader, audit_url)
+        policy = reader.get("MODELOPS_RISK_POLICY")
+        policy_file = (project / policy).resolve() if policy else None
+        if policy_file is not None and not policy_file.is_file():
+            reader.fail("MODELOPS_RISK_POLICY", f"{policy_file} is not a file")
+
         reader.raise_if_failed()
         return cls(
             environment=environment,  # type: ignore[arg-type]
@@ -151,6 +174,8 @@ class Settings(BaseModel):
             gcp=gcp,
             k8s=k8s,
             alert_webhook=reader.get(WEBHOOK_VARIABLE) is not None,
+            audit_database_url=audit_url,
+            risk_policy_file=policy_file,
         )
 
 
@@ -222,6 +247,20 @@ def _check_tracking_uri(reader: _Reader, uri: str | None) -> None:
         reader.fail(
             "MODELOPS_MLFLOW_TRACKING_URI",
             f"{uri!r} is not an MLflow tracking URI (http(s)://, sqlite:///, ...)",
+        )
+
+
+def _check_audit_url(reader: _Reader, url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        reader.fail(
+            "MODELOPS_AUDIT_DATABASE_URL",
+            f"{url!r} is not a Postgres URL (postgresql://user@host:5432/database)",
+        )
+    if parts.password:
+        reader.fail(
+            "MODELOPS_AUDIT_DATABASE_URL",
+            "must not contain a password; set PGPASSWORD (a secret) instead",
         )
 
 

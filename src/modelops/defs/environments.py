@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 
 from modelops.resources.alerts import AlertSink, LocalAlerts, WebhookAlerts
+from modelops.resources.audit_log import AuditLog, PostgresAuditLog, SqliteAuditLog
 from modelops.resources.source import LocalFileSource
 from modelops.resources.storage import LocalArtifactStore
 from modelops.resources.tracking import ModelTracking
@@ -19,13 +20,15 @@ from modelops.settings import WEBHOOK_VARIABLE, Settings
 
 
 def resources_for(settings: Settings) -> dict[str, Any]:
+    audit_log = audit_log_for(settings)
     shared = {
         "tracking": ModelTracking(
             tracking_uri=settings.mlflow_tracking_uri,
             artifact_root=settings.mlflow_artifact_root,
             ui_url=settings.mlflow_ui_url,
         ),
-        "alerts": alerts_for(settings),
+        "alerts": alerts_for(settings, audit_log),
+        "audit_log": audit_log,
     }
     if settings.environment == "local":
         return {
@@ -39,13 +42,22 @@ def resources_for(settings: Settings) -> dict[str, Any]:
     return {**gcp_resources(settings.gcp), **shared}
 
 
-def alerts_for(settings: Settings) -> AlertSink:
+def alerts_for(settings: Settings, audit_log: AuditLog | None = None) -> AlertSink:
     """A webhook when `MODELOPS_ALERT_WEBHOOK_URL` is set (the URL is a secret: resolved at
     run time, never shown in the UI), else the local alert file under the platform home."""
     local = str(settings.home_dir / "alerts.jsonl")
     if settings.alert_webhook:
-        return WebhookAlerts(url=dg.EnvVar(WEBHOOK_VARIABLE), fallback_path=local)
-    return LocalAlerts(path=local)
+        return WebhookAlerts(
+            url=dg.EnvVar(WEBHOOK_VARIABLE), fallback_path=local, audit_log=audit_log
+        )
+    return LocalAlerts(path=local, audit_log=audit_log)
+
+
+def audit_log_for(settings: Settings) -> AuditLog:
+    """Postgres in production (shared by every pod and operator), a SQLite file locally."""
+    if settings.audit_database_url:
+        return PostgresAuditLog(dsn=settings.audit_database_url)
+    return SqliteAuditLog(path=str(settings.audit_log_path))
 
 
 def executor_for(settings: Settings) -> dg.ExecutorDefinition:

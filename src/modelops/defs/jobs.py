@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from modelops.defs.governance import INVENTORY_KEY
 from modelops.defs.monitoring import (
     BATCH,
     DRIFT_HISTORY,
@@ -108,7 +109,8 @@ def jobs_for(specs: list[UseCaseSpec]) -> list[dg.UnresolvedAssetJobDefinition]:
         dg.define_asset_job(
             MAIN_JOB,
             selection=dg.AssetSelection.assets(
-                *[dg.AssetKey([s.id, name]) for s in specs for name in ASSET_NAMES]
+                *[dg.AssetKey([s.id, name]) for s in specs for name in ASSET_NAMES],
+                INVENTORY_KEY,
             ),
             description="Every use case, raw data to model card.",
         )

@@ -1,8 +1,12 @@
 """The asset graph of one use case, built from its spec (M7: onboarding is writing a spec).
 
     raw_dataset -> validated_dataset (+ quarantined_rows) -> features
-      -> training_set + holdout_set -> trained_model -> evaluation_report -> model_card
-                                    \\-> drift_report ---------------------------/
+      -> training_set + holdout_set -> trained_model -> evaluation_report -> release_gates
+                                    |              \\-> fairness_report ---/      |
+                                    |                                    model_release
+                                    \\-> drift_report -------------------------> model_card
+
+The release assets (fairness, gates, release) are built in `defs/governance.py`.
 
 Each asset reads its inputs from the artifact store, calls plain functions from `modelops.ml`
 and writes a new version of its output; the version is the content fingerprint (the model
@@ -20,6 +24,15 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from modelops.defs.governance import (
+    FAIRNESS,
+    GATE_PLAN_FILE,
+    GATES,
+    RELEASE,
+    governance_assets,
+    run_actor,
+    write_model_card,
+)
 from modelops.defs.kubernetes import pod_tags
 from modelops.defs.outputs import (
     json_bytes,
@@ -30,7 +43,8 @@ from modelops.defs.outputs import (
 )
 from modelops.defs.versioning import code_version
 from modelops.ml.fingerprint import bytes_fingerprint
-from modelops.provenance import code_revision
+from modelops.provenance import code_revision, lock_digest
+from modelops.resources.audit_log import AuditEvent, AuditLog
 from modelops.resources.source import (
     DataSource,
     EmptySourceError,
@@ -42,6 +56,7 @@ from modelops.resources.storage import ArtifactStore
 from modelops.resources.tracking import DatasetRef, ModelTracking
 from modelops.spec.columns import LABEL, ROW_ID
 from modelops.spec.model import UseCaseSpec
+from modelops.spec.risk import RiskPolicy, load_risk_policy
 
 RAW = "raw_dataset"
 VALIDATED = "validated_dataset"
@@ -67,14 +82,21 @@ ASSET_NAMES = (
     MODEL,
     EVALUATION,
     DRIFT,
+    FAIRNESS,
+    GATES,
+    RELEASE,
     CARD,
 )
 MODEL_REF_FILE = "model.json"
 
 
-def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
+def use_case_assets(
+    spec: UseCaseSpec, policy: RiskPolicy | None = None
+) -> list[dg.AssetsDefinition]:
     """Every asset and check of a use case; keys are `<use case>/<asset name>`."""
     uc = spec.id
+    policy = policy or load_risk_policy()
+    assessment = policy.assess(spec.risk, spec.data_schema.protected_attributes)
 
     def key(name: str) -> dg.AssetKey:
         return dg.AssetKey([uc, name])
@@ -293,9 +315,13 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         **common,
     )
     def trained_model(
-        context: dg.AssetExecutionContext, store: ArtifactStore, tracking: ModelTracking
+        context: dg.AssetExecutionContext,
+        store: ArtifactStore,
+        tracking: ModelTracking,
+        audit_log: AuditLog,
     ) -> dg.MaterializeResult:
         from modelops.ml.metrics import binary_metrics
+        from modelops.ml.release_gates import gate_plan
         from modelops.ml.training import fit_model, input_example, labels, predict_scores
 
         train_version = store.require_current(uc, TRAINING)
@@ -303,14 +329,21 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         pipeline = fit_model(train, spec)
         fit = binary_metrics(labels(train), predict_scores(pipeline, train, spec))
         code = context.assets_def.code_versions_by_key.get(key(MODEL)) or "unknown"
+        actor = run_actor(context)
+        # The gates' thresholds are fixed now, before the model is evaluated (M4).
+        plan = gate_plan(spec, assessment, policy.for_tier(assessment.tier))
         tags = {
             "modelops.use_case": uc,
             "modelops.git_commit": code_revision(),
             "modelops.code_version": code,
+            "modelops.lock_sha256": lock_digest(),
             "modelops.training_set_version": train_version,
             "modelops.dagster_run_id": context.run.run_id,
             "modelops.owner": spec.owners.person,
             "modelops.team": spec.owners.team,
+            "modelops.trained_by": actor,
+            "modelops.risk_tier": assessment.tier,
+            "modelops.gate_plan_sha256": plan.fingerprint(),
         }
         registered = tracking.record_training(
             use_case=uc,
@@ -353,8 +386,55 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             "estimator": spec.model.estimator,
             "code_version": code,
             "git_commit": tags["modelops.git_commit"],
+            "lock_sha256": tags["modelops.lock_sha256"],
+            "trained_by": actor,
+            "artifact_sha256": registered.artifact_sha256,
+            "risk_tier": assessment.tier,
+            "spec": spec.model_dump(mode="json", by_alias=True),
         }
+        data_versions = {"training_set": train_version}
+        if ref["holdout_set_version"]:
+            data_versions["holdout_set"] = str(ref["holdout_set_version"])
+        store.write_bytes(uc, MODEL, registered.version, GATE_PLAN_FILE, json_bytes(plan.to_dict()))
         store.write_bytes(uc, MODEL, registered.version, MODEL_REF_FILE, json_bytes(ref))
+        tracking.log_files(
+            registered.run_id, {GATE_PLAN_FILE: json_bytes(plan.to_dict())}, folder="governance"
+        )
+        for event, reason, details in (
+            (
+                "training",
+                context.run.tags.get("modelops/retraining_reason") or "training run",
+                {
+                    "owner": spec.owners.person,
+                    "run_id": registered.run_id,
+                    "dagster_run_id": context.run.run_id,
+                    "git_commit": tags["modelops.git_commit"],
+                    "lock_sha256": tags["modelops.lock_sha256"],
+                    "artifact_sha256": registered.artifact_sha256,
+                    "estimator": spec.model.estimator,
+                    "params": {k: str(v) for k, v in spec.model.params.items()},
+                    "seed": spec.split.seed,
+                    "risk_tier": assessment.tier,
+                },
+            ),
+            (
+                "gate_thresholds",
+                "thresholds fixed before evaluation",
+                {"plan": plan.to_dict(), "plan_fingerprint": plan.fingerprint()},
+            ),
+        ):
+            audit_log.append(
+                AuditEvent(
+                    event=event,
+                    actor=actor,
+                    use_case=uc,
+                    reason=reason,
+                    model_version=registered.version,
+                    data_versions=data_versions,
+                    code_version=code,
+                    details=details,
+                )
+            )
         store.publish(uc, MODEL, registered.version)
         return dg.MaterializeResult(
             asset_key=key(MODEL),
@@ -372,6 +452,9 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
                 "training_rows": train.height,
                 "train_auc": round(fit.auc, 6),
                 "git_commit": tags["modelops.git_commit"],
+                "risk_tier": assessment.tier,
+                "trained_by": actor,
+                "artifact_sha256": registered.artifact_sha256,
             },
         )
 
@@ -529,21 +612,42 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             description=f"{report.drifted_share:.0%} of features drifted",
         )
 
+    # -- release assets (defs/governance.py) -------------------------------------------------
+    release_assets = governance_assets(
+        spec,
+        policy,
+        model=MODEL,
+        evaluation=EVALUATION,
+        training=TRAINING,
+        holdout=HOLDOUT,
+        raw=RAW,
+        read_model_ref=_model_ref,
+    )
+
     # -- model card ----------------------------------------------------------------------------
     @dg.asset(
         **light_step,
         key=key(CARD),
-        deps=[key(MODEL), key(EVALUATION), key(DRIFT)],
+        deps=[key(MODEL), key(EVALUATION), key(DRIFT), key(FAIRNESS), key(GATES), key(RELEASE)],
         owners=model_owners,
         kinds={"mlflow", "markdown"},
-        code_version=code_version(("modelops.ml.model_card",), spec.documentation, spec.owners),
-        description="The model card of the current model version, generated, never hand-written.",
+        code_version=code_version(
+            ("modelops.ml.model_card",), spec.documentation, spec.owners, spec.risk
+        ),
+        description=(
+            "The model card of the current model version (Mitchell et al.), with its risk tier, "
+            "gate results, fairness and approvals; generated, never hand-written. Re-rendered "
+            "on every approval, rejection, promotion and rollback."
+        ),
         **common,
     )
     def model_card(
-        context: dg.AssetExecutionContext, store: ArtifactStore, tracking: ModelTracking
+        context: dg.AssetExecutionContext,
+        store: ArtifactStore,
+        tracking: ModelTracking,
+        audit_log: AuditLog,
     ) -> dg.MaterializeResult:
-        from modelops.ml.model_card import ModelCardInputs, render_html, render_model_card
+        from modelops.governance.release_desk import ReleaseDesk
 
         ref = _model_ref(store, uc)
         evaluation = json.loads(
@@ -554,33 +658,34 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         drift = json.loads(
             store.read_bytes(uc, DRIFT, store.require_current(uc, DRIFT), "drift.json")
         )
-        markdown = render_model_card(
-            ModelCardInputs(
-                spec=spec,
-                model_ref=ref,
-                evaluation=evaluation,
-                drift=drift,
-                training_rows=ref["training_rows"],
-                training_positive_rate=ref["training_positive_rate"],
-            )
+        fairness = store.read_bytes(
+            uc, FAIRNESS, store.require_current(uc, FAIRNESS), "fairness.md"
+        ).decode()
+        desk = ReleaseDesk(spec, policy, tracking, audit_log)
+        markdown, version = write_model_card(
+            spec,
+            desk,
+            store,
+            tracking,
+            card_asset=CARD,
+            model_asset=MODEL,
+            version=str(ref["version"]),
+            inputs={
+                "model_ref": {k: v for k, v in ref.items() if k != "spec"},
+                "evaluation": evaluation,
+                "drift": drift,
+                "fairness_markdown": fairness,
+            },
         )
-        files = {
-            "model_card.md": markdown.encode(),
-            "model_card.html": render_html(markdown).encode(),
-        }
-        version = bytes_fingerprint(files["model_card.md"])
-        for name, content in files.items():
-            store.write_bytes(uc, CARD, version, name, content)
-        store.publish(uc, CARD, version)
-        tracking.log_files(ref["run_id"], files, folder="model_card")
-        tracking.describe_version(ref["registered_name"], ref["version"], markdown)
         return dg.MaterializeResult(
             asset_key=key(CARD),
             data_version=dg.DataVersion(version),
             metadata={
                 "card": dg.MetadataValue.md(markdown),
                 "model_version": ref["version"],
+                "risk_tier": desk.tier,
                 "card_uri": dg.MetadataValue.url(store.uri(uc, CARD, version, "model_card.md")),
+                "card_html": dg.MetadataValue.url(store.uri(uc, CARD, version, "model_card.html")),
             },
         )
 
@@ -592,6 +697,7 @@ def use_case_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         trained_model,
         evaluation_report,
         drift_report,
+        *release_assets,
         model_card,
     ]
 

@@ -35,6 +35,24 @@ class ModelCardInputs:
     """`DriftReport.to_dict()` of the holdout against the training data."""
     training_rows: int
     training_positive_rate: float
+    governance: Governance | None = None
+    """Risk tier, gate results, fairness and release record; None for a card drafted before
+    the release gates ran."""
+
+
+@dataclass(frozen=True)
+class Governance:
+    """The release side of a card: why the model is trusted (M3, M4, M9)."""
+
+    tier: str
+    rationale: tuple[str, ...]
+    gates: dict[str, Any] | None
+    """The `release_gates` output: {passed, plan_fingerprint, results: [GateResult dicts]}."""
+    fairness_markdown: str | None
+    release_status: str
+    approvals: tuple[dict[str, str], ...] = ()
+    """{approver, role, reason, recorded_at} of each approval of this version."""
+    rejection: dict[str, str] | None = None
 
 
 def render_model_card(inputs: ModelCardInputs) -> str:
@@ -120,6 +138,7 @@ def render_model_card(inputs: ModelCardInputs) -> str:
         "",
         *_segments_table(evaluation),
         "",
+        *_fairness_section(inputs.governance),
         "## Ethical considerations",
         "",
         *(_bullets(spec.documentation.ethical_considerations) or ["None recorded in the spec."]),
@@ -128,8 +147,61 @@ def render_model_card(inputs: ModelCardInputs) -> str:
         "",
         *(_bullets(spec.documentation.caveats) or ["None recorded in the spec."]),
         "",
+        *_governance_section(inputs.governance),
     ]
     return "\n".join(lines)
+
+
+def _fairness_section(governance: Governance | None) -> list[str]:
+    if governance is None or not governance.fairness_markdown:
+        return []
+    return ["### Fairness", "", governance.fairness_markdown.strip(), ""]
+
+
+def _governance_section(governance: Governance | None) -> list[str]:
+    if governance is None:
+        return ["## Risk and release", "", "The release gates have not run for this version.", ""]
+    lines = [
+        "## Risk and release",
+        "",
+        f"Risk tier: **{governance.tier}**",
+        "",
+        *_bullets(list(governance.rationale)),
+        "",
+        f"Release status: {governance.release_status}",
+        "",
+    ]
+    gates = governance.gates
+    if gates is None:
+        lines += ["The release gates have not run for this version.", ""]
+    else:
+        verdict = "passed every required gate" if gates.get("passed") else "**blocked**"
+        lines += [
+            f"Release gates ({verdict}; thresholds fixed at training, plan "
+            f"`{str(gates.get('plan_fingerprint', '?'))[:12]}`):",
+            "",
+            "| gate | required | result | summary |",
+            "|---|---|---|---|",
+            *(
+                f"| {g['name']} | {'yes' if g['required'] else 'no'} | "
+                f"{'pass' if g['passed'] else '**FAIL**'} | {_cell(g['summary'])} |"
+                for g in gates.get("results", [])
+            ),
+            "",
+        ]
+    if governance.approvals:
+        lines += ["Approvals:", ""]
+        lines += _bullets(
+            [
+                f"{a['approver']} ({a['role']}) at {a['recorded_at']}: {_cell(a['reason'])}"
+                for a in governance.approvals
+            ]
+        )
+        lines.append("")
+    if governance.rejection:
+        r = governance.rejection
+        lines += [f"Rejected by {r['actor']} at {r['recorded_at']}: {_cell(r['reason'])}", ""]
+    return lines
 
 
 def render_html(markdown: str) -> str:

@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 import dagster as dg
 
+from modelops.resources.audit_log import AuditEvent, AuditLog
+
 Severity = Literal["info", "warning", "critical"]
 _log = logging.getLogger("modelops.alerts")
 
@@ -46,10 +48,42 @@ class Alert:
 
 
 class AlertSink(dg.ConfigurableResource):
-    """Where alerts go. `send` returns where the alert was delivered."""
+    """Where alerts go. `send` returns where the alert was delivered.
+
+    With an `audit_log`, every alert is also recorded there (M1: alerts and retraining
+    triggers belong to the audit trail); a retraining alert is recorded as a
+    `retraining_trigger`.
+    """
+
+    audit_log: AuditLog | None = None
 
     def send(self, alert: Alert) -> str:
+        delivered = self._deliver(alert)
+        if self.audit_log is not None:
+            self.audit_log.append(
+                AuditEvent(
+                    event="retraining_trigger" if alert.kind == "retraining" else "alert",
+                    actor="dagster:alerts",
+                    use_case=alert.use_case,
+                    reason=alert.summary,
+                    model_version=_text_or_none(alert.details.get("champion")),
+                    details={
+                        "kind": alert.kind,
+                        "severity": alert.severity,
+                        "owners": list(alert.owners),
+                        "delivered_to": "webhook" if delivered == "webhook" else "local",
+                        **{k: v for k, v in alert.details.items() if k != "champion"},
+                    },
+                )
+            )
+        return delivered
+
+    def _deliver(self, alert: Alert) -> str:
         raise NotImplementedError
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 class LocalAlerts(AlertSink):
@@ -57,7 +91,7 @@ class LocalAlerts(AlertSink):
 
     path: str
 
-    def send(self, alert: Alert) -> str:
+    def _deliver(self, alert: Alert) -> str:
         target = Path(self.path)
         target.parent.mkdir(parents=True, exist_ok=True)
         line = (alert.to_json() + "\n").encode()
@@ -84,7 +118,7 @@ class WebhookAlerts(AlertSink):
     fallback_path: str | None = None
     """A local JSON-lines file that keeps alerts the webhook did not accept."""
 
-    def send(self, alert: Alert) -> str:
+    def _deliver(self, alert: Alert) -> str:
         body = json.dumps({"text": alert.text(), "alert": json.loads(alert.to_json())}).encode()
         request = urllib.request.Request(
             self.url, data=body, method="POST", headers={"Content-Type": "application/json"}
@@ -99,5 +133,5 @@ class WebhookAlerts(AlertSink):
         # The URL is a secret (it authorises posting): never log it.
         _log.error("alert webhook failed (%s); alert kept locally: %s", problem, alert.text())
         if self.fallback_path:
-            return LocalAlerts(path=self.fallback_path).send(alert)
+            return LocalAlerts(path=self.fallback_path)._deliver(alert)
         return "log"

@@ -3,11 +3,17 @@
 `dagster-mlflow` is a legacy op resource that leaves runs RUNNING after an asset run; this
 resource opens and closes its own MLflow run per training, and talks to MLflow only through
 the tracking URI it is given (sqlite file locally, an HTTP server in production).
+
+Model integrity (a bank requirement): the sha256 of each model's artifacts is recorded when it
+is registered and checked before every load from the store. The skops trust list is stored in
+the model's own MLmodel file, so whoever can change the model can change the list: the digest
+is the guard that does not travel with the artifact.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.metadata
 import tempfile
 import warnings
@@ -20,6 +26,11 @@ import dagster as dg
 import polars as pl
 
 MODEL_ARTIFACT = "model"
+DIGEST_TAG = "modelops.artifact_sha256"
+"""Run and model-version tag holding `artifact_digest` of the registered model's artifacts."""
+MLFLOW_META_FILE = "registered_model_meta"
+"""Name/version note MLflow writes into a model folder it downloads through a `models:/` URI:
+into the store itself when the store is a local folder. Not part of the model."""
 
 # Types a registered model may ask skops to trust when it is loaded. The project owns this
 # list: a model that needs anything else is refused at registration, not trusted blindly.
@@ -34,11 +45,14 @@ TRUSTED_MODEL_TYPES = frozenset(
     }
 )
 
+DESCRIPTION_LIMIT = 5000
+"""Longest model-version description MLflow's SQL stores accept."""
+
 _PINNED_FOR_SERVING = ("scikit-learn", "numpy", "pandas", "scipy", "skops")
 
-# The models this process registered, by URI: evaluating a model right after training it
-# (in the same in-process run) needs no round trip through the artifact store.
-_JUST_REGISTERED: dict[str, Any] = {}
+# The models this process registered, by URI, with their artifact digest: evaluating a model
+# right after training it (in the same in-process run) needs no round trip through the store.
+_JUST_REGISTERED: dict[str, tuple[Any, str]] = {}
 
 
 @dataclass(frozen=True)
@@ -58,10 +72,38 @@ class RegisteredModel:
     run_id: str
     experiment_id: str
     model_uri: str
+    artifact_sha256: str
+    """`artifact_digest` of the stored model, also the version's `modelops.artifact_sha256` tag."""
 
 
 class UntrustedModelError(RuntimeError):
     """A fitted model would need types outside the project's trusted list to load."""
+
+
+class ModelIntegrityError(RuntimeError):
+    """A model's stored artifacts cannot be shown to be the ones registered: it is not loaded."""
+
+
+def artifact_digest(directory: Path) -> str:
+    """The sha256 of a model folder, as a manifest: every file's sha256 and relative path.
+
+    The manifest is `sha256sum`'s format (`<hex>  <path>` per file, sorted by path), so a
+    renamed, added or removed file changes the digest as much as a changed byte, and an
+    auditor can rebuild it with standard tools. Left out: empty folders (artifact stores do
+    not keep them) and MLflow's top-level `registered_model_meta` (any plain MLflow load from a
+    local store adds it; `load_model` deletes it before loading). A symlink is refused, as what
+    it points to could change between the check and the load.
+    """
+    lines = []
+    for path in sorted(directory.rglob("*"), key=lambda p: p.relative_to(directory).as_posix()):
+        relative = path.relative_to(directory).as_posix()
+        if path.is_symlink():
+            raise ModelIntegrityError(f"model artifacts may not contain symlinks: {path}")
+        if path.is_file() and relative != MLFLOW_META_FILE:
+            with path.open("rb") as handle:
+                file_sha = hashlib.file_digest(handle, "sha256").hexdigest()
+            lines.append(f"{file_sha}  {relative}\n")
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 class ModelTracking(dg.ConfigurableResource):
@@ -96,6 +138,20 @@ class ModelTracking(dg.ConfigurableResource):
                 raise
             return experiment.experiment_id
 
+    def _download(self, artifact_uri: str, directory: str) -> Path:
+        """A private copy of artifacts (also from a local store, which MLflow would otherwise
+        hand out in place): what is checked is exactly what is then loaded."""
+        import mlflow.artifacts
+
+        return Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=artifact_uri,
+                dst_path=directory,
+                tracking_uri=self.tracking_uri,
+                registry_uri=self.tracking_uri,
+            )
+        )
+
     @contextlib.contextmanager
     def _active(self) -> Iterator[Any]:
         import mlflow
@@ -129,6 +185,8 @@ class ModelTracking(dg.ConfigurableResource):
         `datasets` pairs a `DatasetRef` with its polars frame (a small sample is enough: the
         digest given is the full table's fingerprint). If anything fails the run is marked
         FAILED and no version is registered, so the registry only holds complete versions.
+        The artifacts' digest is taken from a download of what was stored (the same way a load
+        reads them) and set on the run and, atomically with its creation, on the version.
         """
         trusted = self._trusted_types(model)
         experiment_id = self.experiment_id(use_case)
@@ -158,17 +216,26 @@ class ModelTracking(dg.ConfigurableResource):
                     serialization_format="skops",
                     skops_trusted_types=trusted,
                 )
+                # The logged model's own location, not `models:/m-...`: MLflow adds a
+                # registered_model_meta file to downloads of models:/ URIs.
+                stored = self._client().get_logged_model(info.model_id).artifact_location
+                with tempfile.TemporaryDirectory(prefix="modelops-model-") as tmp:
+                    digest = artifact_digest(self._download(stored, tmp))
+                mlflow.set_tag(DIGEST_TAG, digest)
                 mlflow.log_metrics(dict(metrics))
-                version = mlflow.register_model(info.model_uri, registered_name, tags=dict(tags))
+                version = mlflow.register_model(
+                    info.model_uri, registered_name, tags={**tags, DIGEST_TAG: digest}
+                )
         registered = RegisteredModel(
             name=registered_name,
             version=str(version.version),
             run_id=run.info.run_id,
             experiment_id=experiment_id,
             model_uri=f"models:/{registered_name}/{version.version}",
+            artifact_sha256=digest,
         )
         _JUST_REGISTERED.clear()  # keep one model alive at most
-        _JUST_REGISTERED[self._cache_key(registered.model_uri)] = model
+        _JUST_REGISTERED[self._cache_key(registered.model_uri)] = (model, digest)
         return registered
 
     def _cache_key(self, model_uri: str) -> str:
@@ -189,15 +256,81 @@ class ModelTracking(dg.ConfigurableResource):
 
     # Registry ---------------------------------------------------------------------------
 
-    def load_model(self, model_uri: str, *, from_store: bool = False) -> Any:
-        """The model behind a URI; the one this process just registered unless `from_store`."""
-        just_registered = _JUST_REGISTERED.get(self._cache_key(model_uri))
-        if just_registered is not None and not from_store:
-            return just_registered
-        with self._active() as mlflow:
+    def load_model(
+        self, model_uri: str, *, expected_sha256: str | None = None, from_store: bool = False
+    ) -> Any:
+        """The model behind `models:/name/version` or `models:/name@alias`, verified.
+
+        The one this process just registered is handed back unless `from_store`. Otherwise the
+        version's artifacts are downloaded once to a private folder, their digest is compared
+        with the version's recorded one (and with `expected_sha256`, e.g. from the audit log,
+        since whoever can edit the registry can edit its tags), and the model is loaded from
+        that same folder. Raises `ModelIntegrityError` on any mismatch or missing digest.
+        """
+        cached = _JUST_REGISTERED.get(self._cache_key(model_uri))
+        if cached is not None and not from_store:
+            model, digest = cached
+            if expected_sha256 is not None and expected_sha256.lower() != digest:
+                raise ModelIntegrityError(
+                    f"refusing to load {model_uri}: it was registered with sha256 {digest} "
+                    f"but {expected_sha256} was expected"
+                )
+            return model
+        name, version = self._resolve(model_uri)
+        label = f"{name} version {version}"
+        recorded = self.version_digest(name, version)
+        if recorded is None:
+            raise ModelIntegrityError(
+                f"refusing to load {label}: it has no recorded digest (tag {DIGEST_TAG}); it "
+                "was registered before integrity checks or outside the platform, so its "
+                "artifacts cannot be verified (retrain it, or re-register it through the "
+                "platform)"
+            )
+        if expected_sha256 is not None and expected_sha256.lower() != recorded.lower():
+            raise ModelIntegrityError(
+                f"refusing to load {label}: the registry records sha256 {recorded} but "
+                f"{expected_sha256} was expected (e.g. from the audit log); the registry's "
+                "record was changed or this is not the version that was approved"
+            )
+        stored = self._client().get_model_version_download_uri(name, version)
+        with tempfile.TemporaryDirectory(prefix="modelops-model-") as tmp:
+            local = self._download(stored, tmp)
+            (local / MLFLOW_META_FILE).unlink(missing_ok=True)  # load exactly what is verified
+            actual = artifact_digest(local)
+            if actual != recorded.lower():
+                raise ModelIntegrityError(
+                    f"refusing to load {label}: its artifacts' sha256 is {actual} but "
+                    f"{recorded} was recorded at registration; the artifact was changed after "
+                    "registration (restore it from backup or retrain)"
+                )
             import mlflow.sklearn
 
-            return mlflow.sklearn.load_model(model_uri)
+            return mlflow.sklearn.load_model(str(local))
+
+    def _resolve(self, model_uri: str) -> tuple[str, str]:
+        """(name, version) of a registered-model URI; an alias is read once, here, so the
+        version checked is the version loaded even if the alias moves meanwhile."""
+        unsupported = ModelIntegrityError(
+            f"refusing to load {model_uri}: only registered versions (models:/NAME/VERSION or "
+            "models:/NAME@ALIAS) have a recorded digest to verify"
+        )
+        if not model_uri.startswith("models:/"):
+            raise unsupported
+        path = model_uri.removeprefix("models:/").rstrip("/")
+        if "@" in path and "/" not in path:
+            name, _, alias = path.rpartition("@")
+            resolved = self.version_for_alias(name, alias)
+            if resolved is None:
+                raise ModelIntegrityError(f"refusing to load {model_uri}: the alias is not set")
+            return name, resolved
+        name, _, version = path.rpartition("/")
+        if not name or not version.isdigit():
+            raise unsupported
+        return name, version
+
+    def version_digest(self, registered_name: str, version: str) -> str | None:
+        """The artifact sha256 recorded when the version was registered; None if it has none."""
+        return self._client().get_model_version(registered_name, version).tags.get(DIGEST_TAG)
 
     def version_for_alias(self, registered_name: str, alias: str) -> str | None:
         """The version an alias (e.g. `champion`) points to, or None when it is not set."""
@@ -213,6 +346,9 @@ class ModelTracking(dg.ConfigurableResource):
 
     def set_alias(self, registered_name: str, alias: str, version: str) -> None:
         self._client().set_registered_model_alias(registered_name, alias, version)
+
+    def delete_alias(self, registered_name: str, alias: str) -> None:
+        self._client().delete_registered_model_alias(registered_name, alias)
 
     def run_id_of(self, registered_name: str, version: str) -> str:
         return self._client().get_model_version(registered_name, version).run_id
@@ -237,10 +373,28 @@ class ModelTracking(dg.ConfigurableResource):
             client.log_metric(run_id, key, value)
 
     def describe_version(self, registered_name: str, version: str, description: str) -> None:
+        """Set a version's description (the model card); MLflow's SQL stores cap it at 5,000
+        characters, so a longer text is cut with a pointer to the full card artifact."""
+        if len(description) > DESCRIPTION_LIMIT:
+            note = (
+                "\n\n_(cut to fit the registry; the full card is the run artifact "
+                "model_card/model_card.md)_"
+            )
+            description = description[: DESCRIPTION_LIMIT - len(note)] + note
         self._client().update_model_version(registered_name, version, description=description)
 
     def set_version_tag(self, registered_name: str, version: str, key: str, value: str) -> None:
-        self._client().set_model_version_tag(registered_name, version, key, value)
+        """Set a version tag. The HTTP client retries a request that timed out under load;
+        when the first attempt did land, the retry fails on the existing row, which is fine
+        as long as the tag holds the value asked for."""
+        from mlflow.exceptions import MlflowException
+
+        client = self._client()
+        try:
+            client.set_model_version_tag(registered_name, version, key, value)
+        except MlflowException:
+            if client.get_model_version(registered_name, version).tags.get(key) != value:
+                raise
 
     # Links for people -------------------------------------------------------------------
 

@@ -110,6 +110,8 @@ class FairnessLimits(_Strict):
     max_equalized_odds_difference: Annotated[float, Field(ge=0, le=1)]
     min_group_size: Annotated[int, Field(ge=1)] = 30
     """Groups with fewer holdout rows are reported but not gated: their rates are noise."""
+    min_outcome_count: Annotated[int, Field(ge=1)] = 20
+    """Equalized odds compares only groups with at least this many actual bads and goods."""
 
 
 class SliceFloors(_Strict):

@@ -1,0 +1,177 @@
+"""What the audit log says about a use case: each version's gates, approvals and rejections,
+and who was champion when.
+
+MLflow keeps no alias history (MLflow issue #2169), so the platform answers "which version was
+champion at time T" from its own hash-chained records: every promotion and rollback is a
+record, replayed here as a stack (a promotion pushes, a rollback pops).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+TRAINING = "training"
+GATE_THRESHOLDS = "gate_thresholds"
+GATE_RESULT = "gate_result"
+APPROVAL = "approval"
+REJECTION = "rejection"
+PROMOTION = "promotion"
+ROLLBACK = "rollback"
+CHALLENGER_SET = "challenger"
+REPRODUCTION = "reproduction"
+ALERT = "alert"
+RETRAINING_TRIGGER = "retraining_trigger"
+
+CHAMPION_EVENTS = (PROMOTION, ROLLBACK)
+
+
+class Record(Protocol):
+    """The fields of an audit record this module reads (see resources.audit_log)."""
+
+    seq: int
+    recorded_at: str
+    event: str
+    actor: str
+    use_case: str
+    reason: str
+    model_version: str | None
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Approval:
+    approver: str
+    role: str
+    reason: str
+    recorded_at: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class VersionState:
+    """One model version as the log records it."""
+
+    use_case: str
+    version: str
+    training: Record | None
+    gates: Record | None
+    """The latest gate result of the version."""
+    approvals: tuple[Approval, ...]
+    rejection: Record | None
+
+    @property
+    def gates_passed(self) -> bool:
+        return self.gates is not None and bool(self.gates.details.get("passed"))
+
+    @property
+    def developers(self) -> frozenset[str]:
+        """Who built the version: they may not approve it (separation of duties)."""
+        if self.training is None:
+            return frozenset()
+        people = {self.training.actor, self.training.details.get("owner", "")}
+        return frozenset(p.lower() for p in people if p)
+
+    @property
+    def artifact_sha256(self) -> str | None:
+        return None if self.training is None else self.training.details.get("artifact_sha256")
+
+    @property
+    def blocking_gates(self) -> list[str]:
+        if self.gates is None:
+            return []
+        return [g["name"] for g in self.gates.details.get("results", []) if g.get("blocking")]
+
+
+def version_state(records: Iterable[Record], use_case: str, version: str) -> VersionState:
+    training = gates = rejection = None
+    approvals: list[Approval] = []
+    for record in records:
+        if record.use_case != use_case or record.model_version != version:
+            continue
+        if record.event == TRAINING:
+            training = record
+        elif record.event == GATE_RESULT:
+            gates = record
+        elif record.event == APPROVAL:
+            approvals.append(
+                Approval(
+                    approver=record.actor,
+                    role=str(record.details.get("role", "")),
+                    reason=record.reason,
+                    recorded_at=record.recorded_at,
+                    seq=record.seq,
+                )
+            )
+        elif record.event == REJECTION:
+            rejection = record
+    return VersionState(use_case, version, training, gates, tuple(approvals), rejection)
+
+
+@dataclass(frozen=True)
+class ChampionChange:
+    seq: int
+    recorded_at: str
+    event: str
+    """`promotion` or `rollback`."""
+    version: str
+    previous: str | None
+    actor: str
+    reason: str
+
+
+def champion_changes(records: Iterable[Record], use_case: str) -> list[ChampionChange]:
+    return [
+        ChampionChange(
+            seq=r.seq,
+            recorded_at=r.recorded_at,
+            event=r.event,
+            version=str(r.model_version),
+            previous=r.details.get("previous"),
+            actor=r.actor,
+            reason=r.reason,
+        )
+        for r in sorted(records, key=lambda r: r.seq)
+        if r.use_case == use_case and r.event in CHAMPION_EVENTS
+    ]
+
+
+def champion_stack(changes: Sequence[ChampionChange]) -> list[str]:
+    """The champions in order of reign, the current one last: promotions push, rollbacks pop
+    back to the version they restored."""
+    stack: list[str] = []
+    for change in changes:
+        if change.event == ROLLBACK:
+            while stack and stack[-1] != change.version:
+                stack.pop()
+            if not stack:
+                stack.append(change.version)
+        else:
+            if change.version in stack:
+                stack.remove(change.version)  # promoted again: its reign starts anew
+            stack.append(change.version)
+    return stack
+
+
+def champion_at(records: Iterable[Record], use_case: str, when: datetime) -> str | None:
+    """The version that was champion at `when` (None before the first promotion)."""
+    moment = _as_utc(when)
+    changes = [
+        c for c in champion_changes(records, use_case) if parse_time(c.recorded_at) <= moment
+    ]
+    stack = champion_stack(changes)
+    return stack[-1] if stack else None
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO-8601 time; naive times are taken as UTC (the platform's one timezone)."""
+    return _as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,0 +1,345 @@
+"""Group fairness of a candidate's decisions on the holdout (M4), computed with fairlearn.
+
+Credit convention: the positive class (label 1) is the bad outcome, and a row is *selected*
+when the model predicts it positive at the operating threshold (score >= threshold), i.e. the
+application is flagged or declined. So a group's selection rate is its decline rate, its TPR
+the share of its actual bads that are caught and its FPR the share of its actual goods that
+are declined by mistake.
+
+For every protected attribute the report gives each group's rates and two gaps between groups:
+the demographic parity difference (largest gap in selection rate) and the equalized odds
+difference (the larger of the largest TPR gap and the largest FPR gap). Groups with fewer rows
+than `min_group_size` are reported but left out of both gaps: their rates are noise and would
+make the gate fail (or pass) by chance. Null group values form their own "(missing)" group, so
+rows without the attribute are visible instead of silently dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+from fairlearn.metrics import (
+    MetricFrame,
+    demographic_parity_difference,
+    equalized_odds_difference,
+    false_positive_rate,
+    selection_rate,
+    true_positive_rate,
+)
+
+from modelops.ml.evaluation import MISSING_CATEGORY
+
+
+@dataclass(frozen=True)
+class GroupRates:
+    """One group of one attribute at the operating threshold."""
+
+    attribute: str
+    group: str
+    n: int
+    positives: int
+    """Actual positives (bads) in the group."""
+    selection_rate: float
+    tpr: float | None
+    """None when the group holds no actual positive (the rate is undefined, not 0)."""
+    fpr: float | None
+    """None when the group holds no actual negative."""
+    gated: bool
+    """n >= min_group_size: the group takes part in the differences."""
+
+
+@dataclass(frozen=True)
+class AttributeFairness:
+    """Every group of one attribute and the gaps between its gated groups."""
+
+    attribute: str
+    groups: tuple[GroupRates, ...]
+    demographic_parity_difference: float | None
+    """Over gated groups only; None when fewer than two groups are gated."""
+    equalized_odds_difference: float | None
+    """Over gated groups holding both outcomes; None when fewer than two do."""
+    note: str | None
+
+    def to_markdown(self, heading: str = "###") -> str:
+        rows = [
+            [
+                _cell(g.group),
+                str(g.n),
+                str(g.positives),
+                _num(g.selection_rate),
+                _num(g.tpr),
+                _num(g.fpr),
+                "yes" if g.gated else "no",
+            ]
+            for g in self.groups
+        ]
+        header = ["Group", "Rows", "Actual bads", "Selection rate", "TPR", "FPR", "Gated"]
+        lines = [
+            f"{heading} {_cell(self.attribute)}",
+            "",
+            *_table(header, rows),
+            "",
+            f"Demographic parity difference: {_num(self.demographic_parity_difference)}  ",
+            f"Equalized odds difference: {_num(self.equalized_odds_difference)}",
+        ]
+        if self.note:
+            lines += ["", f"Note: {_cell(self.note)}"]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class FairnessReport:
+    """Fairness of the candidate's decisions for every compared attribute."""
+
+    threshold: float
+    min_group_size: int
+    attributes: tuple[AttributeFairness, ...]
+    min_outcome_count: int = 1
+    """Equalized odds compares groups with at least this many actual bads and goods: a TPR
+    measured on two bads is noise."""
+
+    def attribute(self, name: str) -> AttributeFairness | None:
+        return next((a for a in self.attributes if a.attribute == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable: plain Python numbers, undefined values as None."""
+        return {
+            "threshold": _float(self.threshold),
+            "min_group_size": int(self.min_group_size),
+            "min_outcome_count": int(self.min_outcome_count),
+            "attributes": [
+                {
+                    "attribute": a.attribute,
+                    "groups": [
+                        {
+                            "attribute": g.attribute,
+                            "group": g.group,
+                            "n": int(g.n),
+                            "positives": int(g.positives),
+                            "selection_rate": _float(g.selection_rate),
+                            "tpr": _float(g.tpr),
+                            "fpr": _float(g.fpr),
+                            "gated": bool(g.gated),
+                        }
+                        for g in a.groups
+                    ],
+                    "demographic_parity_difference": _float(a.demographic_parity_difference),
+                    "equalized_odds_difference": _float(a.equalized_odds_difference),
+                    "note": a.note,
+                }
+                for a in self.attributes
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FairnessReport:
+        """The report stored by `to_dict` (e.g. beside the model), read back unchanged."""
+        return cls(
+            threshold=float(data["threshold"]),
+            min_group_size=int(data["min_group_size"]),
+            min_outcome_count=int(data.get("min_outcome_count", 1)),
+            attributes=tuple(
+                AttributeFairness(
+                    attribute=a["attribute"],
+                    groups=tuple(GroupRates(**g) for g in a["groups"]),
+                    demographic_parity_difference=a["demographic_parity_difference"],
+                    equalized_odds_difference=a["equalized_odds_difference"],
+                    note=a["note"],
+                )
+                for a in data["attributes"]
+            ),
+        )
+
+    def to_markdown(self) -> str:
+        lines = [
+            f"## Fairness at threshold {self.threshold:g}",
+            "",
+            f"Selected = predicted bad (score >= {self.threshold:g}): flagged or declined. "
+            f"Groups with fewer than {self.min_group_size} rows are reported but not gated.",
+        ]
+        if not self.attributes:
+            lines += ["", "No attribute compared."]
+        for attribute in self.attributes:
+            lines += ["", attribute.to_markdown("###")]
+        return "\n".join(lines) + "\n"
+
+
+def fairness_report(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    groups: Mapping[str, np.ndarray],
+    *,
+    threshold: float,
+    min_group_size: int,
+    min_outcome_count: int = 1,
+) -> FairnessReport:
+    """Per-group rates and between-group gaps of the decisions `scores >= threshold`.
+
+    `groups` maps each attribute to one value per row; attributes keep the mapping's order.
+    """
+    y = np.asarray(labels)
+    if y.ndim != 1:
+        raise ValueError(f"labels must be a 1-D array, got shape {y.shape}")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("labels must be 0/1 (1 = the bad outcome)")
+    y = y.astype(int)
+    p = np.asarray(scores, dtype=float)
+    if p.shape != y.shape:
+        raise ValueError(f"scores must hold one value per label, shape {y.shape}; got {p.shape}")
+    if not math.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold}")
+    if min_group_size < 1:
+        raise ValueError(f"min_group_size must be at least 1, got {min_group_size}")
+    for attribute, values in groups.items():
+        if np.shape(values) != y.shape:
+            raise ValueError(
+                f"group '{attribute}' must hold one value per label, shape {y.shape}; "
+                f"got {np.shape(values)}"
+            )
+    if min_outcome_count < 1:
+        raise ValueError(f"min_outcome_count must be at least 1, got {min_outcome_count}")
+    selected = (p >= threshold).astype(int)
+    return FairnessReport(
+        threshold=float(threshold),
+        min_group_size=int(min_group_size),
+        min_outcome_count=int(min_outcome_count),
+        attributes=tuple(
+            _attribute_fairness(
+                attribute,
+                y,
+                selected,
+                _group_labels(values),
+                min_group_size,
+                min_outcome_count,
+            )
+            for attribute, values in groups.items()
+        ),
+    )
+
+
+def _attribute_fairness(
+    attribute: str,
+    y: np.ndarray,
+    selected: np.ndarray,
+    labels: np.ndarray,
+    min_size: int,
+    min_outcomes: int,
+) -> AttributeFairness:
+    frame = MetricFrame(
+        metrics={
+            "selection_rate": partial(selection_rate, pos_label=1),
+            "tpr": partial(true_positive_rate, pos_label=1),
+            "fpr": partial(false_positive_rate, pos_label=1),
+        },
+        y_true=y,
+        y_pred=selected,
+        sensitive_features=labels,
+    )
+    by_group = frame.by_group
+    rates: list[GroupRates] = []
+    for group in sorted(set(labels.tolist())):
+        mask = labels == group
+        n = int(mask.sum())
+        positives = int(y[mask].sum())
+        # fairlearn reports 0 for a rate whose denominator is empty; that would read as a
+        # perfect (or terrible) rate, so an undefined rate is None instead.
+        rates.append(
+            GroupRates(
+                attribute=attribute,
+                group=group,
+                n=n,
+                positives=positives,
+                selection_rate=float(by_group.loc[group, "selection_rate"]),
+                tpr=float(by_group.loc[group, "tpr"]) if positives > 0 else None,
+                fpr=float(by_group.loc[group, "fpr"]) if n - positives > 0 else None,
+                gated=n >= min_size,
+            )
+        )
+
+    notes: list[str] = []
+    small = [r.group for r in rates if not r.gated]
+    if small:
+        notes.append(
+            f"{len(small)} group{'s' if len(small) > 1 else ''} below {min_size} rows "
+            f"reported, not gated: {', '.join(small)}"
+        )
+    gated = [r.group for r in rates if r.gated]
+    dpd = eod = None
+    if len(gated) < 2:
+        notes.append("fewer than two groups large enough to compare")
+    else:
+        mask = np.isin(labels, gated)
+        dpd = float(
+            demographic_parity_difference(y[mask], selected[mask], sensitive_features=labels[mask])
+        )
+        # Equalized odds compares TPR and FPR, so it needs groups holding enough of both
+        # outcomes for those rates to mean something.
+        both = [
+            r.group
+            for r in rates
+            if r.gated and r.positives >= min_outcomes and r.n - r.positives >= min_outcomes
+        ]
+        one_class = [g for g in gated if g not in both]
+        if one_class:
+            notes.append(
+                f"equalized odds leaves out groups with fewer than {min_outcomes} actual bads "
+                "or goods: " + ", ".join(one_class)
+            )
+        if len(both) >= 2:
+            mask = np.isin(labels, both)
+            eod = float(
+                equalized_odds_difference(y[mask], selected[mask], sensitive_features=labels[mask])
+            )
+        else:
+            notes.append("fewer than two gated groups hold both outcomes: no equalized odds")
+    return AttributeFairness(
+        attribute=attribute,
+        groups=tuple(rates),
+        demographic_parity_difference=dpd,
+        equalized_odds_difference=eod,
+        note="; ".join(notes) or None,
+    )
+
+
+def _group_labels(values: np.ndarray) -> np.ndarray:
+    """Group values as strings; nulls (None, NaN) become one explicit missing group."""
+
+    def label(value: object) -> str:
+        if value is None or (isinstance(value, float | np.floating) and math.isnan(value)):
+            return MISSING_CATEGORY
+        return str(value)
+
+    return np.array([label(v) for v in np.asarray(values, dtype=object)], dtype=object)
+
+
+def _float(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _num(value: float | None) -> str:
+    """Four decimals; undefined values read 'n/a'."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value:.4f}"
+
+
+def _cell(text: str) -> str:
+    """Make data-derived text (group values, notes) inert inside a markdown table."""
+    replacements = {c: "\\" + c for c in "\\|`*[]"}
+    escaped = "".join(replacements.get(char, char) for char in str(text))
+    escaped = escaped.replace("<", "&lt;").replace(">", "&gt;")
+    return " ".join(escaped.split())
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
