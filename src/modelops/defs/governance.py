@@ -22,7 +22,7 @@ import polars as pl
 
 from modelops.defs.kubernetes import pod_tags
 from modelops.defs.outputs import json_bytes
-from modelops.defs.versioning import code_version
+from modelops.defs.versioning import code_version, version_for_run
 from modelops.ml.fingerprint import bytes_fingerprint
 from modelops.resources.audit_log import AuditEvent, AuditLog
 from modelops.resources.source import DataSource, batch_filename, parse_batch
@@ -94,7 +94,7 @@ def governance_assets(
         from modelops.ml.release_gates import GatePlan
         from modelops.ml.training import labels, predict_scores
 
-        ref = read_model_ref(store, uc)
+        ref = read_model_ref(store, uc, context)
         plan = GatePlan.from_dict(_gate_plan(store, uc, model, ref["version"]))
         table = store.read_table(uc, holdout, ref["holdout_set_version"])
         pipeline = tracking.load_model(ref["model_uri"])
@@ -176,11 +176,11 @@ def governance_assets(
         )
         from modelops.ml.training import predict_scores
 
-        ref = read_model_ref(store, uc)
+        ref = read_model_ref(store, uc, context)
         plan = GatePlan.from_dict(_gate_plan(store, uc, model, ref["version"]))
         evaluation_report = json.loads(
             store.read_bytes(
-                uc, evaluation, store.require_current(uc, evaluation), "evaluation.json"
+                uc, evaluation, version_for_run(context, store, uc, evaluation), "evaluation.json"
             )
         )
         if str(evaluation_report["model_version"]) != str(ref["version"]):
@@ -190,7 +190,9 @@ def governance_assets(
             )
         fairness = FairnessReport.from_dict(
             json.loads(
-                store.read_bytes(uc, FAIRNESS, store.require_current(uc, FAIRNESS), "fairness.json")
+                store.read_bytes(
+                    uc, FAIRNESS, version_for_run(context, store, uc, FAIRNESS), "fairness.json"
+                )
             )
         )
         pipeline = tracking.load_model(ref["model_uri"])
@@ -301,7 +303,7 @@ def governance_assets(
     ) -> dg.MaterializeResult:
         from modelops.governance.release_desk import ReleaseDesk
 
-        ref = read_model_ref(store, uc)
+        ref = read_model_ref(store, uc, context)
         desk = ReleaseDesk(spec, policy, tracking, audit_log)
         status = desk.release_candidate(str(ref["version"]), run_actor(context))
         context.log.info(status.summary())

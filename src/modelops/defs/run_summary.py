@@ -7,6 +7,7 @@ from typing import Any
 
 import dagster as dg
 
+from modelops.defs.governance import GATES, RELEASE
 from modelops.defs.use_case import EVALUATION, MODEL
 from modelops.settings import Settings
 
@@ -19,6 +20,8 @@ class UseCaseOutcome:
     model_version: str | None = None
     mlflow_version_url: str | None = None
     figures: dict[str, float] = field(default_factory=dict)
+    release: str | None = None
+    """The release state after the run, e.g. 'challenger v1 awaiting 1 approval(s)'."""
 
 
 @dataclass
@@ -47,6 +50,10 @@ def summarize_run(
         if name == MODEL:
             outcome.model_version = str(metadata.get("model_version"))
             outcome.mlflow_version_url = _text(metadata.get("mlflow_version"))
+        if name == RELEASE:
+            outcome.release = str(metadata.get("status"))
+        if name == GATES and not metadata.get("passed"):
+            outcome.release = "blocked by the release gates (see failed checks)"
         if name == EVALUATION:
             outcome.figures = {
                 label: float(metadata[k])
@@ -95,6 +102,8 @@ def _render(
                 f"  {outcome.use_case}: model version {outcome.model_version}"
                 + (f"; holdout {figures}" if figures else "")
             )
+            if outcome.release:
+                lines.append(f"    release: {outcome.release}")
     lines += [f"  failed check: {c}" for c in failed_checks]
     lines += [f"  failed step: {f}" for f in failures]
     lines += [
@@ -109,6 +118,13 @@ def _render(
         if o.mlflow_version_url
     ]
     lines.append(f"  Files:      {settings.data_dir}")
+    if any(o.release and "awaiting" in o.release for o in outcomes.values()):
+        lines += [
+            "",
+            "Next: a validator (not the model's developer) reviews the model card and approves:",
+            "  uv run modelops approve -u <use case> --by EMAIL --role model_validator "
+            '--reason "..."',
+        ]
     return "\n".join(lines)
 
 

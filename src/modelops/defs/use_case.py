@@ -41,7 +41,7 @@ from modelops.defs.outputs import (
     table_result,
     table_schema,
 )
-from modelops.defs.versioning import code_version
+from modelops.defs.versioning import code_version, version_for_run
 from modelops.ml.fingerprint import bytes_fingerprint
 from modelops.provenance import code_revision, lock_digest
 from modelops.resources.audit_log import AuditEvent, AuditLog
@@ -484,10 +484,10 @@ def use_case_assets(
         from modelops.ml.evaluation import build_evaluation_report
         from modelops.ml.training import fit_baseline, labels, predict_scores
 
-        ref = _model_ref(store, uc)
-        holdout = store.read_table(uc, HOLDOUT)
+        ref = _model_ref(store, uc, context)
+        holdout = store.read_table(uc, HOLDOUT, ref["holdout_set_version"])
         model = tracking.load_model(ref["model_uri"])
-        baseline = fit_baseline(store.read_table(uc, TRAINING), spec)
+        baseline = fit_baseline(store.read_table(uc, TRAINING, ref["training_set_version"]), spec)
         champion = _champion_scores(tracking, spec, ref, holdout)
         report = build_evaluation_report(
             use_case=uc,
@@ -649,18 +649,16 @@ def use_case_assets(
     ) -> dg.MaterializeResult:
         from modelops.governance.release_desk import ReleaseDesk
 
-        ref = _model_ref(store, uc)
+        ref = _model_ref(store, uc, context)
+
+        def this_run(asset: str) -> str:
+            return version_for_run(context, store, uc, asset)
+
         evaluation = json.loads(
-            store.read_bytes(
-                uc, EVALUATION, store.require_current(uc, EVALUATION), "evaluation.json"
-            )
+            store.read_bytes(uc, EVALUATION, this_run(EVALUATION), "evaluation.json")
         )
-        drift = json.loads(
-            store.read_bytes(uc, DRIFT, store.require_current(uc, DRIFT), "drift.json")
-        )
-        fairness = store.read_bytes(
-            uc, FAIRNESS, store.require_current(uc, FAIRNESS), "fairness.md"
-        ).decode()
+        drift = json.loads(store.read_bytes(uc, DRIFT, this_run(DRIFT), "drift.json"))
+        fairness = store.read_bytes(uc, FAIRNESS, this_run(FAIRNESS), "fairness.md").decode()
         desk = ReleaseDesk(spec, policy, tracking, audit_log)
         markdown, version = write_model_card(
             spec,
@@ -705,8 +703,13 @@ def use_case_assets(
 # -- helpers shared by the assets above ------------------------------------------------------
 
 
-def _model_ref(store: ArtifactStore, uc: str) -> dict[str, Any]:
-    version = store.require_current(uc, MODEL)
+def _model_ref(store: ArtifactStore, uc: str, context: Any = None) -> dict[str, Any]:
+    """The model this run trained (the current one when the run did not train one)."""
+    version = (
+        version_for_run(context, store, uc, MODEL)
+        if context is not None
+        else store.require_current(uc, MODEL)
+    )
     return json.loads(store.read_bytes(uc, MODEL, version, MODEL_REF_FILE))
 
 

@@ -35,3 +35,25 @@ def code_version(modules: tuple[str, ...], *spec_parts: BaseModel | Any) -> str:
         data = part.model_dump(mode="json") if isinstance(part, BaseModel) else part
         digest.update(json.dumps(data, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:12]
+
+
+def version_for_run(context: Any, store: Any, use_case: str, asset: str) -> str:
+    """The version of `<use case>/<asset>` this run materialized, else the current one.
+
+    Reading CURRENT alone would let a step of one run pick up the output of another run of
+    the same use case that finished in between (the production queue runs them one at a
+    time, but a backfill or a CLI run need not): the release gates must judge the model this
+    run trained, with this run's evaluation."""
+    import dagster as dg
+
+    key = dg.AssetKey([use_case, asset])
+    records = context.instance.get_records_for_run(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=1000
+    ).records
+    for record in reversed(records):
+        materialization = record.event_log_entry.asset_materialization
+        if materialization is not None and materialization.asset_key == key:
+            version = materialization.tags.get("dagster/data_version")
+            if version:
+                return version
+    return store.require_current(use_case, asset)
