@@ -145,6 +145,32 @@ def test_reproducing_the_champion_gives_the_same_metrics(cli, platform: Settings
     assert record.details["matches"] is True and record.model_version == "1"
 
 
+def test_thresholds_changed_after_training_are_refused(platform: Settings) -> None:
+    """Loosening a trained model's gate plan on disk does not loosen its gates."""
+    import json
+
+    plan_file = platform.data_dir / UC / "trained_model" / "1" / "gate_plan.json"
+    original = plan_file.read_bytes()
+    plan = json.loads(original)
+    plan["max_demographic_parity_difference"] = 1.0
+    plan_file.write_text(json.dumps(plan))
+    try:
+        defs = build_definitions(platform)
+        gates = defs.get_assets_def(dg.AssetKey([UC, "release_gates"]))
+        result = dg.materialize(
+            [gates],
+            resources=defs.resources,
+            instance=local_instance(platform.dagster_home),
+            raise_on_error=False,
+        )
+        assert not result.success
+        failure = next(e for e in result.all_events if e.is_step_failure)
+        message = failure.step_failure_data.error.to_string()  # type: ignore[union-attr]
+        assert "differs from the one recorded at training" in message
+    finally:
+        plan_file.write_bytes(original)
+
+
 def test_audit_verify_passes_then_names_the_edited_record(cli, platform: Settings) -> None:
     code, out = cli("audit", "verify")
     assert code == 0 and "chain intact" in out

@@ -60,6 +60,10 @@ def test_the_demo_tells_the_story(played) -> None:
     assert breaches and breaches[0] >= "2025-02"  # nothing before the segment appears
     assert story.retraining and story.retraining[0].endswith("drift")
     assert story.promotions[-1].startswith("1 -> 2")
+    # High risk tier: each release went through the gates and an independent approval.
+    assert story.tier == "high" and not story.blocked
+    assert [a.split(" by ")[0] for a in story.approvals] == ["v1", "v2"]
+    assert "validator@bank.example (model_validator)" in printed
     versions = [m.model_version for m in story.months]
     assert versions[0] == "1" and versions[-1] == "2"  # scoring moved to the new version
     assert "retraining triggered:" in printed and "2025-" in printed

@@ -28,6 +28,7 @@ from modelops.defs.jobs import history_job_name, training_job_name
 from modelops.defs.monitoring import MONTHLY_DRIFT
 from modelops.defs.sensors import RETRAINING_REASON_TAG
 from modelops.governance.release_desk import ReleaseDesk
+from modelops.operator import Platform, release_action
 from modelops.settings import Settings
 from modelops.spec import UseCaseSpec, load_specs
 from modelops.spec.risk import load_risk_policy
@@ -124,7 +125,7 @@ def run_demo(
     )
     say("Releasing the first model: training it and making it champion ...")
     execute(training_job_name(spec))
-    champion = _promote_latest(spec, desk, store, story, say, reason="first release")
+    champion = _promote_latest(spec, desk, demo_settings, store, story, say, reason="first release")
     say(
         f"Champion: {spec.registered_model_name} version {champion} ({desk.tier} risk tier: "
         f"gates passed, approved by {DEMO_VALIDATOR})"
@@ -174,6 +175,7 @@ def run_demo(
             promoted = _promote_latest(
                 spec,
                 desk,
+                demo_settings,
                 store,
                 story,
                 say=lambda _: None,
@@ -252,6 +254,7 @@ DEMO_VALIDATOR = "validator@bank.example"
 def _promote_latest(
     spec: UseCaseSpec,
     desk: Any,
+    desk_settings: Settings,
     store: Any,
     story: DemoStory,
     say: Callable[[str], None],
@@ -272,11 +275,16 @@ def _promote_latest(
         return current or latest
     if current != latest:
         role = desk.tier_policy.approval.roles[0] if desk.tier_policy.approval.roles else ""
-        desk.approve(
-            latest,
-            DEMO_VALIDATOR,
-            role,
-            f"demo: independent validation of version {latest} ({reason})",
+        # Through the operator command's code: the card is re-rendered with the approval and
+        # the Dagster UI gets the new release state, as with `modelops approve`.
+        release_action(
+            Platform(desk_settings),
+            "approve",
+            spec.id,
+            version=latest,
+            actor=DEMO_VALIDATOR,
+            role=role,
+            reason=f"demo: independent validation of version {latest} ({reason})",
         )
         story.approvals.append(f"v{latest} by {DEMO_VALIDATOR} ({role})")
     if desk.champion() != latest:
@@ -359,7 +367,9 @@ def _summary(story: DemoStory, spec: UseCaseSpec, settings: Settings) -> str:
         f"  Alerts:     {settings.home_dir / 'alerts.jsonl'}",
         "  MLflow UI:  `make demo-mlflow-ui` (http://127.0.0.1:5001) -> registered model "
         f"'{spec.registered_model_name}' (alias champion)",
-        "  Audit log:  `modelops audit show` / `modelops status -u "
-        f"{spec.id}` with MODELOPS_HOME={settings.home_dir}",
+        f"  Audit log:  MODELOPS_HOME={settings.home_dir} "
+        f"MODELOPS_SPECS_DIR={settings.specs_dir} uv run modelops status -u {spec.id}",
+        "              (and `modelops audit show`, `modelops audit verify` with the same "
+        "variables)",
     ]
     return "\n".join(lines)

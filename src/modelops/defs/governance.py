@@ -178,6 +178,7 @@ def governance_assets(
 
         ref = read_model_ref(store, uc, context)
         plan = GatePlan.from_dict(_gate_plan(store, uc, model, ref["version"]))
+        _check_plan_was_recorded(audit_log, uc, str(ref["version"]), plan.fingerprint())
         evaluation_report = json.loads(
             store.read_bytes(
                 uc, evaluation, version_for_run(context, store, uc, evaluation), "evaluation.json"
@@ -356,6 +357,25 @@ def production_sample(
 
 def _gate_plan(store: ArtifactStore, uc: str, model: str, version: str) -> dict[str, Any]:
     return json.loads(store.read_bytes(uc, model, str(version), GATE_PLAN_FILE))
+
+
+def _check_plan_was_recorded(audit_log: AuditLog, uc: str, version: str, fingerprint: str) -> None:
+    """The thresholds about to be applied are the ones fixed (and logged) at training."""
+    recorded = [
+        r.details.get("plan_fingerprint")
+        for r in audit_log.records(use_case=uc, events=["gate_thresholds"])
+        if r.model_version == version
+    ]
+    if not recorded:
+        raise RuntimeError(
+            f"{uc} version {version}: no gate thresholds were recorded in the audit log at "
+            "training; retrain the model so its thresholds are fixed before evaluation"
+        )
+    if recorded[-1] != fingerprint:
+        raise RuntimeError(
+            f"{uc} version {version}: the stored gate plan ({fingerprint[:12]}) differs from "
+            f"the one recorded at training ({str(recorded[-1])[:12]}): it was changed"
+        )
 
 
 def _data_versions(ref: dict[str, Any]) -> dict[str, str]:

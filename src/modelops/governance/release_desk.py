@@ -360,6 +360,14 @@ class ReleaseDesk:
         if self.tracking.version_for_alias(self._name, CHALLENGER) == str(version):
             self.tracking.delete_alias(self._name, CHALLENGER)
         self.tracking.set_version_tag(self._name, version, "modelops.release_status", "champion")
+        approvals = self._valid_approvals(state)
+        if approvals:
+            self.tracking.set_version_tag(
+                self._name,
+                version,
+                "modelops.approved_by",
+                ", ".join(f"{a.approver} ({a.role})" for a in approvals),
+            )
         if previous and previous != str(version):
             self.tracking.set_version_tag(
                 self._name,

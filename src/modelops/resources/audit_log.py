@@ -544,17 +544,26 @@ class SqliteAuditLog(AuditLog):
         try:
             connection.execute("PRAGMA synchronous = FULL")
             if first_use:
-                connection.execute("PRAGMA journal_mode = WAL")
-                connection.execute("BEGIN IMMEDIATE")
-                for statement in _SQLITE_SCHEMA.split(";\n"):
-                    if statement.strip():
-                        connection.execute(statement)
-                connection.execute("COMMIT")
-                with _SCHEMA_GUARD:
-                    _SCHEMA_READY.add(self.path)
+                self._create_schema(connection)
             yield connection
         finally:
             connection.close()
+
+    def _create_schema(self, connection: Any) -> None:
+        # Switching a new file to WAL does not wait for SQLite's busy timeout: processes that
+        # open a fresh log at the same moment take turns on a lock file instead.
+        handle = _flock(f"{self.path}.init.lock", self.lock_timeout_seconds, self.location())
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("BEGIN IMMEDIATE")
+            for statement in _SQLITE_SCHEMA.split(";\n"):
+                if statement.strip():
+                    connection.execute(statement)
+            connection.execute("COMMIT")
+        finally:
+            _funlock(handle)
+        with _SCHEMA_GUARD:
+            _SCHEMA_READY.add(self.path)
 
     def append(self, event: AuditEvent) -> AuditRecord:
         with self._connection() as connection:
@@ -606,31 +615,38 @@ class SqliteAuditLog(AuditLog):
         return f"sqlite:{Path(self.path).resolve()}"
 
     def _acquire_cross_process(self) -> Any:
-        import fcntl
-
-        lock_path = Path(f"{self.path}.lock")
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o640)
-        deadline = time.monotonic() + self.lock_timeout_seconds
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return handle
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    os.close(handle)
-                    raise TimeoutError(
-                        f"audit log {self.location()}: another process holds {lock_path}"
-                    ) from None
-                time.sleep(0.02)
+        return _flock(f"{self.path}.lock", self.lock_timeout_seconds, self.location())
 
     def _release_cross_process(self, handle: Any) -> None:
-        import fcntl
+        _funlock(handle)
 
+
+def _flock(path: str, timeout_seconds: float, location: str) -> int:
+    """An exclusive flock on `path` (created if missing), waiting at most `timeout_seconds`;
+    returns the open descriptor that holds it."""
+    import fcntl
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+    deadline = time.monotonic() + timeout_seconds
+    while True:
         try:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-        finally:
-            os.close(handle)
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(handle)
+                raise TimeoutError(f"audit log {location}: another process holds {path}") from None
+            time.sleep(0.02)
+
+
+def _funlock(handle: int) -> None:
+    import fcntl
+
+    try:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        os.close(handle)
 
 
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
