@@ -510,3 +510,51 @@ def test_verify_chain_catches_records_renumbered_with_recomputed_hashes(tmp_path
     assert result.first_bad_seq == 3
     assert result.problems[0].startswith("record 3 (alert, german_credit, ")
     assert result.problems[0].endswith("prev_hash does not link to record 2 (moved or renumbered)")
+
+
+def test_a_least_privilege_role_appends_but_cannot_rewrite_or_unprotect(
+    audit_database: tuple[PostgresServer, str],
+) -> None:
+    """Production: the owner creates the tables once; the platform's role may only read,
+    append and move the head forward, and cannot switch the append-only triggers off."""
+    import secrets
+
+    import psycopg2
+
+    server, database = audit_database
+    table = f"least_{secrets.token_hex(4)}"
+    role = f"modelops_audit_{secrets.token_hex(4)}"
+    owner_dsn = f"postgresql://{server.user}@{server.host}:{server.port}/{database}"
+    PostgresAuditLog(dsn=owner_dsn, table=table).append(_event(0))  # creates the schema
+    admin = server.connect(database)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE ROLE "{role}" LOGIN')
+        cursor.execute(f'GRANT SELECT, INSERT ON "{table}" TO "{role}"')
+        cursor.execute(f'GRANT SELECT, UPDATE ON "{table}_head" TO "{role}"')
+    try:
+        runtime = PostgresAuditLog(
+            dsn=f"postgresql://{role}@{server.host}:{server.port}/{database}", table=table
+        )
+        runtime.append(_event(1))
+        assert runtime.verify().ok and len(runtime.records()) == 2
+        connection = psycopg2.connect(
+            host=server.host, port=server.port, user=role, dbname=database
+        )
+        connection.autocommit = True
+        try:
+            for statement, params in (
+                (f'UPDATE "{table}" SET reason = %s', ("x",)),
+                (f'DELETE FROM "{table}" WHERE seq = %s', (1,)),
+                (f'ALTER TABLE "{table}" DISABLE TRIGGER USER', None),
+            ):
+                with pytest.raises(psycopg2.Error, match="permission denied|must be owner"):
+                    with connection.cursor() as cursor:
+                        cursor.execute(statement, params)
+        finally:
+            connection.close()
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP OWNED BY "{role}"')
+            cursor.execute(f'DROP ROLE "{role}"')
+        admin.close()

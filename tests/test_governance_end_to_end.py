@@ -89,6 +89,11 @@ def test_refused_approvals_say_why_and_change_nothing(cli, platform: Settings) -
     assert code == 3 and "needs 1 approval(s) by model_validator" in out
     log = SqliteAuditLog(path=str(platform.audit_log_path))
     assert log.records(use_case=UC, events=["approval", "promotion"]) == []
+    # The refused attempts are on the record: who tried what, and why it was refused.
+    refusals = log.records(use_case=UC, events=["refusal"])
+    assert [r.details["action"] for r in refusals] == ["approve", "approve", "promote"]
+    assert refusals[0].actor == "anna.berg@bank.example"
+    assert "separation of duties" in refusals[0].reason
 
 
 def test_an_independent_approval_promotes_and_every_view_shows_it(cli, platform: Settings) -> None:

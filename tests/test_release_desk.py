@@ -309,3 +309,27 @@ def test_concurrent_promotions_are_serialised(bench: Bench) -> None:
     assert previous == [None, *[p.model_version for p in promotions[:-1]]]
     assert bench.registry_champion() == promotions[-1].model_version == bench.desk.champion()
     assert bench.log.verify().ok
+
+
+def test_rollback_never_restores_a_rejected_version(bench: Bench) -> None:
+    v1, v2 = bench.train(), bench.train()
+    for version in (v1, v2):
+        bench.desk.release_candidate(version, "dagster:run/abc")
+        bench.desk.approve(version, VALIDATOR, "model_validator", f"release {version}")
+    # v1 served before; a later review finds it must never serve again.
+    bench.desk.reject(v1, VALIDATOR, "model_validator", "data leakage found in review")
+    with pytest.raises(ReleaseRefused, match="was rejected"):
+        bench.desk.rollback("ops@bank.example", "v2 misbehaves")
+    assert bench.desk.champion() == v2 == bench.registry_champion()
+
+
+def test_who_may_reject(bench: Bench) -> None:
+    v1 = bench.train(trainer="dev@bank.example")
+    bench.desk.release_candidate(v1, "dev@bank.example")
+    with pytest.raises(ReleaseRefused, match="role 'intern' may not reject"):
+        bench.desk.reject(v1, "someone@bank.example", "intern", "no")
+    with pytest.raises(ReleaseRefused, match="named by email"):
+        bench.desk.reject(v1, "someone", "model_validator", "no")
+    # The developer may withdraw their own candidate, whatever their role.
+    status = bench.desk.reject(v1, "dev@bank.example", "data_scientist", "withdrawn: bug found")
+    assert status.challenger is None

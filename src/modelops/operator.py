@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from modelops.governance.release_desk import ReleaseRefused
 from modelops.settings import Settings
 from modelops.spec import UseCaseSpec, load_specs
 from modelops.spec.risk import RiskPolicy, load_risk_policy
@@ -82,6 +83,37 @@ def release_action(
 ) -> str:
     """approve | reject | promote | rollback; returns the new status line."""
     desk = platform.desk(use_case)
+    try:
+        return _carry_out(platform, desk, action, version, actor, reason, role, promote)
+    except ReleaseRefused as refusal:
+        # A refused attempt is part of the record too (who tried what, and why it was not
+        # allowed); the refusal itself is then raised to the caller.
+        from modelops.resources.audit_log import AuditEvent
+
+        platform.resources["audit_log"].append(
+            AuditEvent(
+                event="refusal",
+                actor=actor,
+                use_case=use_case,
+                reason=str(refusal),
+                model_version=version,
+                details={"action": action, "role": role or "", "stated_reason": reason},
+            )
+        )
+        raise
+
+
+def _carry_out(
+    platform: Platform,
+    desk: Any,
+    action: str,
+    version: str | None,
+    actor: str,
+    reason: str,
+    role: str | None,
+    promote: bool,
+) -> str:
+    use_case = desk.spec.id
     before = desk.champion()
     if action == "rollback":
         status = desk.rollback(actor, reason)

@@ -287,6 +287,16 @@ class ReleaseDesk:
             state = self.state(version)
             if state.training is None:
                 raise ReleaseRefused(f"version {version} has no training record in the log")
+            who = actor.strip().lower()
+            roles = self.tier_policy.approval.roles
+            if "@" not in who:
+                raise ReleaseRefused("the person rejecting must be named by email address")
+            # A validator rejects; the model's own developer may withdraw their candidate.
+            if roles and role not in roles and who not in state.developers:
+                raise ReleaseRefused(
+                    f"role '{role}' may not reject at the {self.tier} tier (allowed: "
+                    f"{', '.join(roles)}, or the model's developer withdrawing it)"
+                )
             if self.champion() == str(version):
                 raise ReleaseRefused(
                     f"version {version} is the champion; roll it back instead of rejecting it"
@@ -323,6 +333,13 @@ class ReleaseDesk:
                 raise ReleaseRefused(
                     f"{self.spec.id} has no previous champion to roll back to "
                     f"(champion history: {', '.join(stack) or 'empty'})"
+                )
+            target = self.state(stack[-2])
+            if target.rejection is not None:
+                raise ReleaseRefused(
+                    f"the previous champion, version {target.version}, was rejected by "
+                    f"{target.rejection.actor} ({target.rejection.reason}); promote another "
+                    "approved version instead"
                 )
             self._move_champion(stack[-2], actor, reason=reason, event=ROLLBACK)
         return self.status()

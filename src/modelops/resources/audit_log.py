@@ -787,12 +787,22 @@ class PostgresAuditLog(AuditLog):
         connection = self._connect()
         try:
             with connection.cursor() as cursor:
-                # Concurrent first uses would race on CREATE TABLE IF NOT EXISTS. A key apart
-                # from exclusive()'s, so a holder of exclusive() can still create the tables.
+                # Tables created once (by their owner) are left alone: the runtime role then
+                # needs no DDL right, only SELECT/INSERT on the records and SELECT/UPDATE on
+                # the head, and cannot drop the append-only triggers (docs/governance.md).
                 cursor.execute(
-                    "SELECT pg_advisory_xact_lock(%s)", (advisory_lock_key(f"{self.table}:schema"),)
+                    "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL",
+                    (f'"{self.table}"', f'"{self.table}_head"'),
                 )
-                cursor.execute(_postgres_schema(self.table))
+                exists = cursor.fetchone()[0]
+                if not exists:
+                    # Concurrent first uses would race on CREATE TABLE IF NOT EXISTS. A key
+                    # apart from exclusive()'s, so a holder of exclusive() can create them.
+                    cursor.execute(
+                        "SELECT pg_advisory_xact_lock(%s)",
+                        (advisory_lock_key(f"{self.table}:schema"),),
+                    )
+                    cursor.execute(_postgres_schema(self.table))
             connection.commit()
         finally:
             connection.close()
