@@ -170,11 +170,21 @@ def test_second_run_keeps_the_first_versions(platform: Settings) -> None:
     first_card_version = store.require_current(UC, "model_card")
     first_card = store.read_bytes(UC, "model_card", first_card_version, "model_card.md")
     first_eval = store.current_version(UC, "evaluation_report")
-    # Version 1 is made champion (by hand here; promotion is the governance work's job):
-    # the second candidate must be compared with it.
-    _mlflow(platform).set_registered_model_alias(UC, "champion", "1")
+    # Version 1 is approved by a validator and becomes champion: the second candidate must
+    # be compared with it.
+    from modelops.governance.release_desk import ReleaseDesk
+    from modelops.spec import load_spec
+    from modelops.spec.risk import load_risk_policy
 
     defs = build_definitions(platform)
+    desk = ReleaseDesk(
+        load_spec(platform.specs_dir / f"{UC}.yaml"),
+        load_risk_policy(),
+        defs.resources["tracking"],
+        defs.resources["audit_log"],
+    )
+    assert desk.approve("1", "val@bank.example", "model_validator", "VR-1").champion == "1"
+
     result = defs.resolve_job_def("all_use_cases").execute_in_process(instance=_instance(platform))
     assert result.success
 

@@ -281,6 +281,10 @@ def test_an_alias_moved_outside_the_platform_is_reported(bench: Bench) -> None:
     status = bench.desk.status()
     assert status.champion == v1
     assert any("moved outside the platform" in note for note in status.notes)
+    # Production keeps scoring with the champion the log records.
+    from modelops.defs.governance import serving_champion
+
+    assert serving_champion(bench.log, bench.spec) == v1
 
 
 def test_concurrent_promotions_are_serialised(bench: Bench) -> None:

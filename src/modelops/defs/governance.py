@@ -316,6 +316,16 @@ def governance_assets(
     return [fairness_report, release_gates, model_release]
 
 
+def serving_champion(audit_log: AuditLog, spec: UseCaseSpec) -> str | None:
+    """The champion production uses: the one the audit log records. A registry alias moved
+    by hand in MLflow does not change what is scored (`modelops status` reports it)."""
+    from modelops.governance.history import CHAMPION_EVENTS, champion_changes, champion_stack
+
+    records = audit_log.records(use_case=spec.id, events=list(CHAMPION_EVENTS))
+    stack = champion_stack(champion_changes(records, spec.id))
+    return stack[-1] if stack else None
+
+
 def release_metadata(desk: Any, status: Any, *, candidate: str | None) -> dict[str, Any]:
     """What the UI shows of a release state (also reported by the operator CLI)."""
     metadata: dict[str, Any] = {

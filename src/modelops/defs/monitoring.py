@@ -29,6 +29,7 @@ from modelops.defs.versioning import code_version
 from modelops.ml.fingerprint import bytes_fingerprint
 from modelops.ml.retraining import drift_breach
 from modelops.resources.alerts import Alert, AlertSink
+from modelops.resources.audit_log import AuditLog
 from modelops.resources.source import DataSource, batch_facts, batch_filename, parse_batch
 from modelops.resources.storage import ArtifactStore
 from modelops.resources.tracking import ModelTracking
@@ -238,6 +239,7 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         store: ArtifactStore,
         tracking: ModelTracking,
         alerts: AlertSink,
+        audit_log: AuditLog,
     ) -> dg.MaterializeResult:
         from modelops.ml.scoring import fallback_predictions, score_batch
 
@@ -245,7 +247,7 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         features = store.read_table(uc, f"{PRODUCTION_FEATURES}/{month}")
         quarantined = store.read_table(uc, f"{PRODUCTION_QUARANTINE}/{month}")
         now = datetime.now(UTC)
-        champion = champion_model(tracking, store, spec)
+        champion = champion_model(tracking, store, spec, audit_log)
         top_k = monitoring.reason_codes
         if champion is None:
             scored = fallback_predictions(
@@ -326,6 +328,7 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         store: ArtifactStore,
         tracking: ModelTracking,
         alerts: AlertSink,
+        audit_log: AuditLog,
     ) -> Any:
         from modelops.ml.drift import build_drift_report
         from modelops.ml.drift_engine import score_psi
@@ -333,7 +336,7 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         month = month_of(context.partition_key)
         features = store.read_table(uc, f"{PRODUCTION_FEATURES}/{month}")
         scored = store.read_table(uc, f"{PREDICTIONS}/{month}")
-        champion = champion_model(tracking, store, spec)
+        champion = champion_model(tracking, store, spec, audit_log)
         if champion is None:
             raise RuntimeError("no champion model: drift is measured against its training data")
         if features.height == 0:
@@ -652,11 +655,13 @@ _CHAMPIONS_LOCK = threading.Lock()
 
 
 def champion_model(
-    tracking: ModelTracking, store: ArtifactStore, spec: UseCaseSpec
+    tracking: ModelTracking, store: ArtifactStore, spec: UseCaseSpec, audit_log: AuditLog
 ) -> Champion | None:
-    """The registry's champion with its reason codes, outlier model and drift reference,
-    built once per process and version (they are fitted on its own training data)."""
-    version = tracking.version_for_alias(spec.registered_model_name, CHAMPION)
+    """The champion (as the audit log records it) with its reason codes, outlier model and
+    drift reference, built once per process and version (fitted on its own training data)."""
+    from modelops.defs.governance import serving_champion
+
+    version = serving_champion(audit_log, spec)
     if version is None:
         return None
     cache_key = (tracking.tracking_uri, spec.id, version)

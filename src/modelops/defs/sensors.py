@@ -26,7 +26,6 @@ from modelops.defs.jobs import (
 )
 from modelops.defs.monitoring import (
     BATCH,
-    CHAMPION,
     LABELS,
     SOURCE_TOKEN,
     month_of,
@@ -36,9 +35,9 @@ from modelops.defs.monitoring import (
 )
 from modelops.defs.use_case import MODEL, MODEL_REF_FILE, RAW
 from modelops.resources.alerts import Alert, AlertSink
+from modelops.resources.audit_log import AuditLog
 from modelops.resources.source import DataSource
 from modelops.resources.storage import ArtifactStore
-from modelops.resources.tracking import ModelTracking
 from modelops.spec.model import MonthlyFiles, UseCaseSpec
 
 RETRAINING_REASON_TAG = "modelops/retraining_reason"
@@ -142,12 +141,14 @@ def retraining_sensor(spec: UseCaseSpec) -> Any:
     def sensor(
         context: dg.SensorEvaluationContext,
         store: ArtifactStore,
-        tracking: ModelTracking,
         alerts: AlertSink,
+        audit_log: AuditLog,
     ) -> Any:
+        from modelops.defs.governance import serving_champion
+
         state = json.loads(context.cursor) if context.cursor else {}
         last = datetime.fromisoformat(state["last"]) if state.get("last") else None
-        champion = tracking.version_for_alias(spec.registered_model_name, CHAMPION)
+        champion = serving_champion(audit_log, spec)
         if champion is None:
             return dg.SkipReason("no champion model yet: nothing to retrain")
         drift = {

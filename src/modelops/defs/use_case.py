@@ -479,7 +479,10 @@ def use_case_assets(
         **common,
     )
     def evaluation_report(
-        context: dg.AssetExecutionContext, store: ArtifactStore, tracking: ModelTracking
+        context: dg.AssetExecutionContext,
+        store: ArtifactStore,
+        tracking: ModelTracking,
+        audit_log: AuditLog,
     ) -> Any:
         from modelops.ml.evaluation import build_evaluation_report
         from modelops.ml.training import fit_baseline, labels, predict_scores
@@ -488,7 +491,7 @@ def use_case_assets(
         holdout = store.read_table(uc, HOLDOUT, ref["holdout_set_version"])
         model = tracking.load_model(ref["model_uri"])
         baseline = fit_baseline(store.read_table(uc, TRAINING, ref["training_set_version"]), spec)
-        champion = _champion_scores(tracking, spec, ref, holdout)
+        champion = _champion_scores(tracking, audit_log, spec, ref, holdout)
         report = build_evaluation_report(
             use_case=uc,
             model_version=ref["version"],
@@ -714,17 +717,22 @@ def _model_ref(store: ArtifactStore, uc: str, context: Any = None) -> dict[str, 
 
 
 def _champion_scores(
-    tracking: ModelTracking, spec: UseCaseSpec, ref: dict[str, Any], holdout: pl.DataFrame
+    tracking: ModelTracking,
+    audit_log: AuditLog,
+    spec: UseCaseSpec,
+    ref: dict[str, Any],
+    holdout: pl.DataFrame,
 ) -> Any:
     """Score the holdout with the current champion, if there is one other than the candidate.
 
     A champion trained on other features cannot score this holdout; that is reported in the
     evaluation (with the reason) rather than failing the candidate's evaluation.
     """
+    from modelops.defs.governance import serving_champion
     from modelops.ml.evaluation import ChampionScores
     from modelops.ml.training import predict_scores
 
-    version = tracking.version_for_alias(spec.registered_model_name, "champion")
+    version = serving_champion(audit_log, spec)
     if version is None or version == ref["version"]:
         return None
     try:
