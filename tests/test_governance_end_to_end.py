@@ -237,9 +237,15 @@ def test_a_model_less_fair_than_its_tier_allows_is_blocked(tmp_path: Path) -> No
     assert "female : divorced/separated/married" in details and "Selection rate" in details
     assert fairness.metadata["personal_status_and_sex.demographic_parity_difference"].value > 0.2
 
-    materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
-    assert "release_gates" in materialized
-    assert "model_release" not in materialized and "model_card" not in materialized
+    materialized = {
+        e.asset_key.path[-1]: e.materialization  # type: ignore[union-attr]
+        for e in result.get_asset_materialization_events()
+    }
+    assert "release_gates" in materialized and "model_release" not in materialized
+    # The blocked version still has its model card (M6), saying why it was blocked.
+    card = materialized["model_card"].metadata["card"].value
+    assert "Release status: blocked by gate(s) " in card and "fairness" in card
+    assert "| fairness | yes | **FAIL** |" in card
     tracking = defs.resources["tracking"]
     assert tracking.version_for_alias(UC, "challenger") is None
     assert tracking.version_for_alias(UC, "champion") is None

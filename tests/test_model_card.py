@@ -220,3 +220,51 @@ def test_render_html_escapes_raw_html(spec_with_markup: UseCaseSpec):
     assert "<title>Model card: german_credit version 7</title>" in page
     assert "<h2>Ethical considerations</h2>" in page
     assert "<table>" in page
+
+
+def test_card_carries_the_release_record(german_spec: UseCaseSpec):
+    from modelops.ml.model_card import Governance
+
+    governance = Governance(
+        tier="high",
+        rationale=("high: credit scoring of natural persons (EU AI Act Annex III)",),
+        gates={
+            "passed": True,
+            "plan_fingerprint": "ab" * 32,
+            "results": [
+                {"name": "fairness", "required": True, "passed": True, "summary": "DPD 0.11"},
+                {"name": "slice_floors", "required": False, "passed": False, "summary": "x|y"},
+            ],
+        },
+        fairness_markdown="## Fairness at threshold 0.5\n\n### foreign_worker\n\n| a |\n|---|",
+        release_status="champion",
+        approvals=(
+            {
+                "approver": "val@bank.example",
+                "role": "model_validator",
+                "reason": "VR-7",
+                "recorded_at": "2026-11-23T10:00:00Z",
+            },
+        ),
+    )
+    markdown = render_model_card(
+        ModelCardInputs(
+            spec=german_spec,
+            model_ref=MODEL_REF,
+            evaluation=evaluation(None),
+            drift=DRIFT,
+            training_rows=700,
+            training_positive_rate=0.3,
+            governance=governance,
+        )
+    )
+    found = headings(markdown)
+    # Right after the model details, so a reader (and MLflow's capped description) sees it.
+    assert found.index("Risk and release") == found.index("Model details") + 1
+    assert "Risk tier: **high**" in markdown and "Release status: champion" in markdown
+    assert "| fairness | yes | pass | DPD 0.11 |" in markdown
+    assert "| slice_floors | no | **FAIL** | x\\|y |" in markdown
+    assert "val@bank.example (model_validator) at 2026-11-23T10:00:00Z: VR-7" in markdown
+    # The fairness report sits under the quantitative analyses, one heading level down.
+    assert "### Fairness at threshold 0.5" in markdown and "#### foreign_worker" in markdown
+    assert "## Fairness" not in found

@@ -238,9 +238,12 @@ def _run(settings: Settings, use_case: str | None) -> int:
     storage = type(instance.run_storage).__name__.removesuffix("RunStorage")
     print(f"Running job '{job_name}' on the {storage} instance at {instance.root_directory}")
     started = time.perf_counter()
+    # Who trained: recorded with the model, so that person cannot also approve it.
+    actor = os.environ.get("MODELOPS_ACTOR")
     result = job.execute_in_process(
         instance=instance,
         raise_on_error=False,
+        tags={"modelops/actor": actor} if actor else None,
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
     summary = summarize_run(result, settings, time.perf_counter() - started)

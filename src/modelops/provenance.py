@@ -46,7 +46,9 @@ def lock_digest(project_dir: Path | None = None) -> str:
     same library versions); 'unknown' when no lock is found beside the project."""
     import hashlib
 
-    folders = [project_dir] if project_dir else [Path.cwd(), *_PACKAGE_DIR.parents]
+    # The project the code is installed from first (an editable checkout), then the working
+    # directory (the image's /app, where the package sits in site-packages).
+    folders = [project_dir] if project_dir else [*_PACKAGE_DIR.parents, Path.cwd()]
     for folder in folders:
         lock = folder / LOCK_FILE
         if lock.is_file():

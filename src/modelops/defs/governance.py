@@ -60,6 +60,8 @@ def governance_assets(
     training: str,
     holdout: str,
     raw: str,
+    drift: str,
+    card: str,
     read_model_ref: Any,
 ) -> list[dg.AssetsDefinition]:
     uc = spec.id
@@ -147,9 +149,17 @@ def governance_assets(
         specs=[
             dg.AssetSpec(
                 key(GATES),
-                deps=[key(model), key(evaluation), key(FAIRNESS), key(training), key(holdout)],
+                deps=[
+                    key(model),
+                    key(evaluation),
+                    key(FAIRNESS),
+                    key(drift),
+                    key(training),
+                    key(holdout),
+                    key(raw),
+                ],
                 kinds={"python"},
-                code_version=code_version(("modelops.ml.release_gates",), spec.evaluation),
+                code_version=code_version(("modelops.ml.release_gates",), spec.evaluation, tier),
                 description=(
                     f"Every release gate of the {assessment.tier} risk tier, evaluated against "
                     "the thresholds recorded when the model was trained."
@@ -247,6 +257,44 @@ def governance_assets(
                 details=payload,
             )
         )
+        if not passed:
+            # The card asset will not run (it is downstream of a failed blocking check), yet
+            # every version gets a card (M6): the blocked one is rendered here, with why.
+            from modelops.governance.release_desk import ReleaseDesk
+
+            desk = ReleaseDesk(spec, policy, tracking, audit_log)
+            card_markdown, card_version = write_model_card(
+                spec,
+                desk,
+                store,
+                tracking,
+                card_asset=card,
+                model_asset=model,
+                version=str(ref["version"]),
+                inputs=card_inputs(
+                    ref,
+                    evaluation_report,
+                    json.loads(
+                        store.read_bytes(
+                            uc, drift, version_for_run(context, store, uc, drift), "drift.json"
+                        )
+                    ),
+                    fairness.to_markdown(),
+                ),
+            )
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key=key(card),
+                    metadata={
+                        "card": dg.MetadataValue.md(card_markdown),
+                        "model_version": ref["version"],
+                        "release_status": "blocked by the release gates",
+                        "card_uri": dg.MetadataValue.url(
+                            store.uri(uc, card, card_version, "model_card.md")
+                        ),
+                    },
+                )
+            )
         yield dg.MaterializeResult(
             asset_key=key(GATES),
             data_version=dg.DataVersion(version),
@@ -283,7 +331,7 @@ def governance_assets(
         deps=[key(GATES)],
         kinds={"mlflow"},
         pool=PROMOTION_POOL,
-        code_version=code_version(("modelops.governance.release_desk",), spec.risk),
+        code_version=code_version(("modelops.governance.release_desk",), spec.risk, tier.approval),
         description=(
             "The release state: a version that passed every required gate becomes "
             "'challenger'; "
@@ -417,6 +465,18 @@ _GATE_DESCRIPTIONS = {
 # -- the model card of a version, rendered by the pipeline and again on each release event --
 
 CARD_INPUTS_FILE = "card_inputs.json"
+
+
+def card_inputs(
+    ref: dict[str, Any], evaluation: dict[str, Any], drift: dict[str, Any], fairness_md: str
+) -> dict[str, Any]:
+    """What a card is rendered from besides the release record, kept beside the model."""
+    return {
+        "model_ref": {k: v for k, v in ref.items() if k != "spec"},
+        "evaluation": evaluation,
+        "drift": drift,
+        "fairness_markdown": fairness_md,
+    }
 
 
 def write_model_card(

@@ -29,6 +29,7 @@ from modelops.defs.governance import (
     GATE_PLAN_FILE,
     GATES,
     RELEASE,
+    card_inputs,
     governance_assets,
     run_actor,
     write_model_card,
@@ -306,7 +307,14 @@ def use_case_assets(
         deps=[key(TRAINING)],
         owners=model_owners,
         kinds={"scikitlearn", "mlflow"},
-        code_version=code_version(("modelops.ml.training",), spec.model, spec.features),
+        # The tier policy fixes the gate plan recorded with the model: a policy change is a
+        # code change of the model (and marks it Unsynced).
+        code_version=code_version(
+            ("modelops.ml.training", "modelops.ml.release_gates"),
+            spec.model,
+            spec.features,
+            policy.for_tier(assessment.tier),
+        ),
         freshness_policy=dg.FreshnessPolicy.time_window(fail_window=spec.freshness.model_max_age),
         description=(
             f"{spec.model.estimator} ({spec.model.preprocessing} preprocessing), registered in "
@@ -624,6 +632,8 @@ def use_case_assets(
         training=TRAINING,
         holdout=HOLDOUT,
         raw=RAW,
+        drift=DRIFT,
+        card=CARD,
         read_model_ref=_model_ref,
     )
 
@@ -671,12 +681,7 @@ def use_case_assets(
             card_asset=CARD,
             model_asset=MODEL,
             version=str(ref["version"]),
-            inputs={
-                "model_ref": {k: v for k, v in ref.items() if k != "spec"},
-                "evaluation": evaluation,
-                "drift": drift,
-                "fairness_markdown": fairness,
-            },
+            inputs=card_inputs(ref, evaluation, drift, fairness),
         )
         return dg.MaterializeResult(
             asset_key=key(CARD),

@@ -78,6 +78,7 @@ def render_model_card(inputs: ModelCardInputs) -> str:
             ]
         ),
         "",
+        *_governance_section(inputs.governance),
         "## Intended use",
         "",
         spec.documentation.intended_use.strip(),
@@ -147,15 +148,20 @@ def render_model_card(inputs: ModelCardInputs) -> str:
         "",
         *(_bullets(spec.documentation.caveats) or ["None recorded in the spec."]),
         "",
-        *_governance_section(inputs.governance),
     ]
     return "\n".join(lines)
 
 
 def _fairness_section(governance: Governance | None) -> list[str]:
+    """The fairness report as a subsection of the quantitative analyses (headings one
+    level down)."""
     if governance is None or not governance.fairness_markdown:
         return []
-    return ["### Fairness", "", governance.fairness_markdown.strip(), ""]
+    lines = [
+        f"#{line}" if line.startswith("#") else line
+        for line in governance.fairness_markdown.strip().splitlines()
+    ]
+    return [*lines, ""]
 
 
 def _governance_section(governance: Governance | None) -> list[str]:

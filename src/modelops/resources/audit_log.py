@@ -11,10 +11,12 @@ transaction; the head is the anchor that a truncated tail is checked against.
 What this protects against, honestly: the tables refuse UPDATE and DELETE (database triggers),
 so the platform and its users cannot change history by mistake; someone with DBA rights can
 drop the triggers, and then `verify` is what catches the edit. Someone who rewrites the whole
-chain *and* the head consistently is caught only by a copy of the head kept out of their
-reach: in production the head is replicated to write-once storage (e.g. a bucket with a
-retention lock) or published to the model risk team on every append, and compared with the
-database's head when the log is verified.
+chain *and* the head consistently is caught only by a copy kept out of their reach. The
+platform does not keep that copy itself: `modelops audit export` writes the log (its last
+line is the head) for an auditor, and a deployment should ship exports to write-once storage
+(a bucket with a retention lock) on a schedule, so an old export can be compared with the
+current log (docs/governance.md). The database role the platform runs as needs no right to
+alter the tables, so it cannot drop the triggers (tests/test_audit_log.py).
 
 Two backends share the format: `SqliteAuditLog` (a local file, one per platform home) and
 `PostgresAuditLog` (production). `verify` reads records in *storage* order (SQLite rowid, the
