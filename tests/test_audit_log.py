@@ -548,9 +548,11 @@ def test_a_least_privilege_role_appends_but_cannot_rewrite_or_unprotect(
                 (f'DELETE FROM "{table}" WHERE seq = %s', (1,)),
                 (f'ALTER TABLE "{table}" DISABLE TRIGGER USER', None),
             ):
-                with pytest.raises(psycopg2.Error, match="permission denied|must be owner"):
-                    with connection.cursor() as cursor:
-                        cursor.execute(statement, params)
+                with (
+                    pytest.raises(psycopg2.Error, match=r"permission denied|must be owner"),
+                    connection.cursor() as cursor,
+                ):
+                    cursor.execute(statement, params)
         finally:
             connection.close()
     finally:
