@@ -50,8 +50,13 @@ STEPS = (
     "trained_model",
     "evaluation_report",
     "drift_report",
+    "fairness_report",
+    "release_gates",
+    "model_release",
     "model_card",
 )
+"""Steps as Dagster names them; the bare script does fairness, gates and the challenger alias
+in its `release_gates` step."""
 
 
 class RssSampler:
@@ -212,6 +217,42 @@ def run_bare(settings, profile: RunProfile) -> None:
             seed=spec.split.seed,
         )
         store.write_bytes(uc, "drift_report", "bare", "drift.html", drift.html.encode())
+    with profile.step("release_gates"):
+        # What the fairness_report, release_gates and model_release assets compute.
+        from modelops.ml.drift_engine import score_psi
+        from modelops.ml.fairness import fairness_report
+        from modelops.ml.release_gates import (
+            check_feature_availability,
+            evaluate_release_gates,
+            gate_plan,
+        )
+        from modelops.spec.risk import load_risk_policy
+
+        policy = load_risk_policy()
+        assessment = policy.assess(spec.risk, spec.data_schema.protected_attributes)
+        plan = gate_plan(spec, assessment, policy.for_tier(assessment.tier))
+        holdout_scores = predict_scores(pipeline, holdout, spec)
+        fairness = fairness_report(
+            labels(holdout),
+            holdout_scores,
+            {a: holdout.get_column(a).cast(pl.String).to_numpy() for a in plan.fairness_attributes},
+            threshold=spec.evaluation.operating_threshold,
+            min_group_size=plan.min_group_size,
+            min_outcome_count=plan.min_outcome_count,
+        )
+        gates = evaluate_release_gates(
+            plan,
+            evaluation=report.to_dict(),
+            fairness=fairness,
+            score_psi=score_psi(predict_scores(pipeline, train, spec), holdout_scores).psi,
+            fitted_inputs=list(getattr(pipeline, "feature_names_in_", [])),
+            availability=check_feature_availability(spec, raw.head(10_000), "source"),
+        )
+        store.write_bytes(
+            uc, "release_gates", "bare", "gates.json",
+            json.dumps([g.to_dict() for g in gates]).encode(),
+        )  # fmt: skip
+        tracking.set_alias(registered.name, "challenger", registered.version)
     with profile.step("model_card"):
         card = render_model_card(
             ModelCardInputs(

@@ -164,3 +164,25 @@ def test_misaligned_inputs_are_refused() -> None:
         fairness_report(LABELS, SCORES[:-1], {}, threshold=0.5, min_group_size=1)
     with pytest.raises(ValueError, match="0/1"):
         fairness_report(LABELS * 2, SCORES, {}, threshold=0.5, min_group_size=1)
+
+
+def test_gaps_equal_fairlearns_own_functions_when_every_group_is_gated() -> None:
+    from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+
+    rng = np.random.default_rng(11)
+    n = 5_000
+    group = rng.choice(["a", "b", "c", "d"], n, p=[0.4, 0.3, 0.2, 0.1]).astype(object)
+    labels = (rng.random(n) < np.where(group == "a", 0.2, 0.35)).astype(int)
+    scores = np.clip(0.3 * labels + rng.random(n) * 0.7 + np.where(group == "d", 0.1, 0), 0, 1)
+    report = fairness_report(
+        labels, scores, {"g": group}, threshold=0.5, min_group_size=30, min_outcome_count=20
+    )
+    attribute = report.attribute("g")
+    assert attribute is not None and all(g.gated for g in attribute.groups)
+    selected = (scores >= 0.5).astype(int)
+    assert attribute.demographic_parity_difference == pytest.approx(
+        demographic_parity_difference(labels, selected, sensitive_features=group), abs=1e-12
+    )
+    assert attribute.equalized_odds_difference == pytest.approx(
+        equalized_odds_difference(labels, selected, sensitive_features=group), abs=1e-12
+    )
