@@ -525,7 +525,7 @@ BEGIN SELECT RAISE(ABORT, '{HEAD_FORWARD_ONLY}'); END;
 class SqliteAuditLog(AuditLog):
     """The log in a local SQLite file (WAL). Appends are `BEGIN IMMEDIATE` transactions, so
     threads and processes writing the same file are serialised by SQLite; `exclusive()` is
-    an flock on `<path>.lock`."""
+    an flock on `<path>.lock`, and creating the tables an flock on `<path>.init.lock`."""
 
     path: str
 
