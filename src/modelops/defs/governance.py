@@ -252,7 +252,7 @@ def governance_assets(
                 if passed
                 else "blocked by " + ", ".join(r.name for r in results if r.blocking),
                 model_version=str(ref["version"]),
-                data_versions=_data_versions(ref),
+                data_versions=data_versions_of(ref),
                 code_version=ref.get("code_version"),
                 details=payload,
             )
@@ -262,25 +262,17 @@ def governance_assets(
             # every version gets a card (M6): the blocked one is rendered here, with why.
             from modelops.governance.release_desk import ReleaseDesk
 
-            desk = ReleaseDesk(spec, policy, tracking, audit_log)
-            card_markdown, card_version = write_model_card(
+            card_markdown, card_version = card_of_run(
+                context,
                 spec,
-                desk,
+                ReleaseDesk(spec, policy, tracking, audit_log),
                 store,
                 tracking,
-                card_asset=card,
-                model_asset=model,
-                version=str(ref["version"]),
-                inputs=card_inputs(
-                    ref,
-                    evaluation_report,
-                    json.loads(
-                        store.read_bytes(
-                            uc, drift, version_for_run(context, store, uc, drift), "drift.json"
-                        )
-                    ),
-                    fairness.to_markdown(),
-                ),
+                ref,
+                model=model,
+                card=card,
+                evaluation=evaluation,
+                drift=drift,
             )
             context.log_event(
                 dg.AssetMaterialization(
@@ -367,11 +359,10 @@ def governance_assets(
 def serving_champion(audit_log: AuditLog, spec: UseCaseSpec) -> str | None:
     """The champion production uses: the one the audit log records. A registry alias moved
     by hand in MLflow does not change what is scored (`modelops status` reports it)."""
-    from modelops.governance.history import CHAMPION_EVENTS, champion_changes, champion_stack
+    from modelops.governance.history import CHAMPION_EVENTS, current_champion
 
     records = audit_log.records(use_case=spec.id, events=list(CHAMPION_EVENTS))
-    stack = champion_stack(champion_changes(records, spec.id))
-    return stack[-1] if stack else None
+    return current_champion(records, spec.id)
 
 
 def release_metadata(desk: Any, status: Any, *, candidate: str | None) -> dict[str, Any]:
@@ -436,7 +427,8 @@ def _check_plan_was_recorded(audit_log: AuditLog, uc: str, version: str, fingerp
         )
 
 
-def _data_versions(ref: dict[str, Any]) -> dict[str, str]:
+def data_versions_of(ref: dict[str, Any]) -> dict[str, str]:
+    """The datasets a model version was trained and evaluated on, for audit records."""
     versions = {
         "training_set": ref.get("training_set_version"),
         "holdout_set": ref.get("holdout_set_version"),
@@ -559,6 +551,43 @@ def write_model_card(
     )
     tracking.describe_version(ref["registered_name"], version, summary + markdown)
     return markdown, card_version
+
+
+def card_of_run(
+    context: dg.AssetExecutionContext,
+    spec: UseCaseSpec,
+    desk: Any,
+    store: ArtifactStore,
+    tracking: ModelTracking,
+    ref: dict[str, Any],
+    *,
+    model: str,
+    card: str,
+    evaluation: str,
+    drift: str,
+) -> tuple[str, str]:
+    """The card of the model this run trained, from this run's evaluation, drift and
+    fairness reports (used by the card asset, and by the gates step for a blocked version)."""
+    uc = spec.id
+
+    def this_run(asset: str, filename: str) -> bytes:
+        return store.read_bytes(uc, asset, version_for_run(context, store, uc, asset), filename)
+
+    return write_model_card(
+        spec,
+        desk,
+        store,
+        tracking,
+        card_asset=card,
+        model_asset=model,
+        version=str(ref["version"]),
+        inputs=card_inputs(
+            ref,
+            json.loads(this_run(evaluation, "evaluation.json")),
+            json.loads(this_run(drift, "drift.json")),
+            this_run(FAIRNESS, "fairness.md").decode(),
+        ),
+    )
 
 
 def release_status_text(desk: Any, state: Any) -> str:

@@ -29,10 +29,10 @@ from modelops.defs.governance import (
     GATE_PLAN_FILE,
     GATES,
     RELEASE,
-    card_inputs,
+    card_of_run,
+    data_versions_of,
     governance_assets,
     run_actor,
-    write_model_card,
 )
 from modelops.defs.kubernetes import pod_tags
 from modelops.defs.outputs import (
@@ -400,9 +400,7 @@ def use_case_assets(
             "risk_tier": assessment.tier,
             "spec": spec.model_dump(mode="json", by_alias=True),
         }
-        data_versions = {"training_set": train_version}
-        if ref["holdout_set_version"]:
-            data_versions["holdout_set"] = str(ref["holdout_set_version"])
+        data_versions = data_versions_of(ref)
         store.write_bytes(uc, MODEL, registered.version, GATE_PLAN_FILE, json_bytes(plan.to_dict()))
         store.write_bytes(uc, MODEL, registered.version, MODEL_REF_FILE, json_bytes(ref))
         tracking.log_files(
@@ -663,25 +661,18 @@ def use_case_assets(
         from modelops.governance.release_desk import ReleaseDesk
 
         ref = _model_ref(store, uc, context)
-
-        def this_run(asset: str) -> str:
-            return version_for_run(context, store, uc, asset)
-
-        evaluation = json.loads(
-            store.read_bytes(uc, EVALUATION, this_run(EVALUATION), "evaluation.json")
-        )
-        drift = json.loads(store.read_bytes(uc, DRIFT, this_run(DRIFT), "drift.json"))
-        fairness = store.read_bytes(uc, FAIRNESS, this_run(FAIRNESS), "fairness.md").decode()
         desk = ReleaseDesk(spec, policy, tracking, audit_log)
-        markdown, version = write_model_card(
+        markdown, version = card_of_run(
+            context,
             spec,
             desk,
             store,
             tracking,
-            card_asset=CARD,
-            model_asset=MODEL,
-            version=str(ref["version"]),
-            inputs=card_inputs(ref, evaluation, drift, fairness),
+            ref,
+            model=MODEL,
+            card=CARD,
+            evaluation=EVALUATION,
+            drift=DRIFT,
         )
         return dg.MaterializeResult(
             asset_key=key(CARD),

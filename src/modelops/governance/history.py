@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+
+from modelops.resources.audit_log import AuditRecord as Record
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -29,19 +30,6 @@ ALERT = "alert"
 RETRAINING_TRIGGER = "retraining_trigger"
 
 CHAMPION_EVENTS = (PROMOTION, ROLLBACK)
-
-
-class Record(Protocol):
-    """The fields of an audit record this module reads (see resources.audit_log)."""
-
-    seq: int
-    recorded_at: str
-    event: str
-    actor: str
-    use_case: str
-    reason: str
-    model_version: str | None
-    details: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -156,6 +144,12 @@ def champion_stack(changes: Sequence[ChampionChange]) -> list[str]:
                 stack.remove(change.version)  # promoted again: its reign starts anew
             stack.append(change.version)
     return stack
+
+
+def current_champion(records: Iterable[Record], use_case: str) -> str | None:
+    """The version the log says is champion now (None before the first promotion)."""
+    stack = champion_stack(champion_changes(records, use_case))
+    return stack[-1] if stack else None
 
 
 def champion_at(records: Iterable[Record], use_case: str, when: datetime) -> str | None:

@@ -12,7 +12,6 @@ recorded in it; the registry alias follows the log, never the other way round.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ from modelops.governance.history import (
     champion_at,
     champion_changes,
     champion_stack,
+    current_champion,
     version_state,
 )
 from modelops.spec.model import UseCaseSpec
@@ -104,8 +104,7 @@ class ReleaseDesk:
         return version_state(self._records(), self.spec.id, str(version))
 
     def champion(self) -> str | None:
-        stack = champion_stack(champion_changes(self._records(), self.spec.id))
-        return stack[-1] if stack else None
+        return current_champion(self._records(), self.spec.id)
 
     def champion_history(self) -> list[Any]:
         return champion_changes(self._records(), self.spec.id)
@@ -220,7 +219,7 @@ class ReleaseDesk:
             self._append(
                 CHALLENGER_SET,
                 actor,
-                version,
+                state,
                 reason="passed every required release gate",
                 details={"alias": CHALLENGER, "previous": previous, "tier": self.tier},
             )
@@ -246,7 +245,7 @@ class ReleaseDesk:
                     f"approval of {self.spec.id} version {version} by {approver} refused: "
                     + "; ".join(problems)
                 )
-            self._append(APPROVAL, approver, version, reason=reason, details={"role": role})
+            self._append(APPROVAL, approver, state, reason=reason, details={"role": role})
             if promote and not self.promotion_problems(self.state(version)):
                 self._move_champion(version, approver, reason=reason, event=PROMOTION)
         return self.status()
@@ -301,7 +300,7 @@ class ReleaseDesk:
                 raise ReleaseRefused(
                     f"version {version} is the champion; roll it back instead of rejecting it"
                 )
-            self._append(REJECTION, actor, version, reason=reason, details={"role": role})
+            self._append(REJECTION, actor, state, reason=reason, details={"role": role})
             if self.tracking.version_for_alias(self._name, CHALLENGER) == str(version):
                 self.tracking.delete_alias(self._name, CHALLENGER)
             self.tracking.set_version_tag(
@@ -348,6 +347,7 @@ class ReleaseDesk:
         """Move the alias, then record the move; if recording fails the alias goes back."""
         state = self.state(version)
         self._check_integrity(state)
+        approvals = self._valid_approvals(state)
         previous_in_log = self.champion()
         previous = self.tracking.version_for_alias(self._name, CHAMPION)
         self.tracking.set_alias(self._name, CHAMPION, str(version))
@@ -355,7 +355,7 @@ class ReleaseDesk:
             self._append(
                 event,
                 actor,
-                version,
+                state,
                 reason=reason,
                 details={
                     "alias": CHAMPION,
@@ -364,7 +364,7 @@ class ReleaseDesk:
                     "tier": self.tier,
                     "approvals": [
                         {"approver": a.approver, "role": a.role, "at": a.recorded_at}
-                        for a in self._valid_approvals(state)
+                        for a in approvals
                     ],
                 },
             )
@@ -377,7 +377,6 @@ class ReleaseDesk:
         if self.tracking.version_for_alias(self._name, CHALLENGER) == str(version):
             self.tracking.delete_alias(self._name, CHALLENGER)
         self.tracking.set_version_tag(self._name, version, "modelops.release_status", "champion")
-        approvals = self._valid_approvals(state)
         if approvals:
             self.tracking.set_version_tag(
                 self._name,
@@ -397,14 +396,14 @@ class ReleaseDesk:
         self,
         event: str,
         actor: str,
-        version: str,
+        state: VersionState,
         *,
         reason: str,
         details: dict[str, Any],
     ) -> Any:
+        """Record an event about `state`'s version with its training's data and code."""
         from modelops.resources.audit_log import AuditEvent
 
-        state = self.state(version)
         training = state.training
         return self.audit_log.append(
             AuditEvent(
@@ -412,7 +411,7 @@ class ReleaseDesk:
                 actor=actor,
                 use_case=self.spec.id,
                 reason=reason,
-                model_version=str(version),
+                model_version=state.version,
                 data_versions=dict(training.data_versions) if training is not None else {},
                 code_version=training.code_version if training is not None else None,
                 details=details,
@@ -423,7 +422,3 @@ class ReleaseDesk:
 def _require(text: str, what: str) -> None:
     if not text or not text.strip():
         raise ReleaseRefused(f"{what} is required")
-
-
-def approvals_text(approvals: Sequence[Any]) -> str:
-    return ", ".join(f"{a.approver} ({a.role}, {a.recorded_at[:19]})" for a in approvals) or "none"
