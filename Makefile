@@ -7,7 +7,7 @@ export DAGSTER_HOME := $(CURDIR)/.modelops/dagster
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SYNC := $(UV) sync --frozen --compile-bytecode
 
-.PHONY: setup run test lint format ui mlflow-ui validate demo demo-ui demo-mlflow-ui benchmark clean
+.PHONY: setup run test test-fast lint format ui mlflow-ui validate demo demo-ui demo-mlflow-ui benchmark clean
 
 setup:                 ## install the locked environment and create the local Dagster instance
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -17,8 +17,11 @@ setup:                 ## install the locked environment and create the local Da
 run: setup             ## materialize every use case on the embedded default, print a summary
 	$(UV) run --frozen modelops run
 
-test: setup lint       ## lint, then the test suite (what CI runs)
+test: setup lint       ## lint, then every test tier (what CI runs)
 	$(UV) run --frozen pytest -n 2 --dist loadfile
+
+test-fast: setup       ## the unit and dagster tiers only (no servers, no whole pipelines)
+	$(UV) run --frozen pytest -n 2 --dist loadfile -m "unit or dagster"
 
 lint: setup            ## ruff lint + format check
 	$(UV) run --frozen ruff check src tests benchmarks

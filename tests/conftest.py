@@ -1,19 +1,39 @@
-"""Shared fixtures: the project's real spec and data, and isolated platform homes."""
+"""Shared fixtures, the server plugins, and the test tiers.
+
+Tiers mirror the code's layers and are markers, set by folder:
+
+- `unit` (tests/unit): spec, ml, governance, resources and simulation code; no Dagster instance;
+- `dagster` (tests/dagster): the definitions, layers, single assets and sensors;
+- `integration` (tests/integration, and any test marked so elsewhere): whole pipelines and
+  real servers (PostgreSQL, the GCS emulator, an MLflow server, deploy/).
+
+`make test-fast` runs `-m "unit or dagster"`; `make test` (and CI) runs everything.
+"""
 
 from __future__ import annotations
-
-import shutil
-from pathlib import Path
 
 import pytest
 import yaml
 
-from modelops.settings import Settings
 from modelops.spec import UseCaseSpec, load_spec
+from support import GERMAN_SPEC
 
-PROJECT = Path(__file__).resolve().parents[1]
-GERMAN_SPEC = PROJECT / "assets" / "german_credit.yaml"
-GERMAN_DATA = PROJECT / "data" / "german_credit.csv"
+pytest_plugins = ["support.postgres", "support.gcs_emulator", "support.mlflow_server"]
+
+TIERS = ("unit", "dagster", "integration")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test gets exactly one tier: its own marker (a server-backed case inside a unit
+    file), else its folder's."""
+    for item in items:
+        marked = [t for t in TIERS if item.get_closest_marker(t) is not None]
+        if marked:
+            continue
+        folder = next((t for t in TIERS if t in item.path.parts), None)
+        if folder is None:
+            raise pytest.UsageError(f"{item.nodeid}: tests live under tests/<tier>/")
+        item.add_marker(getattr(pytest.mark, folder))
 
 
 @pytest.fixture(scope="session")
@@ -25,26 +45,3 @@ def german_spec() -> UseCaseSpec:
 def german_spec_dict() -> dict:
     """The German credit spec as plain data, for tests that break it on purpose."""
     return yaml.safe_load(GERMAN_SPEC.read_text())
-
-
-def make_settings(root: Path, specs_dir: Path) -> Settings:
-    """Settings for an isolated platform under `root`: own datasets, MLflow store, instance."""
-    return Settings.from_env(
-        {
-            "MODELOPS_PROJECT_DIR": str(PROJECT),
-            "MODELOPS_SPECS_DIR": str(specs_dir),
-            "MODELOPS_HOME": str(root / "home"),
-        }
-    )
-
-
-def write_spec(specs_dir: Path, spec: dict) -> Path:
-    specs_dir.mkdir(parents=True, exist_ok=True)
-    path = specs_dir / f"{spec['id']}.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return path
-
-
-def copy_german_spec(specs_dir: Path) -> Path:
-    specs_dir.mkdir(parents=True, exist_ok=True)
-    return Path(shutil.copy(GERMAN_SPEC, specs_dir / GERMAN_SPEC.name))
