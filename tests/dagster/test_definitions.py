@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
-import dagster as dg
 from modelops.definitions import build_definitions
 from support import PROJECT, TESTS, copy_german_spec, make_settings
 

@@ -16,10 +16,10 @@ from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
+import dagster as dg
 import pytest
 import yaml
 
-import dagster as dg
 from modelops.defs.environments import executor_for
 from modelops.defs.jobs import jobs_for, training_job_name
 from modelops.defs.kubernetes import (

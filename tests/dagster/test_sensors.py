@@ -6,9 +6,9 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
 import yaml
 
-import dagster as dg
 from modelops.definitions import build_definitions
 from modelops.defs import sensors
 from modelops.resources.alerts import LocalAlerts

@@ -13,11 +13,11 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import dagster as dg
 import polars as pl
 import yaml
 from mlflow import MlflowClient
 
-import dagster as dg
 from modelops.definitions import build_definitions
 from modelops.defs.jobs import MAIN_JOB
 from modelops.defs.use_case import ASSET_NAMES

@@ -13,12 +13,12 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import polars as pl
 import pytest
 import yaml
 
-import dagster as dg
 from modelops.cli import main
 from modelops.definitions import build_definitions
 from modelops.defs.governance import INVENTORY_KEY

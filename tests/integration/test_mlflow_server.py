@@ -13,11 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import dagster as dg
 import polars as pl
 import pytest
 import requests
 
-import dagster as dg
 from modelops.definitions import build_definitions
 from modelops.resources.storage import LocalArtifactStore
 from modelops.resources.tracking import DatasetRef, ModelTracking

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
 
-import dagster as dg
 from modelops.definitions import build_definitions
 from modelops.defs.instance import local_instance
 from modelops.demo import demo_home, run_demo

@@ -7,11 +7,11 @@ a text target, Parquet instead of CSV, and a gradient-boosting model.
 
 from __future__ import annotations
 
+import dagster as dg
 import numpy as np
 import polars as pl
 import pytest
 
-import dagster as dg
 from modelops.definitions import build_definitions
 from modelops.resources.storage import LocalArtifactStore
 from support import make_settings

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
 import yaml
 
-import dagster as dg
 from modelops.cli import main
 from modelops.definitions import build_definitions
 from modelops.defs.use_case import ASSET_NAMES

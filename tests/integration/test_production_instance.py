@@ -22,6 +22,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
+import dagster as dg
 import pytest
 import requests
 import yaml
@@ -34,7 +35,6 @@ from dagster._daemon.monitoring.run_monitoring import execute_run_monitoring_ite
 from dagster._utils.tags import TagConcurrencyLimitsCounter
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-import dagster as dg
 from modelops.definitions import build_definitions
 from modelops.defs.governance import INVENTORY_KEY
 from modelops.defs.use_case import ASSET_NAMES

@@ -24,9 +24,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import dagster as dg
 import pytest
 
-import dagster as dg
 from modelops.resources.audit_log import (
     APPEND_ONLY,
     GENESIS,
