@@ -14,7 +14,7 @@ the drifted amount). The dataset drift threshold is Evidently's default (half of
 Timing: a warm-up on 20,000 rows pays imports and first-call costs for both sides; then the
 engine runs `fit` + `compare` and `compare` alone with the cached reference (best of
 `--repeat`), then Evidently runs `DataDriftPreset` once on pandas frames prepared beforehand
-(conversion timed separately, as `modelops.ml.drift` converts: float64 numbers, str labels).
+(conversion timed separately, as the drift report converts: float64 numbers, str labels).
 Memory: this process's RSS is sampled every 5 ms; each side's peak above the RSS just before it
 started is reported. The engine runs before Evidently, so Evidently's freed memory (which the
 allocator keeps) cannot hide the engine's peak. Results: benchmarks/output/drift_engine.json.
@@ -78,7 +78,7 @@ class RssSampler:
 
 def make_frames(rows: int) -> tuple[pl.DataFrame, pl.DataFrame, list[str], list[str]]:
     """Reference and drifted current batch with the German credit schema."""
-    from modelops.ml.synthetic import SyntheticApplications
+    from modelops.simulation.synthetic import SyntheticApplications
     from modelops.spec import load_spec
 
     spec = load_spec(SPEC)
@@ -110,7 +110,7 @@ def make_frames(rows: int) -> tuple[pl.DataFrame, pl.DataFrame, list[str], list[
 
 
 def run_engine(reference, current, numeric, categorical, repeat: int, sampler) -> dict[str, Any]:
-    from modelops.ml.drift_engine import DriftReference
+    from modelops.ml.drift import DriftReference
 
     gc.collect()
     before = sampler.rss()
@@ -147,14 +147,14 @@ def run_evidently(reference, current, numeric, categorical, sampler) -> dict[str
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
-    from modelops.ml.drift import _to_pandas
+    from modelops.ml.drift.evidently_report import evidently_frame
 
     gc.collect()
     before = sampler.rss()
     start_wall = time.time()
     t0 = time.perf_counter()
-    ref_pd = _to_pandas(reference, numeric, categorical)
-    cur_pd = _to_pandas(current, numeric, categorical)
+    ref_pd = evidently_frame(reference, numeric, categorical)
+    cur_pd = evidently_frame(current, numeric, categorical)
     convert_s = time.perf_counter() - t0
     definition = DataDefinition(
         numerical_columns=numeric,

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from modelops.ml.synthetic import write_synthetic_source
+from modelops.simulation.synthetic import write_synthetic_source
 from modelops.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]

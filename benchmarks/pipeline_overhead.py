@@ -4,8 +4,8 @@ in a bare script, at several sizes, in one process.
     uv run python benchmarks/pipeline_overhead.py --rows 100000 1000000
 
 The data are synthetic applications with the German credit schema, calibrated on the real
-data (`modelops.ml.synthetic`), written once to benchmarks/output/. The bare script calls the
-same `modelops.ml` functions in sequence and writes the same final outputs (quarantine,
+data (`modelops.simulation.synthetic`), written once to benchmarks/output/. The bare script
+calls the same `modelops.ml` functions in sequence and writes the same final outputs (quarantine,
 MLflow run and model version, reports, card) but hands tables from step to step in memory.
 The Dagster run is what `modelops run` does: the main job in process on a SQLite instance
 (created beforehand, as `make setup` does), every intermediate table versioned on disk.
@@ -127,9 +127,13 @@ def run_bare(settings, profile: RunProfile) -> None:
     """The pipeline as one would script it without an orchestrator."""
     import polars as pl
 
-    from modelops.defs.environments import resources_for
     from modelops.ml.drift import build_drift_report
-    from modelops.ml.evaluation import build_evaluation_report
+    from modelops.ml.evaluation import (
+        build_evaluation_report,
+        calibration_plot_png,
+        evaluation_markdown,
+        roc_plot_png,
+    )
     from modelops.ml.features import build_features
     from modelops.ml.metrics import binary_metrics
     from modelops.ml.model_card import ModelCardInputs, render_html, render_model_card
@@ -142,6 +146,7 @@ def run_bare(settings, profile: RunProfile) -> None:
         predict_scores,
     )
     from modelops.ml.validation import validate_batch
+    from modelops.resources.environment import resources_for
     from modelops.resources.tracking import DatasetRef
     from modelops.spec import load_specs
 
@@ -195,9 +200,9 @@ def run_bare(settings, profile: RunProfile) -> None:
         )
         files = {
             "evaluation.json": json.dumps(report.to_dict()).encode(),
-            "evaluation.md": report.to_markdown().encode(),
-            "roc.png": report.roc_plot_png(),
-            "calibration.png": report.calibration_plot_png(),
+            "evaluation.md": evaluation_markdown(report).encode(),
+            "roc.png": roc_plot_png(report),
+            "calibration.png": calibration_plot_png(report),
         }
         for name, content in files.items():
             store.write_bytes(uc, "evaluation_report", "bare", name, content)
@@ -219,7 +224,7 @@ def run_bare(settings, profile: RunProfile) -> None:
         store.write_bytes(uc, "drift_report", "bare", "drift.html", drift.html.encode())
     with profile.step("release_gates"):
         # What the fairness_report, release_gates and model_release assets compute.
-        from modelops.ml.drift_engine import score_psi
+        from modelops.ml.drift import score_psi
         from modelops.ml.fairness import fairness_report
         from modelops.ml.release_gates import (
             check_feature_availability,
@@ -242,7 +247,7 @@ def run_bare(settings, profile: RunProfile) -> None:
         )
         gates = evaluate_release_gates(
             plan,
-            evaluation=report.to_dict(),
+            evaluation=report,
             fairness=fairness,
             score_psi=score_psi(predict_scores(pipeline, train, spec), holdout_scores).psi,
             fitted_inputs=list(getattr(pipeline, "feature_names_in_", [])),
@@ -277,7 +282,7 @@ def run_bare(settings, profile: RunProfile) -> None:
 def run_dagster(settings, profile: RunProfile) -> None:
     """`modelops run`: the main job, in process, on the SQLite instance."""
     from modelops.definitions import build_definitions
-    from modelops.defs.instance import local_instance
+    from modelops.instance import local_instance
 
     instance = local_instance(settings.dagster_home)
     job = build_definitions(settings).resolve_job_def("all_use_cases")
@@ -313,7 +318,7 @@ def synthetic_source(rows: int) -> tuple[Path, int]:
     """The benchmark's input file (generated once) and its table's size in memory."""
     import polars as pl
 
-    from modelops.ml.synthetic import write_synthetic_source
+    from modelops.simulation.synthetic import write_synthetic_source
     from modelops.spec import load_spec
 
     OUTPUT.mkdir(parents=True, exist_ok=True)
@@ -327,7 +332,7 @@ def synthetic_source(rows: int) -> tuple[Path, int]:
 
 def run_once(label: str, data: Path, sampler: RssSampler) -> RunProfile:
     """One run of one side in a fresh platform home (instance created first, as `make setup`)."""
-    from modelops.defs.instance import local_instance
+    from modelops.instance import local_instance
 
     runner = {"bare": run_bare, "dagster": run_dagster}[label]
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{label}-"))

@@ -4,7 +4,7 @@ vs the full production path, on synthetic applications.
     uv run python benchmarks/scoring_throughput.py --rows 1000000
 
 The model is fitted on the real German credit training split; the batch is `--rows` synthetic
-applications with the real file's headers (`modelops.ml.synthetic`, calibrated on
+applications with the real file's headers (`modelops.simulation.synthetic`, calibrated on
 data/german_credit.csv), without the outcome column, as production receives them.
 
 - raw: `pipeline.predict_proba(model_input_frame(features))` on an already built feature table
@@ -33,15 +33,14 @@ from pathlib import Path
 
 import polars as pl
 
-from modelops.ml import scoring, training
+from modelops.ml import training
 from modelops.ml.features import build_features
-from modelops.ml.scoring import OutlierModel, ReasonCodes, score_batch
+from modelops.ml.scoring import OutlierModel, ReasonCodes, compiled_preprocess, score_batch
 from modelops.ml.split import split_train_holdout
-from modelops.ml.synthetic import SyntheticApplications
 from modelops.ml.training import fit_model, model_input_frame
 from modelops.ml.validation import validate_batch
-from modelops.spec import load_spec
-from modelops.spec.model import ModelSpec
+from modelops.simulation.synthetic import SyntheticApplications
+from modelops.spec import ModelSpec, load_spec
 
 PROJECT = Path(__file__).resolve().parents[1]
 OUTPUT = PROJECT / "benchmarks" / "output"
@@ -82,7 +81,7 @@ def breakdown(features: pl.DataFrame, pipeline, reasons, outliers, spec, top_k: 
     )
     start = time.perf_counter()
     reasons.check(pipeline, spec)
-    compiled = scoring.compiled_preprocess(pipeline, spec, features, reasons.probe)
+    compiled = compiled_preprocess(pipeline, spec, features, reasons.probe)
     stages["check + verify"] = time.perf_counter() - start
     assert compiled is not None, "the compiled encoder should cover the families benchmarked"
     model = pipeline[-1]
@@ -109,8 +108,14 @@ def run_family(family: str, rows: int, repeat: int, top_k: int, seed: int) -> di
     real = pl.read_csv(DATA, infer_schema=False)
     train, _ = split_train_holdout(build_features(validate_batch(real, spec).valid, spec), spec)
     pipeline = fit_model(train, spec, FAMILIES[family])
-    reasons = ReasonCodes.fit(pipeline, train, spec)
-    outliers = OutlierModel.fit(train, spec)
+    # Scored with the objects as a serving process has them: loaded from their stored bytes.
+    stored = (
+        ReasonCodes.fit(pipeline, train, spec).to_bytes(),
+        OutlierModel.fit(train, spec).to_bytes(),
+    )
+    load_seconds, (reasons, outliers) = timed(
+        lambda: (ReasonCodes.from_bytes(stored[0]), OutlierModel.from_bytes(stored[1]))
+    )
 
     generator = SyntheticApplications.fit(pl.read_csv(DATA, infer_schema_length=10_000), spec)
     target = spec.data_schema.column(spec.target.column).header
@@ -168,6 +173,8 @@ def run_family(family: str, rows: int, repeat: int, top_k: int, seed: int) -> di
         "valid_rows": features.height,
         "reason_method": reasons.method,
         "reason_fidelity": {"r2": reasons.fidelity.r2, "spearman": reasons.fidelity.spearman},
+        "stored_bytes": {"reason_codes": len(stored[0]), "outlier_model": len(stored[1])},
+        "load_seconds": load_seconds,
         "raw_seconds": raw_runs,
         "full_seconds": [r["total"] for r in full_runs],
         "raw_rows_per_s": rows / best_raw,
@@ -188,6 +195,11 @@ def report(result: dict) -> None:
     print(
         f"reason codes: {result['reason_method']} "
         f"(fidelity on training: R² {fidelity['r2']:.3f}, Spearman {fidelity['spearman']:.3f})"
+    )
+    sizes = result["stored_bytes"]
+    print(
+        f"stored: reason codes {sizes['reason_codes']:,} B, outlier model "
+        f"{sizes['outlier_model']:,} B, loaded in {result['load_seconds'] * 1000:.1f} ms"
     )
     print(f"raw predict_proba:  {result['raw_rows_per_s']:>12,.0f} rows/s")
     print(f"full path:          {result['full_rows_per_s']:>12,.0f} rows/s")

@@ -191,7 +191,7 @@ def _governance(settings: Settings, args: argparse.Namespace) -> int:
             print(text)
             return 0 if ok else 1
         if args.audit_command == "export":
-            count = platform.resources["audit_log"].export_jsonl(args.file)
+            count = platform.resources.audit_log.export_jsonl(args.file)
             print(f"{count} records written to {args.file}")
             return 0
         print(audit_show(platform, args.use_case, args.event, args.limit))
@@ -202,7 +202,7 @@ def _governance(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _init(settings: Settings) -> int:
-    from modelops.defs.instance import prepare_dagster_home
+    from modelops.instance import prepare_dagster_home
 
     home = prepare_dagster_home(settings.dagster_home)
     print(f"Dagster instance ready at {home}")
@@ -222,12 +222,12 @@ def _validate(settings: Settings) -> int:
 
 def _run(settings: Settings, use_case: str | None) -> int:
     from modelops.definitions import build_definitions
-    from modelops.defs.instance import local_instance
-    from modelops.defs.jobs import MAIN_JOB
-    from modelops.defs.run_summary import summarize_run
+    from modelops.instance import local_instance
+    from modelops.names import ACTOR_TAG, MAIN_JOB, training_job
+    from modelops.run_summary import summarize_run
 
     defs = build_definitions(settings)
-    job_name = f"{use_case}_pipeline" if use_case else MAIN_JOB
+    job_name = training_job(use_case) if use_case else MAIN_JOB
     try:
         job = defs.resolve_job_def(job_name)
     except Exception:
@@ -243,7 +243,7 @@ def _run(settings: Settings, use_case: str | None) -> int:
     result = job.execute_in_process(
         instance=instance,
         raise_on_error=False,
-        tags={"modelops/actor": actor} if actor else None,
+        tags={ACTOR_TAG: actor} if actor else None,
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
     summary = summarize_run(result, settings, time.perf_counter() - started)

@@ -1,35 +1,39 @@
 """The code location: every use-case spec in `assets/` turned into Dagster definitions.
 
-Loading this module reads settings and specs (failing with a clear message if either is
-wrong) and builds the asset graph; it imports no ML library, so it loads in seconds.
+Each use case contributes its own definitions (`defs.use_case`); what spans the platform is
+added here once: the model inventory, the job that trains everything, the run-failure alerts,
+the automation sensor of the monitoring histories, and the resources and executor of the
+environment the settings choose. Loading this module reads settings and specs (failing with a
+clear message if either is wrong) and imports no ML library, so it loads in seconds.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from modelops.defs.environments import executor_for, resources_for
-from modelops.defs.governance import inventory_asset
-from modelops.defs.jobs import jobs_for
-from modelops.defs.monitoring import monitoring_assets
-from modelops.defs.sensors import sensors_for
-from modelops.defs.use_case import use_case_assets
+from modelops.defs.alert_sensors import run_failure_alerts
+from modelops.defs.inventory_asset import inventory_asset
+from modelops.defs.jobs import main_job
+from modelops.defs.kubernetes import executor_for
+from modelops.defs.use_case import use_case_definitions, with_source_links
+from modelops.resources.environment import resources_for
 from modelops.settings import Settings
-from modelops.spec import load_specs
-from modelops.spec.risk import load_risk_policy
+from modelops.spec import UseCaseSpec, load_specs
+from modelops.spec.risk import RiskPolicy, load_risk_policy
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     specs = load_specs(settings.specs_dir)
     policy = load_risk_policy(settings.risk_policy_file)
-    assets: list = [
-        asset
-        for spec in specs
-        for asset in [*use_case_assets(spec, policy), *monitoring_assets(spec)]
-    ]
-    if specs:
-        assets.append(inventory_asset(specs, policy))
-    sensors = sensors_for(specs)
+    return dg.Definitions.merge(
+        *[use_case_definitions(spec, policy) for spec in specs],
+        platform_definitions(specs, policy),
+        dg.Definitions(resources=resources_for(settings).by_key(), executor=executor_for(settings)),
+    )
+
+
+def platform_definitions(specs: list[UseCaseSpec], policy: RiskPolicy) -> dg.Definitions:
+    sensors: list[dg.SensorDefinition] = [run_failure_alerts(specs)]
     if any(spec.monitoring for spec in specs):
         # Keeps the monitoring histories up to date as months are scored (eager assets).
         sensors.append(
@@ -40,12 +44,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             )
         )
     return dg.Definitions(
-        assets=assets,
-        jobs=jobs_for(specs),
-        sensors=[s for s in sensors if not isinstance(s, dg.ScheduleDefinition)],
-        schedules=[s for s in sensors if isinstance(s, dg.ScheduleDefinition)],
-        resources=resources_for(settings),
-        executor=executor_for(settings),
+        assets=with_source_links([inventory_asset(specs, policy)]) if specs else [],
+        jobs=[main_job(specs)],
+        sensors=sensors,
     )
 
 

@@ -11,7 +11,6 @@ the sensors are the ones `dagster dev` runs, ticked here.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Callable
@@ -20,18 +19,25 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import polars as pl
 import yaml
 
 from modelops.definitions import build_definitions
-from modelops.defs.instance import local_instance
-from modelops.defs.jobs import history_job_name, training_job_name
-from modelops.defs.monitoring import MONTHLY_DRIFT
-from modelops.defs.sensors import RETRAINING_REASON_TAG
 from modelops.governance.release_desk import ReleaseDesk
+from modelops.instance import local_instance
+from modelops.monitoring.history import monthly_drift, performance_summaries
+from modelops.names import (
+    MODEL,
+    RETRAINING_REASON_TAG,
+    history_job,
+    new_files_sensor,
+    retraining_sensor,
+    training_job,
+)
 from modelops.operator import Platform, release_action
+from modelops.resources.storage import ArtifactStore
 from modelops.settings import Settings
 from modelops.spec import UseCaseSpec, load_specs
-from modelops.spec.risk import load_risk_policy
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
@@ -74,9 +80,11 @@ def run_demo(
     seed: int = 7,
     say: Callable[[str], None] = print,
 ) -> DemoStory:
-    from modelops.ml.synthetic import SyntheticApplications
-    from modelops.ml.traffic import Layout, TrafficSimulator, make_scenario
     from modelops.resources.source import LocalFileSource
+    from modelops.simulation.scenarios import make_scenario
+    from modelops.simulation.simulator import TrafficSimulator
+    from modelops.simulation.synthetic import SyntheticApplications
+    from modelops.simulation.writers import Layout
 
     project_specs = {spec.id: spec for spec in load_specs(settings.specs_dir)}
     base = project_specs.get(use_case)
@@ -99,13 +107,9 @@ def run_demo(
 
     defs = build_definitions(demo_settings)
     instance = local_instance(demo_settings.dagster_home)
-    store = defs.resources["store"]
-    desk = ReleaseDesk(
-        spec,
-        load_risk_policy(demo_settings.risk_policy_file),
-        defs.resources["tracking"],
-        defs.resources["audit_log"],
-    )
+    platform = Platform(demo_settings)
+    store = platform.resources.store
+    desk = platform.desk(spec.id)
     story = DemoStory(tier=desk.tier)
 
     def execute(job: str, **kwargs: Any) -> dg.ExecuteInProcessResult:
@@ -124,8 +128,8 @@ def run_demo(
         f"{base.source.description}."
     )
     say("Releasing the first model: training it and making it champion ...")
-    execute(training_job_name(spec))
-    champion = _promote_latest(spec, desk, demo_settings, store, story, say, reason="first release")
+    execute(training_job(spec.id))
+    champion = _promote_latest(platform, desk, story, say, reason="first release")
     say(
         f"Champion: {spec.registered_model_name} version {champion} ({desk.tier} risk tier: "
         f"gates passed, approved by {DEMO_VALIDATOR})"
@@ -160,26 +164,20 @@ def run_demo(
             on_progress=lambda _: None,
         )
         month = simulator.month_name(index)
-        for sensor in (f"{spec.id}_new_batches", f"{spec.id}_new_labels"):
+        for sensor in (new_files_sensor(spec.id, "batches"), new_files_sensor(spec.id, "labels")):
             for request in _tick(defs, instance, sensor, cursors):
                 job = request.job_name or defs.resolve_sensor_def(sensor).job_name
                 execute(job, partition_key=request.partition_key)
-        execute(history_job_name(spec))
+        execute(history_job(spec.id))
         line = _month_line(store, spec, month)
-        for request in _tick(defs, instance, f"{spec.id}_retraining", cursors):
+        for request in _tick(defs, instance, retraining_sensor(spec.id), cursors):
             reason = request.tags.get(RETRAINING_REASON_TAG, "?")
             story.retraining.append(f"{month}: {reason}")
             line.events.append(f"retraining requested ({reason})")
             story.first_breach = story.first_breach or month
-            execute(training_job_name(spec), tags=dict(request.tags))
+            execute(training_job(spec.id), tags=dict(request.tags))
             promoted = _promote_latest(
-                spec,
-                desk,
-                demo_settings,
-                store,
-                story,
-                say=lambda _: None,
-                reason=f"retrained on {reason}",
+                platform, desk, story, say=lambda _: None, reason=f"retrained on {reason}"
             )
             line.events.append(
                 f"version {promoted} "
@@ -221,10 +219,8 @@ def _sandbox_settings(
     )
 
 
-def _typed_source(raw: Any, spec: UseCaseSpec) -> Any:
+def _typed_source(raw: pl.DataFrame, spec: UseCaseSpec) -> pl.DataFrame:
     """The training source with numbers as numbers (a CSV is read as text), for calibration."""
-    import polars as pl
-
     types = {"int": pl.Int64, "float": pl.Float64}
     return raw.with_columns(
         pl.col(c.header).cast(types[c.type], strict=False)
@@ -252,10 +248,8 @@ DEMO_VALIDATOR = "validator@bank.example"
 
 
 def _promote_latest(
-    spec: UseCaseSpec,
-    desk: Any,
-    desk_settings: Settings,
-    store: Any,
+    platform: Platform,
+    desk: ReleaseDesk,
     story: DemoStory,
     say: Callable[[str], None],
     *,
@@ -264,9 +258,8 @@ def _promote_latest(
     """Release the newest version the way the risk policy says: the pipeline made it
     challenger if it passed every gate; where the tier needs a human approval, the demo's
     validator gives it (recorded in the audit log like any approval)."""
-    from modelops.defs.use_case import MODEL
-
-    latest = store.require_current(spec.id, MODEL)
+    spec = desk.spec
+    latest = platform.resources.store.require_current(spec.id, MODEL)
     state = desk.state(latest)
     current = desk.champion()
     if not state.gates_passed:
@@ -278,7 +271,7 @@ def _promote_latest(
         # Through the operator command's code: the card is re-rendered with the approval and
         # the Dagster UI gets the new release state, as with `modelops approve`.
         release_action(
-            Platform(desk_settings),
+            platform,
             "approve",
             spec.id,
             version=latest,
@@ -294,38 +287,21 @@ def _promote_latest(
     return latest
 
 
-def _month_line(store: Any, spec: UseCaseSpec, month: str) -> DemoMonth:
-    name = f"{MONTHLY_DRIFT}/{month}"
-    data = json.loads(
-        store.read_bytes(spec.id, name, store.require_current(spec.id, name), "drift.json")
-    )
-    psi = data["score_psi"]
+def _month_line(store: ArtifactStore, spec: UseCaseSpec, month: str) -> DemoMonth:
+    drift = monthly_drift(store, spec, month)
     return DemoMonth(
         month=month,
-        model_version=str(data["model_version"]),
-        rows=data["rows"],
-        drifted_share=data["drifted_share"],
-        score_psi=psi,
-        breach=bool(data["breach"]),
-        events=[_breach_note(data)] if data["breach"] else [],
+        model_version=drift.model_version,
+        rows=drift.rows,
+        drifted_share=drift.drifted_share,
+        score_psi=drift.score_psi,
+        breach=drift.breach,
+        events=[drift.breach_reason()] if drift.breach else [],
     )
 
 
-def _breach_note(drift: dict[str, Any]) -> str:
-    if drift.get("note"):
-        return drift["note"].split("; ", 1)[-1]
-    if drift["max_csi"] is not None and drift["max_csi"] >= 0.25:
-        return f"largest CSI {drift['max_csi']:.2f} ({drift['max_csi_column']})"
-    return f"{len(drift['drifted_columns'])} feature(s) drifted"
-
-
-def _realised(store: Any, spec: UseCaseSpec) -> dict[str, tuple[str, float]]:
-    from modelops.defs.monitoring import read_performance_history
-
-    return {
-        r["month"]: (r["model_version"], r["auc"])
-        for r in read_performance_history(store, spec).to_dicts()
-    }
+def _realised(store: ArtifactStore, spec: UseCaseSpec) -> dict[str, tuple[str, float]]:
+    return {s.month: (s.model_version, s.auc) for s in performance_summaries(store, spec)}
 
 
 def _format(line: DemoMonth, seconds: float) -> str:

@@ -9,15 +9,19 @@ runless materializations of `<use case>/model_release`, `<use case>/model_card` 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
 
-from modelops.governance.release_desk import ReleaseRefused
+from modelops.governance.audit_records import AuditEvent
+from modelops.governance.release_desk import ReleaseDesk, ReleaseRefused
+from modelops.resources.environment import PlatformResources, resources_for
 from modelops.settings import Settings
 from modelops.spec import UseCaseSpec, load_specs
 from modelops.spec.risk import RiskPolicy, load_risk_policy
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 class OperatorError(Exception):
@@ -31,9 +35,7 @@ class Platform:
     settings: Settings
 
     @cached_property
-    def resources(self) -> dict[str, Any]:
-        from modelops.defs.environments import resources_for
-
+    def resources(self) -> PlatformResources:
         return resources_for(self.settings)
 
     @cached_property
@@ -50,18 +52,14 @@ class Platform:
             raise OperatorError(f"no use case '{use_case}' (known: {known})")
         return self.specs[use_case]
 
-    def desk(self, use_case: str) -> Any:
-        from modelops.governance.release_desk import ReleaseDesk
-
+    def desk(self, use_case: str) -> ReleaseDesk:
+        resources = self.resources
         return ReleaseDesk(
-            self.spec(use_case),
-            self.policy,
-            self.resources["tracking"],
-            self.resources["audit_log"],
+            self.spec(use_case), self.policy, resources.tracking, resources.audit_log
         )
 
-    def instance(self) -> Any:
-        from modelops.defs.instance import local_instance
+    def instance(self) -> dg.DagsterInstance:
+        from modelops.instance import local_instance
 
         if self.settings.environment == "local":
             return local_instance(self.settings.dagster_home)
@@ -88,9 +86,7 @@ def release_action(
     except ReleaseRefused as refusal:
         # A refused attempt is part of the record too (who tried what, and why it was not
         # allowed); the refusal itself is then raised to the caller.
-        from modelops.resources.audit_log import AuditEvent
-
-        platform.resources["audit_log"].append(
+        platform.resources.audit_log.append(
             AuditEvent(
                 event="refusal",
                 actor=actor,
@@ -105,7 +101,7 @@ def release_action(
 
 def _carry_out(
     platform: Platform,
-    desk: Any,
+    desk: ReleaseDesk,
     action: str,
     version: str | None,
     actor: str,
@@ -141,56 +137,45 @@ def _role(role: str | None) -> str:
     return role
 
 
-def _report(platform: Platform, desk: Any, versions: list[str], *, action: str, actor: str) -> None:
+def _report(
+    platform: Platform, desk: ReleaseDesk, versions: list[str], *, action: str, actor: str
+) -> None:
     """Re-render the cards of the versions whose status changed; tell Dagster."""
     import dagster as dg
 
-    from modelops.defs.governance import (
-        INVENTORY_KEY,
-        RELEASE,
-        inventory_metadata,
-        inventory_rows,
-        release_metadata,
-        write_model_card,
-    )
-    from modelops.defs.use_case import CARD, MODEL
+    from modelops.governance.card_publisher import has_card_inputs, publish_model_card
+    from modelops.governance.inventory import inventory_rows
+    from modelops.names import CARD, INVENTORY, INVENTORY_GROUP, RELEASE
+    from modelops.release_metadata import card_metadata, inventory_metadata, release_metadata
 
-    store, tracking = platform.resources["store"], platform.resources["tracking"]
+    resources = platform.resources
     uc = desk.spec.id
     instance = platform.instance()
-    status = desk.status()
     # Asset-event tags only take [A-Za-z0-9_.-]: the actor (an email) goes in the metadata.
     who = {"action": action, "actor": actor}
     instance.report_runless_asset_event(
         dg.AssetMaterialization(
             asset_key=dg.AssetKey([uc, RELEASE]),
-            metadata=release_metadata(desk, status, candidate=None) | who,
+            metadata=release_metadata(desk, desk.status(), candidate=None) | who,
         )
     )
     for version in versions:
-        if not store.exists(uc, MODEL, version, "card_inputs.json"):
+        if not has_card_inputs(resources.store, uc, version):
             continue  # a version trained before cards kept their inputs
-        markdown, card_version = write_model_card(
-            desk.spec, desk, store, tracking, card_asset=CARD, model_asset=MODEL, version=version
-        )
+        card = publish_model_card(desk, resources.store, resources.tracking, version)
         instance.report_runless_asset_event(
             dg.AssetMaterialization(
                 asset_key=dg.AssetKey([uc, CARD]),
-                metadata={
-                    "card": dg.MetadataValue.md(markdown),
-                    "model_version": version,
-                    "card_uri": dg.MetadataValue.url(
-                        store.uri(uc, CARD, card_version, "model_card.md")
-                    ),
-                    **who,
-                },
+                metadata=card_metadata(card.markdown, version, card.uri) | who,
             )
         )
     rows = inventory_rows(
-        list(platform.specs.values()), platform.policy, tracking, platform.resources["audit_log"]
+        list(platform.specs.values()), platform.policy, resources.tracking, resources.audit_log
     )
     instance.report_runless_asset_event(
-        dg.AssetMaterialization(asset_key=INVENTORY_KEY, metadata=inventory_metadata(rows))
+        dg.AssetMaterialization(
+            asset_key=dg.AssetKey([INVENTORY_GROUP, INVENTORY]), metadata=inventory_metadata(rows)
+        )
     )
 
 
@@ -224,7 +209,7 @@ def status_text(platform: Platform, use_case: str, at: str | None = None) -> str
 
 
 def audit_verify(platform: Platform) -> tuple[bool, str]:
-    log = platform.resources["audit_log"]
+    log = platform.resources.audit_log
     result = log.verify()
     if result.ok:
         return True, f"audit log {log.location()}: {result.checked} records, chain intact"
@@ -234,7 +219,7 @@ def audit_verify(platform: Platform) -> tuple[bool, str]:
 
 
 def audit_show(platform: Platform, use_case: str | None, event: str | None, limit: int) -> str:
-    log = platform.resources["audit_log"]
+    log = platform.resources.audit_log
     records = log.records(use_case=use_case, events=[event] if event else None)[-limit:]
     return (
         "\n".join(
@@ -247,14 +232,11 @@ def audit_show(platform: Platform, use_case: str | None, event: str | None, limi
 
 
 def inventory_text(platform: Platform) -> str:
-    from modelops.defs.governance import inventory_rows
-    from modelops.governance.inventory import inventory_markdown
+    from modelops.governance.inventory import inventory_markdown, inventory_rows
 
+    resources = platform.resources
     rows = inventory_rows(
-        list(platform.specs.values()),
-        platform.policy,
-        platform.resources["tracking"],
-        platform.resources["audit_log"],
+        list(platform.specs.values()), platform.policy, resources.tracking, resources.audit_log
     )
     return inventory_markdown(rows)
 
@@ -263,37 +245,37 @@ def reproduce(
     platform: Platform, use_case: str, version: str | None, tolerance: float, actor: str
 ) -> tuple[bool, str]:
     """Retrain `version` (default: the champion) from what was recorded; compare."""
-    from modelops.defs.use_case import HOLDOUT, MODEL, MODEL_REF_FILE, TRAINING
+    from modelops.governance.model_record import has_model_record, read_model_record
     from modelops.ml.reproduction import compare_reproduction
     from modelops.ml.training import fit_model, labels, predict_scores
+    from modelops.names import HOLDOUT, TRAINING
     from modelops.provenance import code_revision, lock_digest
-    from modelops.resources.audit_log import AuditEvent
 
     desk = platform.desk(use_case)
     version = version or desk.champion()
     if version is None:
         raise OperatorError(f"{use_case} has no champion; name the version with --version")
-    store, tracking = platform.resources["store"], platform.resources["tracking"]
-    if not store.exists(use_case, MODEL, version, MODEL_REF_FILE):
+    store, tracking = platform.resources.store, platform.resources.tracking
+    if not has_model_record(store, use_case, version):
         raise OperatorError(f"{use_case} version {version} is not in the artifact store")
-    ref = json.loads(store.read_bytes(use_case, MODEL, version, MODEL_REF_FILE))
-    if "spec" not in ref:
+    record = read_model_record(store, use_case, version)
+    recorded_spec = record.recorded_spec()
+    if recorded_spec is None:
         raise OperatorError(
             f"version {version} was trained before specs were recorded with the model; "
             "it cannot be reproduced from the record"
         )
-    recorded_spec = UseCaseSpec.model_validate(ref["spec"])
-    train = store.read_table(use_case, TRAINING, ref["training_set_version"])
-    holdout = store.read_table(use_case, HOLDOUT, ref["holdout_set_version"])
-    original = tracking.load_model(ref["model_uri"], from_store=True)
+    train = store.read_table(use_case, TRAINING, record.training_set_version)
+    holdout = store.read_table(use_case, HOLDOUT, record.holdout_set_version)
+    original = tracking.load_model(record.model_uri, from_store=True)
     reproduced = fit_model(train, recorded_spec)
     notes = []
-    if ref.get("git_commit") != code_revision():
-        notes.append(f"recorded code {ref.get('git_commit')}, running {code_revision()}")
-    if ref.get("lock_sha256") != lock_digest():
+    if record.git_commit != code_revision():
+        notes.append(f"recorded code {record.git_commit}, running {code_revision()}")
+    if record.lock_sha256 != lock_digest():
         notes.append("the dependency lock differs from the one recorded at training")
     recorded = {
-        m: tracking.run_metric(ref["registered_name"], version, f"holdout_{m}")
+        m: tracking.run_metric(record.registered_name, version, f"holdout_{m}")
         for m in ("auc", "gini", "ks", "brier")
     }
     report = compare_reproduction(
@@ -305,18 +287,15 @@ def reproduce(
         tolerance=tolerance,
         notes=tuple(notes),
     )
-    platform.resources["audit_log"].append(
+    platform.resources.audit_log.append(
         AuditEvent(
             event="reproduction",
             actor=actor,
             use_case=use_case,
             reason="reproduced" if report.matches else "NOT reproduced",
             model_version=version,
-            data_versions={
-                "training_set": ref["training_set_version"],
-                "holdout_set": str(ref["holdout_set_version"]),
-            },
-            code_version=ref.get("code_version"),
+            data_versions=record.data_versions,
+            code_version=record.code_version,
             details=report.to_dict(),
         )
     )

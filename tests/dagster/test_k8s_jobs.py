@@ -2,7 +2,7 @@
 
 A change to pod sizes, secrets, labels, security context or the dagster-k8s version shows up
 as a diff in tests/golden/k8s/ that a reviewer reads like any manifest. Regenerate with
-`UPDATE_GOLDEN=1 uv run pytest tests/test_k8s_jobs.py`.
+`UPDATE_GOLDEN=1 uv run pytest tests/dagster/test_k8s_jobs.py`.
 """
 
 from __future__ import annotations
@@ -20,22 +20,20 @@ import dagster as dg
 import pytest
 import yaml
 
-from modelops.defs.environments import executor_for
-from modelops.defs.jobs import jobs_for, training_job_name
 from modelops.defs.kubernetes import (
     LABELS,
     MAX_CONCURRENT_STEPS,
-    execute_step_args,
     executor_config,
-    executor_settings,
+    executor_for,
     k8s_executor,
-    step_job,
-    step_tags,
 )
-from modelops.defs.use_case import use_case_assets
+from modelops.defs.use_case import use_case_definitions
+from modelops.names import training_job
 from modelops.settings import K8sSettings, Settings
 from modelops.spec import UseCaseSpec
+from modelops.spec.risk import load_risk_policy
 from support import PROJECT, TESTS
+from support.kubernetes import execute_step_args, executor_settings, step_job, step_tags
 
 GOLDEN = TESTS / "golden" / "k8s"
 DAGSTER_YAML = PROJECT / "deploy" / "dagster.yaml"
@@ -117,8 +115,9 @@ def _golden_text(manifest: dict[str, Any]) -> str:
         if var["name"] == STEP_ARGS_ENV:
             var["value"] = "<zlib+base64 ExecuteStepArgs, checked by the test>"
     header = (
-        "# Kubernetes Job of one step, as the k8s executor creates it (tests/test_k8s_jobs.py).\n"
-        "# Regenerate: UPDATE_GOLDEN=1 uv run pytest tests/test_k8s_jobs.py\n"
+        "# Kubernetes Job of one step, as the k8s executor creates it "
+        "(tests/dagster/test_k8s_jobs.py).\n"
+        "# Regenerate: UPDATE_GOLDEN=1 uv run pytest tests/dagster/test_k8s_jobs.py\n"
     )
     return header + yaml.safe_dump(manifest, sort_keys=True, default_flow_style=False, width=100)
 
@@ -150,13 +149,12 @@ def test_the_steps_are_the_steps_of_the_use_case_job(german_spec: UseCaseSpec) -
     (what the executor reads), so no step can escape the pod sizing."""
     from dagster._core.execution.api import create_execution_plan
 
-    resources = {name: mock.MagicMock() for name in ("store", "source", "tracking", "audit_log")}
-    defs = dg.Definitions(
-        assets=use_case_assets(german_spec),
-        jobs=jobs_for([german_spec]),
-        resources=resources,
+    names = ("store", "source", "tracking", "audit_log", "alerts")
+    defs = dg.Definitions.merge(
+        use_case_definitions(german_spec, load_risk_policy()),
+        dg.Definitions(resources={name: mock.MagicMock() for name in names}),
     )
-    plan = create_execution_plan(defs.resolve_job_def(training_job_name(german_spec)))
+    plan = create_execution_plan(defs.resolve_job_def(training_job(german_spec.id)))
     planned = {step.key: dict(step.tags) for step in plan.get_all_steps_in_topo_order()}
     assert sorted(planned) == sorted(STEPS)
     assert planned == {key: dict(tags) for key, tags in step_tags(german_spec).items()}
@@ -296,7 +294,7 @@ def test_offline_job_equals_what_the_k8s_step_handler_creates(
     handler = k8s_job_executor.executor_creation_fn(init)._step_handler  # type: ignore[attr-defined]
     handler._api_client = mock.MagicMock()
 
-    job_name = training_job_name(german_spec)
+    job_name = training_job(german_spec.id)
     tags = step_tags(german_spec)
     for step in ("german_credit__trained_model", "german_credit__model_card"):
         origin = SimpleNamespace(code_location_origin=SimpleNamespace(location_name="modelops"))

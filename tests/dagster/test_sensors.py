@@ -10,7 +10,7 @@ import dagster as dg
 import yaml
 
 from modelops.definitions import build_definitions
-from modelops.defs import sensors
+from modelops.defs import alert_sensors
 from modelops.resources.alerts import LocalAlerts
 from modelops.settings import Settings
 from support import GERMAN_SPEC, PROJECT
@@ -55,7 +55,7 @@ def test_a_stale_source_alerts_its_owners_once(tmp_path: Path, monkeypatch) -> N
         def now(cls, tz=None):  # type: ignore[override]
             return datetime.now(tz) + timedelta(hours=3)
 
-    monkeypatch.setattr(sensors, "datetime", ThreeHoursLater)
+    monkeypatch.setattr(alert_sensors, "datetime", ThreeHoursLater)
 
     def tick(cursor: str | None) -> dg.SensorResult | dg.SkipReason:
         with dg.build_sensor_context(

@@ -19,8 +19,9 @@ import yaml
 from mlflow import MlflowClient
 
 from modelops.definitions import build_definitions
-from modelops.defs.jobs import MAIN_JOB
-from modelops.defs.use_case import ASSET_NAMES
+from modelops.ml.serving_bundle import FILES as BUNDLE_FILES
+from modelops.names import MAIN_JOB, SERVING_BUNDLE_PREFIX
+from modelops.names import TRAINING_ASSETS as ASSET_NAMES
 from modelops.resources.gcs import GcsArtifactStore
 from modelops.settings import Settings
 from modelops.spec import load_spec
@@ -42,7 +43,12 @@ FILES = {
     "features": {"table.parquet"},
     "training_set": {"table.parquet"},
     "holdout_set": {"table.parquet"},
-    "trained_model": {"model.json", "gate_plan.json", "card_inputs.json"},
+    "trained_model": {
+        "model.json",
+        "gate_plan.json",
+        "card_inputs.json",
+        *(f"{SERVING_BUNDLE_PREFIX}{name}" for name in BUNDLE_FILES),
+    },
     "evaluation_report": {"evaluation.json", "evaluation.md", "roc.png", "calibration.png"},
     "drift_report": {"drift.json", "drift.md", "drift.html"},
     "fairness_report": {"fairness.json", "fairness.md"},
@@ -146,7 +152,7 @@ def test_the_release_record_of_the_gcp_run_is_in_postgres(
 ):
     """The audit log of a cloud run is the Postgres table: training, gate thresholds, gate
     result and challenger, in one verified chain."""
-    from modelops.resources.audit_log import PostgresAuditLog
+    from modelops.resources.audit_postgres import PostgresAuditLog
 
     gcs_bucket.upload(RAW_OBJECT, GERMAN_DATA.read_bytes())
     audit_url = postgres_server.url(postgres_database()).replace("+psycopg2", "")

@@ -21,7 +21,7 @@ from polars.testing import assert_frame_equal
 from modelops.resources.gcs import GcsArtifactStore, GcsFileSource, gcp_resources
 from modelops.resources.storage import TABLE_FILE
 from modelops.settings import GcpSettings
-from modelops.spec.model import BigQuerySource, Source
+from modelops.spec import BigQuerySource, Source
 from support import GERMAN_DATA
 
 if TYPE_CHECKING:
@@ -32,8 +32,8 @@ UC, ASSET = "credit", "training_set"
 
 
 def make_store(bucket: EmulatorBucket, **fields: object) -> GcsArtifactStore:
-    resources = gcp_resources(GcpSettings(project="test-project", bucket=bucket.name, prefix="mo"))
-    return resources["store"].model_copy(update=fields)
+    store, _ = gcp_resources(GcpSettings(project="test-project", bucket=bucket.name, prefix="mo"))
+    return store.model_copy(update=fields)
 
 
 def make_table(offset: int = 0) -> pl.DataFrame:
@@ -47,8 +47,7 @@ def make_table(offset: int = 0) -> pl.DataFrame:
 
 
 def test_gcp_resources_follow_the_settings(gcs_bucket: EmulatorBucket):
-    resources = gcp_resources(GcpSettings(project="p-1", bucket=gcs_bucket.name, prefix="a/b"))
-    store, source = resources["store"], resources["source"]
+    store, source = gcp_resources(GcpSettings(project="p-1", bucket=gcs_bucket.name, prefix="a/b"))
     assert isinstance(store, GcsArtifactStore) and isinstance(source, GcsFileSource)
     assert (store.bucket, store.prefix, store.gcs.project) == (gcs_bucket.name, "a/b", "p-1")
     assert (source.bucket, source.bigquery.project) == (gcs_bucket.name, "p-1")
@@ -159,7 +158,7 @@ def test_reading_what_was_never_written_says_so(gcs_bucket: EmulatorBucket):
 
 
 def test_source_reads_csv_and_parquet_objects(gcs_bucket: EmulatorBucket):
-    source = gcp_resources(GcpSettings(project="test-project", bucket=gcs_bucket.name))["source"]
+    _, source = gcp_resources(GcpSettings(project="test-project", bucket=gcs_bucket.name))
     gcs_bucket.upload("raw/german_credit.csv", GERMAN_DATA.read_bytes())
     by_name = Source(path="raw/german_credit.csv")
     by_uri = Source(path=f"gs://{gcs_bucket.name}/raw/german_credit.csv")
@@ -180,7 +179,7 @@ def test_source_reads_csv_and_parquet_objects(gcs_bucket: EmulatorBucket):
 
 
 def test_source_locations_and_bigquery_needs_the_spec(gcs_bucket: EmulatorBucket):
-    source = gcp_resources(GcpSettings(project="proj-1", bucket=gcs_bucket.name))["source"]
+    _, source = gcp_resources(GcpSettings(project="proj-1", bucket=gcs_bucket.name))
     table = Source(bigquery=BigQuerySource(table="proj-1.lending.applications"))
     query = Source(bigquery=BigQuerySource(query="SELECT 1 AS a"))
     assert source.location(table) == "bigquery://proj-1.lending.applications"

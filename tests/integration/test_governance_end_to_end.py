@@ -21,9 +21,9 @@ import yaml
 
 from modelops.cli import main
 from modelops.definitions import build_definitions
-from modelops.defs.governance import INVENTORY_KEY
-from modelops.defs.instance import local_instance
-from modelops.resources.audit_log import SqliteAuditLog
+from modelops.defs.inventory_asset import INVENTORY_KEY
+from modelops.instance import local_instance
+from modelops.resources.audit_sqlite import SqliteAuditLog
 from modelops.resources.storage import LocalArtifactStore
 from modelops.settings import Settings
 from support import GERMAN_DATA, PROJECT, copy_german_spec, make_settings

@@ -8,6 +8,10 @@ daemon would, to check that repeated signals give one run.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -15,8 +19,10 @@ import polars as pl
 import pytest
 
 from modelops.definitions import build_definitions
-from modelops.defs.instance import local_instance
 from modelops.demo import demo_home, run_demo
+from modelops.instance import local_instance
+from modelops.ml.monthly_drift import MonthlyDrift
+from modelops.names import MODEL, SERVING_BUNDLE_PREFIX
 from modelops.settings import Settings
 from support import PROJECT
 
@@ -131,19 +137,21 @@ def test_repeated_drift_signals_give_one_retraining_run(played) -> None:
     store = _store(sandbox)
     champion = story.months[-1].model_version
     for month in ("2025-07", "2025-08"):
-        drift = {
-            "month": month,
-            "model_version": champion,
-            "rows": 1_500,
-            "drifted_share": 0.1,
-            "dataset_drift": False,
-            "drifted_columns": ["purpose"],
-            "score_psi": 0.02,
-            "max_csi": 0.6,
-            "breach": True,
-        }
+        drift = MonthlyDrift(
+            month=month,
+            model_version=champion,
+            rows=1_500,
+            drifted_share=0.1,
+            dataset_drift=False,
+            drifted_columns=["purpose"],
+            score_psi=0.02,
+            score_psi_band="stable",
+            max_csi=0.6,
+            max_csi_column="purpose",
+            breach=True,
+        )
         name = f"monthly_drift/{month}"
-        store.write_bytes(UC, name, f"test-{month}", "drift.json", json.dumps(drift).encode())
+        store.write_bytes(UC, name, f"test-{month}", "drift.json", drift.model_dump_json().encode())
         store.publish(UC, name, f"test-{month}")
     defs = build_definitions(sandbox)
     instance = local_instance(sandbox.dagster_home)
@@ -213,3 +221,101 @@ def test_a_broken_upstream_feature_is_quarantined_alerted_never_scored(tmp_path:
     alerts = [json.loads(line) for line in (sandbox / "alerts.jsonl").read_text().splitlines()]
     assert any(a["kind"] == "validation" and "2025-02" in a["summary"] for a in alerts)
     assert story.months[0].model_version == "1"
+
+
+# A month scored in a fresh process, from the champion's serving bundle -------------------------
+
+FIT_DETECTOR = """
+import json, sys, threading
+calls = []
+def profile(frame, event, arg):
+    code = frame.f_code
+    if event == "call" and code.co_name in ("fit", "fit_transform", "partial_fit"):
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith(("sklearn", "modelops")):
+            calls.append(module + "." + code.co_qualname)
+sys.setprofile(profile)
+threading.setprofile(profile)
+from modelops.definitions import build_definitions
+from modelops.instance import local_instance
+from modelops.names import scoring_job
+from modelops.settings import Settings
+settings = Settings.from_env()
+defs = build_definitions(settings)
+result = defs.resolve_job_def(scoring_job("german_credit")).execute_in_process(
+    instance=local_instance(settings.dagster_home), partition_key="2025-04-01",
+    raise_on_error=False,
+)
+scoring = sorted(set(calls))
+def messages(error):
+    while error is not None:
+        yield error.message
+        error = error.cause
+failures = [
+    " / ".join(messages(e.event_specific_data.error))
+    for e in result.all_events
+    if e.is_step_failure
+]
+from sklearn.linear_model import LogisticRegression
+LogisticRegression().fit([[0.0], [1.0]], [0, 1])  # the detector's own control
+sys.setprofile(None)
+print(json.dumps({"success": result.success, "fits": scoring, "failures": failures,
+                  "control": sorted(set(calls) - set(scoring))}))
+"""
+
+
+def _score_in_a_fresh_process(home: Path) -> dict:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MODELOPS_")},
+        "MODELOPS_PROJECT_DIR": str(PROJECT),
+        "MODELOPS_HOME": str(home),
+        "MODELOPS_SPECS_DIR": str(home / "specs"),
+        "DAGSTER_HOME": str(home / "dagster"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", FIT_DETECTOR],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _copy_of(sandbox: Settings, tmp_path: Path) -> Path:
+    """The demo's sandbox copied, so what a test does to it stays its own."""
+    home = tmp_path / "sandbox"
+    shutil.copytree(sandbox.home_dir, home)
+    spec = home / "specs" / f"{UC}.yaml"
+    spec.write_text(spec.read_text().replace(str(sandbox.home_dir), str(home)))
+    return home
+
+
+def test_scoring_a_month_in_a_fresh_process_fits_nothing(played, tmp_path: Path) -> None:
+    """Reason codes, outliers and the drift reference come from the bundle written at
+    training: a scoring process calls no estimator's fit."""
+    _, sandbox, _ = played
+    home = _copy_of(sandbox, tmp_path)
+
+    report = _score_in_a_fresh_process(home)
+
+    assert report["success"], report["failures"]
+    assert report["fits"] == []
+    assert "sklearn.linear_model._logistic.LogisticRegression.fit" in report["control"]
+
+
+def test_a_changed_serving_bundle_is_refused_on_load(played, tmp_path: Path) -> None:
+    story, sandbox, _ = played
+    home = _copy_of(sandbox, tmp_path)
+    champion = story.months[-1].model_version
+    pipeline = home / "data" / UC / MODEL / champion / f"{SERVING_BUNDLE_PREFIX}pipeline.skops"
+    content = bytearray(pipeline.read_bytes())
+    content[-1] ^= 1
+    pipeline.write_bytes(bytes(content))
+
+    report = _score_in_a_fresh_process(home)
+
+    assert not report["success"]
+    assert any("pipeline.skops was changed after training" in f for f in report["failures"])

@@ -17,7 +17,7 @@ import yaml
 
 from modelops.cli import main
 from modelops.definitions import build_definitions
-from modelops.defs.use_case import ASSET_NAMES
+from modelops.names import TRAINING_ASSETS as ASSET_NAMES
 from modelops.provenance import code_revision
 from modelops.resources.storage import LocalArtifactStore
 from modelops.settings import Settings
@@ -56,7 +56,7 @@ def _store(settings: Settings) -> LocalArtifactStore:
 
 
 def _instance(settings: Settings) -> dg.DagsterInstance:
-    from modelops.defs.instance import local_instance
+    from modelops.instance import local_instance
 
     return local_instance(settings.dagster_home)
 

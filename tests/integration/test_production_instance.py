@@ -36,8 +36,8 @@ from dagster._utils.tags import TagConcurrencyLimitsCounter
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
 from modelops.definitions import build_definitions
-from modelops.defs.governance import INVENTORY_KEY
-from modelops.defs.use_case import ASSET_NAMES
+from modelops.defs.inventory_asset import INVENTORY_KEY
+from modelops.names import TRAINING_ASSETS as ASSET_NAMES
 from modelops.settings import Settings
 from support import PROJECT, copy_german_spec
 
@@ -283,7 +283,7 @@ def test_concurrent_cli_runs_leave_consistent_storage(
     # The three runs appended to one audit chain at once: each new version's training, gate
     # thresholds and gate result are there once (each run judged the model it trained, not
     # one another run published meanwhile), and the chain verifies.
-    from modelops.resources.audit_log import PostgresAuditLog
+    from modelops.resources.audit_postgres import PostgresAuditLog
 
     log = PostgresAuditLog(dsn=platform["MODELOPS_AUDIT_DATABASE_URL"])
     records = log.records(use_case=UC, events=["training", "gate_thresholds", "gate_result"])

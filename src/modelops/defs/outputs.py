@@ -1,64 +1,74 @@
-"""How stored outputs appear in Dagster: versions, row counts, schemas, readable tables.
+"""How stored outputs appear in Dagster: versions, row counts, schemas, links.
 
 Shared by every asset that writes through the artifact store, so a table looks the same in
 the UI whichever asset produced it.
 """
 
-import json
-from dataclasses import dataclass
-from typing import Any
+from __future__ import annotations
+
+from collections.abc import Mapping
 
 import dagster as dg
 import polars as pl
 
-from modelops.ml.fingerprint import frame_fingerprint
+from modelops.formatting import frame_table
 from modelops.resources.storage import ArtifactStore
 
-
-@dataclass
-class TableResult:
-    version: str
-    metadata: dict[str, Any]
+MetadataEntry = dg.MetadataValue | dg.TableSchema | str | int | float | bool | list[str] | None
+Metadata = dict[str, MetadataEntry]
+"""What an asset reports to the UI (Dagster turns plain values into metadata values)."""
 
 
-def store_table(store: ArtifactStore, uc: str, name: str, table: pl.DataFrame) -> TableResult:
-    """Write a table under its fingerprint, publish it, and describe it for the Dagster UI."""
-    version = frame_fingerprint(table)
-    uri = store.write_table(uc, name, version, table)
-    store.publish(uc, name, version)
-    return TableResult(
-        version,
-        {
+def table_schema(columns: Mapping[str, str]) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(name=c, type=t) for c, t in columns.items()])
+
+
+def stored_table(
+    store: ArtifactStore,
+    key: dg.AssetKey,
+    path: str,
+    table: pl.DataFrame,
+    metadata: Metadata | None = None,
+) -> dg.MaterializeResult:
+    """Store a table as a new version of `<use case>/<path>` and describe it for the UI."""
+    stored = store.store_table(key.path[0], path, table)
+    return dg.MaterializeResult(
+        asset_key=key,
+        data_version=dg.DataVersion(stored.version),
+        metadata={
             "dagster/row_count": table.height,
             "dagster/column_schema": table_schema({c: str(t) for c, t in table.schema.items()}),
-            "uri": dg.MetadataValue.url(uri),
+            "uri": dg.MetadataValue.url(stored.uri),
+            **(metadata or {}),
         },
     )
 
 
-def table_schema(columns: dict[str, str]) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name=c, type=t) for c, t in columns.items()])
-
-
-def table_result(asset_key: dg.AssetKey, table: TableResult) -> dg.MaterializeResult:
+def stored_report(
+    store: ArtifactStore,
+    key: dg.AssetKey,
+    path: str,
+    files: Mapping[str, bytes],
+    metadata: Metadata | None = None,
+    *,
+    links: Mapping[str, str] | None = None,
+) -> dg.MaterializeResult:
+    """Store a report (its data first, then its renderings) as a new version of
+    `<use case>/<path>`; `links` maps a metadata label to one of the files."""
+    use_case = key.path[0]
+    version = store.store_files(use_case, path, files)
+    urls = {
+        label: dg.MetadataValue.url(store.uri(use_case, path, version, filename))
+        for label, filename in (links or {}).items()
+    }
     return dg.MaterializeResult(
-        asset_key=asset_key, data_version=dg.DataVersion(table.version), metadata=table.metadata
+        asset_key=key, data_version=dg.DataVersion(version), metadata={**(metadata or {}), **urls}
     )
 
 
-def json_bytes(data: Any) -> bytes:
-    return json.dumps(data, indent=2, sort_keys=True, default=str).encode()
+def markdown(text: str) -> dg.MetadataValue:
+    return dg.MetadataValue.md(text)
 
 
-def markdown_table(frame: pl.DataFrame, *, limit: int) -> str:
-    if frame.height == 0:
-        return "_none_"
-    shown = frame.head(limit)
-    header = "| " + " | ".join(shown.columns) + " |"
-    rule = "|" + "---|" * len(shown.columns)
-    rows = [
-        "| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |"
-        for row in shown.iter_rows()
-    ]
-    more = [f"\n_{frame.height - limit} more rows not shown_"] if frame.height > limit else []
-    return "\n".join([header, rule, *rows, *more])
+def table_markdown(frame: pl.DataFrame, *, limit: int) -> dg.MetadataValue:
+    return dg.MetadataValue.md(frame_table(frame, limit=limit))

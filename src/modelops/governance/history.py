@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from modelops.resources.audit_log import AuditRecord as Record
+from modelops.governance.audit_records import AuditRecord as Record
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"

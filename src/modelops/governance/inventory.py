@@ -11,8 +11,13 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from modelops.formatting import table
 from modelops.governance.history import GATE_RESULT, parse_time
 from modelops.governance.release_desk import ReleaseDesk
+from modelops.resources.audit_log import AuditLog
+from modelops.resources.tracking import ModelTracking
+from modelops.spec import UseCaseSpec
+from modelops.spec.risk import RiskPolicy
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,17 @@ class InventoryRow:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def inventory_rows(
+    specs: Sequence[UseCaseSpec],
+    policy: RiskPolicy,
+    tracking: ModelTracking,
+    audit_log: AuditLog,
+    now: datetime | None = None,
+) -> list[InventoryRow]:
+    """One row per use case, in the order of the specs."""
+    return [inventory_row(ReleaseDesk(spec, policy, tracking, audit_log), now) for spec in specs]
 
 
 def inventory_row(desk: ReleaseDesk, now: datetime | None = None) -> InventoryRow:
@@ -76,17 +92,32 @@ def inventory_row(desk: ReleaseDesk, now: datetime | None = None) -> InventoryRo
 
 def inventory_markdown(rows: Sequence[InventoryRow]) -> str:
     header = [
-        "| use case | owner | tier | status | champion | challenger | last validation "
-        "| next review |",
-        "|---|---|---|---|---|---|---|---|",
+        "use case",
+        "owner",
+        "tier",
+        "status",
+        "champion",
+        "challenger",
+        "last validation",
+        "next review",
     ]
     return "\n".join(
-        header
-        + [
-            f"| {r.use_case} | {r.owner} | {r.tier} | {r.status} | {_v(r.champion)} | "
-            f"{_v(r.challenger)} | {(r.last_validation or '-')[:19]} | {r.next_review or '-'} |"
-            for r in rows
-        ]
+        table(
+            header,
+            [
+                [
+                    r.use_case,
+                    r.owner,
+                    r.tier,
+                    r.status,
+                    _v(r.champion),
+                    _v(r.challenger),
+                    (r.last_validation or "-")[:19],
+                    r.next_review or "-",
+                ]
+                for r in rows
+            ],
+        )
     )
 
 

@@ -12,10 +12,11 @@ recorded in it; the registry alias follows the log, never the other way round.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from modelops.governance.audit_records import AuditEvent
 from modelops.governance.history import (
     APPROVAL,
     CHALLENGER,
@@ -24,6 +25,7 @@ from modelops.governance.history import (
     PROMOTION,
     REJECTION,
     ROLLBACK,
+    ChampionChange,
     VersionState,
     champion_at,
     champion_changes,
@@ -31,8 +33,16 @@ from modelops.governance.history import (
     current_champion,
     version_state,
 )
-from modelops.spec.model import UseCaseSpec
-from modelops.spec.risk import RiskAssessment, RiskPolicy, TierPolicy
+from modelops.governance.release_rules import (
+    ReleaseStatus,
+    approval_problems,
+    approvals_missing,
+    promotion_problems,
+    rejection_problem,
+    valid_approvals,
+)
+from modelops.spec import UseCaseSpec
+from modelops.spec.risk import ApprovalRule, RiskAssessment, RiskPolicy, Tier, TierPolicy
 
 if TYPE_CHECKING:
     from modelops.resources.audit_log import AuditLog
@@ -41,28 +51,6 @@ if TYPE_CHECKING:
 
 class ReleaseRefused(Exception):
     """A governance action the policy does not allow; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class ReleaseStatus:
-    use_case: str
-    tier: str
-    champion: str | None
-    challenger: str | None
-    awaiting_approval: bool
-    approvals_needed: int
-    approver_roles: tuple[str, ...]
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def summary(self) -> str:
-        champion = f"v{self.champion}" if self.champion else "none"
-        text = f"{self.use_case} ({self.tier} tier): champion {champion}"
-        if self.challenger and self.challenger != self.champion:
-            text += f", challenger v{self.challenger}"
-            if self.awaiting_approval:
-                roles = " or ".join(self.approver_roles)
-                text += f" awaiting {self.approvals_needed} approval(s) by {roles}"
-        return text
 
 
 class ReleaseDesk:
@@ -84,7 +72,7 @@ class ReleaseDesk:
         )
 
     @property
-    def tier(self) -> str:
+    def tier(self) -> Tier:
         return self.assessment.tier
 
     @property
@@ -92,25 +80,27 @@ class ReleaseDesk:
         return self.policy.for_tier(self.assessment.tier)
 
     @property
+    def _rule(self) -> ApprovalRule:
+        return self.tier_policy.approval
+
+    @property
     def _name(self) -> str:
         return self.spec.registered_model_name
 
     # What the log says ---------------------------------------------------------------------
 
-    def _records(self) -> list[Any]:
-        return self.audit_log.records(use_case=self.spec.id)
-
     def state(self, version: str) -> VersionState:
-        return version_state(self._records(), self.spec.id, str(version))
+        records = self.audit_log.records(use_case=self.spec.id)
+        return version_state(records, self.spec.id, str(version))
 
     def champion(self) -> str | None:
-        return current_champion(self._records(), self.spec.id)
+        return current_champion(self.audit_log.records(use_case=self.spec.id), self.spec.id)
 
-    def champion_history(self) -> list[Any]:
-        return champion_changes(self._records(), self.spec.id)
+    def champion_history(self) -> list[ChampionChange]:
+        return champion_changes(self.audit_log.records(use_case=self.spec.id), self.spec.id)
 
     def champion_at(self, when: datetime) -> str | None:
-        return champion_at(self._records(), self.spec.id, when)
+        return champion_at(self.audit_log.records(use_case=self.spec.id), self.spec.id, when)
 
     def status(self) -> ReleaseStatus:
         champion = self.champion()
@@ -126,7 +116,7 @@ class ReleaseDesk:
         needed = 0
         if challenger and challenger != champion:
             state = self.state(challenger)
-            needed = max(0, self._approvals_required() - len(self._valid_approvals(state)))
+            needed = approvals_missing(state, self._rule)
             awaiting = needed > 0 and state.rejection is None
         return ReleaseStatus(
             use_case=self.spec.id,
@@ -135,54 +125,13 @@ class ReleaseDesk:
             challenger=challenger,
             awaiting_approval=awaiting,
             approvals_needed=needed,
-            approver_roles=tuple(self.tier_policy.approval.roles),
+            approver_roles=tuple(self._rule.roles),
             notes=tuple(notes),
         )
 
-    # Rules ---------------------------------------------------------------------------------
-
-    def _approvals_required(self) -> int:
-        rule = self.tier_policy.approval
-        return rule.approvals if rule.required else 0
-
-    def _valid_approvals(self, state: VersionState) -> list[Any]:
-        roles = set(self.tier_policy.approval.roles)
-        seen: set[str] = set()
-        valid = []
-        for approval in state.approvals:
-            who = approval.approver.lower()
-            if approval.role in roles and who not in state.developers and who not in seen:
-                seen.add(who)
-                valid.append(approval)
-        return valid
-
     def promotion_problems(self, state: VersionState) -> list[str]:
         """Why `state`'s version may not become champion now (empty: it may)."""
-        v = state.version
-        if state.training is None:
-            return [f"version {v} has no training record in the audit log"]
-        problems = []
-        if state.rejection is not None:
-            problems.append(
-                f"version {v} was rejected by {state.rejection.actor} "
-                f"({state.rejection.recorded_at}): {state.rejection.reason}"
-            )
-        if state.gates is None:
-            problems.append(f"version {v} has not been through the release gates")
-        elif not state.gates_passed:
-            problems.append(
-                f"version {v} failed the release gate(s) {', '.join(state.blocking_gates)}"
-            )
-        missing = self._approvals_required() - len(self._valid_approvals(state))
-        if missing > 0:
-            roles = " or ".join(self.tier_policy.approval.roles)
-            problems.append(
-                f"the {self.tier} tier needs {self._approvals_required()} approval(s) by "
-                f"{roles} from someone other than the model's developer; {missing} missing "
-                f"(modelops approve -u {self.spec.id} --version {v} --by EMAIL --role ROLE "
-                "--reason ...)"
-            )
-        return problems
+        return promotion_problems(state, self._rule, tier=self.tier, use_case=self.spec.id)
 
     def _check_integrity(self, state: VersionState) -> None:
         recorded = state.artifact_sha256
@@ -239,7 +188,7 @@ class ReleaseDesk:
         _require(reason, "a reason for the approval")
         with self.audit_log.exclusive():
             state = self.state(version)
-            problems = self._approval_problems(state, approver, role)
+            problems = approval_problems(state, approver, role, self._rule, tier=self.tier)
             if problems:
                 raise ReleaseRefused(
                     f"approval of {self.spec.id} version {version} by {approver} refused: "
@@ -250,52 +199,14 @@ class ReleaseDesk:
                 self._move_champion(version, approver, reason=reason, event=PROMOTION)
         return self.status()
 
-    def _approval_problems(self, state: VersionState, approver: str, role: str) -> list[str]:
-        rule = self.tier_policy.approval
-        who = approver.strip().lower()
-        problems = []
-        if "@" not in who:
-            problems.append("the approver must be named by email address")
-        if state.training is None:
-            return [f"version {state.version} has no training record in the audit log"]
-        if who in state.developers:
-            problems.append(
-                f"{approver} built this model version (separation of duties: the developer "
-                "cannot approve their own model)"
-            )
-        if rule.roles and role not in rule.roles:
-            problems.append(
-                f"role '{role}' may not approve at the {self.tier} tier "
-                f"(allowed: {', '.join(rule.roles)})"
-            )
-        if not state.gates_passed:
-            problems.append(
-                f"version {state.version} has not passed its release gates "
-                f"({', '.join(state.blocking_gates) or 'no gate result'})"
-            )
-        if state.rejection is not None:
-            problems.append(f"version {state.version} was rejected: {state.rejection.reason}")
-        if any(a.approver.lower() == who for a in state.approvals):
-            problems.append(f"{approver} already approved version {state.version}")
-        return problems
-
     def reject(self, version: str, actor: str, role: str, reason: str) -> ReleaseStatus:
         """Record a rejection (final for the version) and clear its challenger alias."""
         _require(reason, "a reason for the rejection")
         with self.audit_log.exclusive():
             state = self.state(version)
-            if state.training is None:
-                raise ReleaseRefused(f"version {version} has no training record in the log")
-            who = actor.strip().lower()
-            roles = self.tier_policy.approval.roles
-            if "@" not in who:
-                raise ReleaseRefused("the person rejecting must be named by email address")
-            # A validator rejects; the model's own developer may withdraw their candidate.
-            if roles and role not in roles and who not in state.developers:
-                raise ReleaseRefused(
-                    f"role '{role}' may not reject at the {self.tier} tier (allowed: "
-                    f"{', '.join(roles)}, or the model's developer withdrawing it)"
-                )
+            problem = rejection_problem(state, actor, role, self._rule, tier=self.tier)
+            if problem:
+                raise ReleaseRefused(problem)
             if self.champion() == str(version):
                 raise ReleaseRefused(
                     f"version {version} is the champion; roll it back instead of rejecting it"
@@ -327,7 +238,7 @@ class ReleaseDesk:
         """Restore the champion before the current one."""
         _require(reason, "a reason for the rollback")
         with self.audit_log.exclusive():
-            stack = champion_stack(champion_changes(self._records(), self.spec.id))
+            stack = champion_stack(self.champion_history())
             if len(stack) < 2:
                 raise ReleaseRefused(
                     f"{self.spec.id} has no previous champion to roll back to "
@@ -347,7 +258,7 @@ class ReleaseDesk:
         """Move the alias, then record the move; if recording fails the alias goes back."""
         state = self.state(version)
         self._check_integrity(state)
-        approvals = self._valid_approvals(state)
+        approvals = valid_approvals(state, self._rule)
         previous_in_log = self.champion()
         previous = self.tracking.version_for_alias(self._name, CHAMPION)
         self.tracking.set_alias(self._name, CHAMPION, str(version))
@@ -399,13 +310,12 @@ class ReleaseDesk:
         state: VersionState,
         *,
         reason: str,
-        details: dict[str, Any],
-    ) -> Any:
+        details: Mapping[str, object],
+    ) -> None:
         """Record an event about `state`'s version with its training's data and code."""
-        from modelops.resources.audit_log import AuditEvent
 
         training = state.training
-        return self.audit_log.append(
+        self.audit_log.append(
             AuditEvent(
                 event=event,
                 actor=actor,

@@ -1,4 +1,4 @@
-"""Group fairness of a candidate's decisions on the holdout (M4), computed with fairlearn.
+"""Group fairness of a candidate's decisions on the holdout, computed with fairlearn.
 
 Credit convention: the positive class (label 1) is the bad outcome, and a row is *selected*
 when the model predicts it positive at the operating threshold (score >= threshold), i.e. the
@@ -29,8 +29,10 @@ from fairlearn.metrics import (
     selection_rate,
     true_positive_rate,
 )
+from pydantic import JsonValue
 
-from modelops.ml.evaluation import MISSING_CATEGORY
+from modelops.formatting import cell, finite, number, table
+from modelops.ml.evaluation import category_labels
 
 
 @dataclass(frozen=True)
@@ -66,27 +68,27 @@ class AttributeFairness:
     def to_markdown(self, heading: str = "###") -> str:
         rows = [
             [
-                _cell(g.group),
-                str(g.n),
-                str(g.positives),
-                _num(g.selection_rate),
-                _num(g.tpr),
-                _num(g.fpr),
+                g.group,
+                g.n,
+                g.positives,
+                number(g.selection_rate),
+                number(g.tpr),
+                number(g.fpr),
                 "yes" if g.gated else "no",
             ]
             for g in self.groups
         ]
         header = ["Group", "Rows", "Actual bads", "Selection rate", "TPR", "FPR", "Gated"]
         lines = [
-            f"{heading} {_cell(self.attribute)}",
+            f"{heading} {cell(self.attribute)}",
             "",
-            *_table(header, rows),
+            *table(header, rows),
             "",
-            f"Demographic parity difference: {_num(self.demographic_parity_difference)}  ",
-            f"Equalized odds difference: {_num(self.equalized_odds_difference)}",
+            f"Demographic parity difference: {number(self.demographic_parity_difference)}  ",
+            f"Equalized odds difference: {number(self.equalized_odds_difference)}",
         ]
         if self.note:
-            lines += ["", f"Note: {_cell(self.note)}"]
+            lines += ["", f"Note: {cell(self.note)}"]
         return "\n".join(lines)
 
 
@@ -104,10 +106,10 @@ class FairnessReport:
     def attribute(self, name: str) -> AttributeFairness | None:
         return next((a for a in self.attributes if a.attribute == name), None)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, JsonValue]:
         """JSON-serialisable: plain Python numbers, undefined values as None."""
         return {
-            "threshold": _float(self.threshold),
+            "threshold": finite(self.threshold),
             "min_group_size": int(self.min_group_size),
             "min_outcome_count": int(self.min_outcome_count),
             "attributes": [
@@ -119,15 +121,15 @@ class FairnessReport:
                             "group": g.group,
                             "n": int(g.n),
                             "positives": int(g.positives),
-                            "selection_rate": _float(g.selection_rate),
-                            "tpr": _float(g.tpr),
-                            "fpr": _float(g.fpr),
+                            "selection_rate": finite(g.selection_rate),
+                            "tpr": finite(g.tpr),
+                            "fpr": finite(g.fpr),
                             "gated": bool(g.gated),
                         }
                         for g in a.groups
                     ],
-                    "demographic_parity_difference": _float(a.demographic_parity_difference),
-                    "equalized_odds_difference": _float(a.equalized_odds_difference),
+                    "demographic_parity_difference": finite(a.demographic_parity_difference),
+                    "equalized_odds_difference": finite(a.equalized_odds_difference),
                     "note": a.note,
                 }
                 for a in self.attributes
@@ -211,7 +213,7 @@ def fairness_report(
                 attribute,
                 y,
                 selected,
-                _group_labels(values),
+                category_labels(values),
                 min_group_size,
                 min_outcome_count,
             )
@@ -274,7 +276,7 @@ def _attribute_fairness(
         # fairlearn's between-groups differences, read off the one MetricFrame computed above
         # instead of three more passes over the rows (fairlearn's per-row overhead dominates
         # at bank scale): DPD = largest gap in selection rate; EOD = the larger of the largest
-        # TPR gap and the largest FPR gap. tests/test_fairness.py checks both against
+        # TPR gap and the largest FPR gap. tests/unit/ml/test_fairness.py checks both against
         # fairlearn's own functions.
         dpd = _spread([r.selection_rate for r in gated])
         # Equalized odds compares TPR and FPR, so it needs groups holding enough of both
@@ -306,42 +308,3 @@ def _attribute_fairness(
 
 def _spread(values: Sequence[float]) -> float:
     return float(max(values) - min(values))
-
-
-def _group_labels(values: np.ndarray) -> np.ndarray:
-    """Group values as strings; nulls (None, NaN) become one explicit missing group."""
-
-    def label(value: object) -> str:
-        if value is None or (isinstance(value, float | np.floating) and math.isnan(value)):
-            return MISSING_CATEGORY
-        return str(value)
-
-    return np.array([label(v) for v in np.asarray(values, dtype=object)], dtype=object)
-
-
-def _float(value: float | None) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _num(value: float | None) -> str:
-    """Four decimals; undefined values read 'n/a'."""
-    if value is None or math.isnan(value):
-        return "n/a"
-    return f"{value:.4f}"
-
-
-def _cell(text: str) -> str:
-    """Make data-derived text (group values, notes) inert inside a markdown table."""
-    replacements = {c: "\\" + c for c in "\\|`*[]"}
-    escaped = "".join(replacements.get(char, char) for char in str(text))
-    escaped = escaped.replace("<", "&lt;").replace(">", "&gt;")
-    return " ".join(escaped.split())
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines

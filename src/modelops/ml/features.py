@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from modelops.spec import UseCaseSpec
 from modelops.spec.columns import LABEL, ROW_ID
-from modelops.spec.model import UseCaseSpec
 
 
 def build_features(
@@ -39,3 +39,10 @@ def build_features(
         positive = spec.target.positive_class
         label = [(pl.col(spec.target.column) == positive).cast(pl.Int8).alias(LABEL)]
     return frame.select(pl.col(ROW_ID), *carry, *numeric, *categorical, *passthrough, *label)
+
+
+def all_null_inputs(features: pl.DataFrame, spec: UseCaseSpec) -> list[str]:
+    """Model inputs without a single value in a non-empty table: an upstream feature broke."""
+    if features.height == 0:
+        return []
+    return [c for c in spec.model_inputs if features.get_column(c).null_count() == features.height]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from modelops.spec.model import Drift, Retraining
+from modelops.spec import Drift, Retraining
 
 
 @dataclass(frozen=True)

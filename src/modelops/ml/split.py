@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from modelops.spec import UseCaseSpec
 from modelops.spec.columns import LABEL
-from modelops.spec.model import UseCaseSpec
 
 
 class SplitError(ValueError):

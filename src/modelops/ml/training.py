@@ -20,8 +20,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from modelops.spec import EstimatorSpec, ModelSpec, Preprocessing, UseCaseSpec
 from modelops.spec.columns import LABEL
-from modelops.spec.model import EstimatorSpec, ModelSpec, Preprocessing, UseCaseSpec
 
 
 class EstimatorError(ValueError):

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pandera.polars as pap
 import polars as pl
 
+from modelops.spec import Column, UseCaseSpec
 from modelops.spec.columns import QUARANTINE_REASONS, ROW_ID
-from modelops.spec.model import Column, UseCaseSpec
 
 _POLARS_TYPES: dict[str, pl.DataType] = {
     "int": pl.Int64(),
@@ -47,6 +47,18 @@ class ValidationOutcome:
     def quarantine_share(self) -> float:
         total = self.valid.height + self.quarantined.height
         return self.quarantined.height / total if total else 0.0
+
+    def quality_problems(self, max_quarantine_share: float, min_valid_rows: int) -> list[str]:
+        """Why the batch as a whole is unfit to train on (empty when it is fit)."""
+        problems = []
+        if self.quarantine_share > max_quarantine_share:
+            problems.append(
+                f"{self.quarantine_share:.2%} of rows quarantined "
+                f"(limit {max_quarantine_share:.0%})"
+            )
+        if self.valid.height < min_valid_rows:
+            problems.append(f"{self.valid.height} valid rows (minimum {min_valid_rows})")
+        return problems
 
 
 def polars_type(column: Column) -> pl.DataType:

@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 import dagster as dg
 
-from modelops.resources.audit_log import AuditEvent, AuditLog
+from modelops.governance.audit_records import AuditEvent
+from modelops.resources.audit_log import AuditLog
 
 Severity = Literal["info", "warning", "critical"]
 _log = logging.getLogger("modelops.alerts")

@@ -21,7 +21,8 @@ from typing import Any
 
 import polars as pl
 
-from modelops.spec.model import BIGQUERY_TABLE_PATTERN, Source, UseCaseSpec
+from modelops.spec import Source, UseCaseSpec
+from modelops.spec.sources import BIGQUERY_TABLE_PATTERN
 
 BIGQUERY_TYPES: dict[str, str] = {
     "int": "INT64",

@@ -30,7 +30,7 @@ from modelops.resources.bigquery import read_source
 from modelops.resources.source import DataSource
 from modelops.resources.storage import ArtifactStore
 from modelops.settings import GcpSettings
-from modelops.spec.model import Source, UseCaseSpec
+from modelops.spec import Source, UseCaseSpec
 
 _CURRENT = "CURRENT"
 _UNSAFE_PARTS = ("", ".", "..")
@@ -185,13 +185,11 @@ class GcsFileSource(DataSource):
             ) from None
 
 
-def gcp_resources(gcp: GcpSettings) -> dict[str, Any]:
-    """`store` and `source` for MODELOPS_ENV=gcp/k8s; credentials come from the environment
-    (workload identity or GOOGLE_APPLICATION_CREDENTIALS), never from settings."""
+def gcp_resources(gcp: GcpSettings) -> tuple[GcsArtifactStore, GcsFileSource]:
+    """The store and the source for MODELOPS_ENV=gcp/k8s; credentials come from the
+    environment (workload identity or GOOGLE_APPLICATION_CREDENTIALS), never from settings."""
     gcs = GCSResource(project=gcp.project)
-    return {
-        "store": GcsArtifactStore(gcs=gcs, bucket=gcp.bucket, prefix=gcp.prefix),
-        "source": GcsFileSource(
-            gcs=gcs, bigquery=BigQueryResource(project=gcp.project), bucket=gcp.bucket
-        ),
-    }
+    return (
+        GcsArtifactStore(gcs=gcs, bucket=gcp.bucket, prefix=gcp.prefix),
+        GcsFileSource(gcs=gcs, bigquery=BigQueryResource(project=gcp.project), bucket=gcp.bucket),
+    )

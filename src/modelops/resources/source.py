@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from modelops.spec.model import Source, UseCaseSpec
+from modelops.spec import Source, UseCaseSpec
 
 
 class EmptySourceError(ValueError):

@@ -17,11 +17,14 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
+
+from modelops.ml.fingerprint import bytes_fingerprint, frame_fingerprint
 
 TABLE_FILE = "table.parquet"
 _CURRENT = "CURRENT"
@@ -50,6 +53,12 @@ class _RecentTables:
 
 
 _RECENT = _RecentTables(size=6)
+
+
+@dataclass(frozen=True)
+class StoredTable:
+    version: str
+    uri: str
 
 
 class ArtifactStore(dg.ConfigurableResource):
@@ -90,6 +99,36 @@ class ArtifactStore(dg.ConfigurableResource):
     def read_table(self, use_case: str, asset: str, version: str | None = None) -> pl.DataFrame:
         version = version or self.require_current(use_case, asset)
         return pl.read_parquet(io.BytesIO(self.read_bytes(use_case, asset, version, TABLE_FILE)))
+
+    # One call per output: the version folder is written first, then published.
+
+    def store_files(
+        self,
+        use_case: str,
+        asset: str,
+        files: Mapping[str, bytes],
+        *,
+        version: str | None = None,
+        publish: bool = True,
+    ) -> str:
+        """Write a document output (a report and its renderings) as one version and publish
+        it (unless told not to); returns the version. Unless given, the version is the
+        fingerprint of the first file, the report's data, which its renderings follow from."""
+        if not files:
+            raise ValueError(f"nothing to store for {use_case}/{asset}")
+        version = version or bytes_fingerprint(next(iter(files.values())))
+        for filename, content in files.items():
+            self.write_bytes(use_case, asset, version, filename, content)
+        if publish:
+            self.publish(use_case, asset, version)
+        return version
+
+    def store_table(self, use_case: str, asset: str, table: pl.DataFrame) -> StoredTable:
+        """Write a table under its content fingerprint and publish it."""
+        version = frame_fingerprint(table)
+        uri = self.write_table(use_case, asset, version, table)
+        self.publish(use_case, asset, version)
+        return StoredTable(version, uri)
 
     def require_current(self, use_case: str, asset: str) -> str:
         version = self.current_version(use_case, asset)

@@ -4,16 +4,14 @@
 resource opens and closes its own MLflow run per training, and talks to MLflow only through
 the tracking URI it is given (sqlite file locally, an HTTP server in production).
 
-Model integrity (a bank requirement): the sha256 of each model's artifacts is recorded when it
-is registered and checked before every load from the store. The skops trust list is stored in
-the model's own MLmodel file, so whoever can change the model can change the list: the digest
-is the guard that does not travel with the artifact.
+Model integrity (`ml.model_integrity`): a model needing an untrusted type is refused at
+registration, and the sha256 of each model's artifacts is recorded when it is registered and
+checked before every load from the store.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.metadata
 import tempfile
 import warnings
@@ -25,26 +23,16 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from modelops.ml.model_integrity import (
+    MLFLOW_META_FILE,
+    ModelIntegrityError,
+    artifact_digest,
+    trusted_types,
+)
+
 MODEL_ARTIFACT = "model"
 DIGEST_TAG = "modelops.artifact_sha256"
 """Run and model-version tag holding `artifact_digest` of the registered model's artifacts."""
-MLFLOW_META_FILE = "registered_model_meta"
-"""Name/version note MLflow writes into a model folder it downloads through a `models:/` URI:
-into the store itself when the store is a local folder. Not part of the model."""
-
-# Types a registered model may ask skops to trust when it is loaded. The project owns this
-# list: a model that needs anything else is refused at registration, not trusted blindly.
-TRUSTED_MODEL_TYPES = frozenset(
-    {
-        "numpy.dtype",
-        "functools.partial",
-        "sklearn.utils.validation.check_array",
-        "sklearn.tree._tree.Tree",
-        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-        "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-    }
-)
-
 DESCRIPTION_LIMIT = 5000
 """Longest model-version description MLflow's SQL stores accept."""
 
@@ -74,36 +62,6 @@ class RegisteredModel:
     model_uri: str
     artifact_sha256: str
     """`artifact_digest` of the stored model, also the version's `modelops.artifact_sha256` tag."""
-
-
-class UntrustedModelError(RuntimeError):
-    """A fitted model would need types outside the project's trusted list to load."""
-
-
-class ModelIntegrityError(RuntimeError):
-    """A model's stored artifacts cannot be shown to be the ones registered: it is not loaded."""
-
-
-def artifact_digest(directory: Path) -> str:
-    """The sha256 of a model folder, as a manifest: every file's sha256 and relative path.
-
-    The manifest is `sha256sum`'s format (`<hex>  <path>` per file, sorted by path), so a
-    renamed, added or removed file changes the digest as much as a changed byte, and an
-    auditor can rebuild it with standard tools. Left out: empty folders (artifact stores do
-    not keep them) and MLflow's top-level `registered_model_meta` (any plain MLflow load from a
-    local store adds it; `load_model` deletes it before loading). A symlink is refused, as what
-    it points to could change between the check and the load.
-    """
-    lines = []
-    for path in sorted(directory.rglob("*"), key=lambda p: p.relative_to(directory).as_posix()):
-        relative = path.relative_to(directory).as_posix()
-        if path.is_symlink():
-            raise ModelIntegrityError(f"model artifacts may not contain symlinks: {path}")
-        if path.is_file() and relative != MLFLOW_META_FILE:
-            with path.open("rb") as handle:
-                file_sha = hashlib.file_digest(handle, "sha256").hexdigest()
-            lines.append(f"{file_sha}  {relative}\n")
-    return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 class ModelTracking(dg.ConfigurableResource):
@@ -188,7 +146,9 @@ class ModelTracking(dg.ConfigurableResource):
         The artifacts' digest is taken from a download of what was stored (the same way a load
         reads them) and set on the run and, atomically with its creation, on the version.
         """
-        trusted = self._trusted_types(model)
+        import skops.io
+
+        trusted = trusted_types(skops.io.dumps(model))
         experiment_id = self.experiment_id(use_case)
         with self._active() as mlflow, warnings.catch_warnings():
             # MLflow hints that do not apply: a file URI "could be several source kinds", and
@@ -240,19 +200,6 @@ class ModelTracking(dg.ConfigurableResource):
 
     def _cache_key(self, model_uri: str) -> str:
         return f"{self.tracking_uri} {model_uri}"
-
-    @staticmethod
-    def _trusted_types(model: Any) -> list[str]:
-        import skops.io
-
-        needed = set(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
-        refused = sorted(needed - TRUSTED_MODEL_TYPES)
-        if refused:
-            raise UntrustedModelError(
-                f"the fitted model needs types outside the project's trusted list: {refused}. "
-                "Add them to modelops.resources.tracking.TRUSTED_MODEL_TYPES after review."
-            )
-        return sorted(needed)
 
     # Registry ---------------------------------------------------------------------------
 

@@ -11,14 +11,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from modelops.spec.model import (
-    EMAIL_PATTERN,
-    IMPORT_PATH_PATTERN,
-    SAFE_NAME_PATTERN,
-    TEAM_PATTERN,
-    SpecProblems,
-    UseCaseSpec,
-)
+from modelops.spec.base import EMAIL_PATTERN, IMPORT_PATH_PATTERN, SAFE_NAME_PATTERN, TEAM_PATTERN
+from modelops.spec.cross_checks import SpecProblems
+from modelops.spec.model import UseCaseSpec
 
 _PATTERN_MEANING = {
     SAFE_NAME_PATTERN: "must be lower snake case (a-z, 0-9, _), start with a letter, "

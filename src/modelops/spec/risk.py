@@ -1,4 +1,4 @@
-"""The risk exercise (M3): a use case's questionnaire, the bank's tier policy, and the tier.
+"""The risk exercise: a use case's questionnaire, the bank's tier policy, and the tier.
 
 The questionnaire lives in each spec (`risk:`); the policy that turns answers into a tier and
 a tier into required gates, fairness limits and approvals lives in one declarative file

@@ -15,12 +15,13 @@ from typing import Any
 import polars as pl
 import pytest
 
+from modelops.governance.audit_records import AuditEvent
 from modelops.governance.release_desk import ReleaseDesk, ReleaseRefused
 from modelops.ml.features import build_features
 from modelops.ml.split import split_train_holdout
 from modelops.ml.training import fit_model, model_input_frame
 from modelops.ml.validation import validate_batch
-from modelops.resources.audit_log import AuditEvent, SqliteAuditLog
+from modelops.resources.audit_sqlite import SqliteAuditLog
 from modelops.resources.tracking import DIGEST_TAG, DatasetRef, ModelTracking
 from modelops.spec import UseCaseSpec
 from modelops.spec.risk import RiskQuestionnaire, load_risk_policy
@@ -282,7 +283,7 @@ def test_an_alias_moved_outside_the_platform_is_reported(bench: Bench) -> None:
     assert status.champion == v1
     assert any("moved outside the platform" in note for note in status.notes)
     # Production keeps scoring with the champion the log records.
-    from modelops.defs.governance import serving_champion
+    from modelops.governance.champion import serving_champion
 
     assert serving_champion(bench.log, bench.spec) == v1
 

@@ -1,4 +1,5 @@
-"""The evaluation report on an 8-row holdout whose figures are worked out by hand."""
+"""The evaluation report on an 8-row holdout whose figures are worked out by hand, its JSON
+both ways and its display."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from modelops.ml.evaluation import (
     ChampionScores,
     EvaluationReport,
     build_evaluation_report,
+    calibration_plot_png,
+    evaluation_markdown,
+    roc_plot_png,
 )
 
 LABELS = np.array([0, 0, 1, 1, 0, 1, 0, 1])
@@ -101,7 +105,7 @@ def test_report_without_champion() -> None:
     assert report.champion is None
     assert all(c.vs_champion is None and c.champion is None for c in report.comparison)
     assert set(report.roc_curves) == {"candidate", "baseline"}
-    markdown = report.to_markdown()
+    markdown = evaluation_markdown(report)
     assert "No champion" in markdown
     assert "Δ champion" not in markdown
 
@@ -113,7 +117,7 @@ def test_champion_that_could_not_be_scored_keeps_its_error() -> None:
     assert report.champion.error == "artifact not found"
     assert all(c.vs_champion is None for c in report.comparison)
     assert "champion" not in report.roc_curves
-    markdown = report.to_markdown()
+    markdown = evaluation_markdown(report)
     assert "could not be scored: artifact not found" in markdown
     assert report.to_dict()["champion"] == {
         "version": "6",
@@ -222,7 +226,7 @@ def test_undefined_metric_fails_its_threshold() -> None:
     assert report.threshold_results[0].passed is False
     assert report.passed_thresholds is False
     assert report.roc_curves["candidate"].fpr == ()
-    assert report.roc_plot_png().startswith(b"\x89PNG")
+    assert roc_plot_png(report).startswith(b"\x89PNG")
 
 
 def test_unknown_threshold_name_is_refused() -> None:
@@ -245,7 +249,7 @@ def test_misaligned_arrays_are_refused(overrides: dict[str, Any], message: str) 
 
 
 def test_markdown_contains_the_key_figures() -> None:
-    markdown = build(thresholds={"min_auc": 0.95, "max_brier": 0.2}).to_markdown()
+    markdown = evaluation_markdown(build(thresholds={"min_auc": 0.95, "max_brier": 0.2}))
     assert "credit_default" in markdown
     assert "decision_tree" in markdown
     assert f"{CANDIDATE_AUC:.4f}" in markdown  # 0.9375
@@ -264,13 +268,27 @@ def test_markdown_contains_the_key_figures() -> None:
 
 
 def test_markdown_neutralises_data_derived_text() -> None:
-    values = np.array(["a|b<script>"] * 4 + ["c"] * 4)
-    markdown = build(segments={"kind": values}).to_markdown()
+    values = np.array(["a|b<script>"] * 4 + ["[x](http://evil)"] * 4)
+    markdown = evaluation_markdown(build(segments={"kind": values}))
     assert "<script>" not in markdown
     assert "a\\|b&lt;script&gt;" in markdown
+    assert "[x](" not in markdown
+    assert "| kind | \\[x\\](http://evil) | 4 |" in markdown
     segment_rows = [line for line in markdown.splitlines() if line.startswith("| kind |")]
     # 8 cells -> 9 unescaped pipes per row, the escaped one in the value does not count
     assert [row.replace("\\|", "").count("|") for row in segment_rows] == [9, 9]
+
+
+def test_markdown_escapes_names_and_errors() -> None:
+    report = build(
+        use_case="uc`x`",
+        baseline_name="tree|*b*",
+        champion=ChampionScores(version="6", error="no <file>\nfound"),
+    )
+    markdown = evaluation_markdown(report)
+    assert markdown.startswith("# Evaluation of uc\\`x\\` model 7\n")
+    assert "| Baseline (tree\\|\\*b\\*) |" in markdown
+    assert "could not be scored: no &lt;file&gt; found" in markdown
 
 
 def test_to_dict_is_json_serialisable_with_nan_as_none() -> None:
@@ -284,6 +302,30 @@ def test_to_dict_is_json_serialisable_with_nan_as_none() -> None:
     assert decoded["comparison"][0]["vs_champion"] == pytest.approx(CANDIDATE_AUC - 1.0)
     assert set(decoded["roc_curves"]) == {"candidate", "baseline", "champion"}
     assert len(decoded["calibration"]) == 4
+
+
+def test_the_stored_report_reads_back_as_it_was_written() -> None:
+    for champion in (ChampionScores(version="6", scores=CHAMPION), None):
+        report = build(champion=champion)
+        data = json.loads(json.dumps(report.to_dict(), allow_nan=False))
+        again = EvaluationReport.from_dict(data)
+        assert again.to_dict() == data
+        assert evaluation_markdown(again) == evaluation_markdown(report)
+        # Undefined metrics (the single-class branch segment) are NaN again, not None.
+        branch = next(s for s in again.segments if s.value == "branch")
+        assert math.isnan(branch.auc)
+        assert again.candidate == report.candidate
+        assert again.calibration == report.calibration
+        assert again.confusion == report.confusion
+        assert again.roc_curves == report.roc_curves
+        assert again.threshold_results == report.threshold_results
+
+
+def test_a_damaged_stored_report_is_refused() -> None:
+    data = build().to_dict()
+    del data["segments"]
+    with pytest.raises(KeyError, match="segments"):
+        EvaluationReport.from_dict(data)
 
 
 def test_roc_curves_are_downsampled() -> None:
@@ -302,12 +344,12 @@ def test_roc_curves_are_downsampled() -> None:
         assert len(curve.fpr) == len(curve.tpr)
         assert (curve.fpr[0], curve.tpr[0], curve.fpr[-1], curve.tpr[-1]) == (0, 0, 1, 1)
     assert report.roc_curves["candidate"].auc == pytest.approx(report.candidate.auc)
-    assert "## Segments" not in report.to_markdown()
+    assert "## Segments" not in evaluation_markdown(report)
 
 
 def test_plots_are_png() -> None:
     report = build()
-    roc = report.roc_plot_png()
-    calibration = report.calibration_plot_png()
+    roc = roc_plot_png(report)
+    calibration = calibration_plot_png(report)
     assert isinstance(roc, bytes) and roc.startswith(b"\x89PNG")
     assert isinstance(calibration, bytes) and calibration.startswith(b"\x89PNG")

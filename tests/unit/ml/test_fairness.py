@@ -157,6 +157,20 @@ def test_markdown_escapes_group_values() -> None:
     assert "Equalized odds difference: 0.6667" in markdown
 
 
+def test_markdown_escapes_a_link_in_a_group_value_and_the_attribute_name() -> None:
+    group = np.array(["[x](http://evil)"] * 6 + ["`y`"] * 6 + ["z"] * 2)
+    report = fairness_report(
+        LABELS, SCORES, {"re|gion\n<i>": group}, threshold=0.5, min_group_size=4
+    )
+    markdown = report.to_markdown()
+    assert "### re\\|gion &lt;i&gt;\n" in markdown
+    assert "| \\[x\\](http://evil) | 6 | 2 |" in markdown
+    assert "| \\`y\\` | 6 | 3 |" in markdown
+    assert "[x](" not in markdown
+    # The small group's name reaches the note, escaped there too.
+    assert "Note: 1 group below 4 rows reported, not gated: z" in markdown
+
+
 def test_misaligned_inputs_are_refused() -> None:
     with pytest.raises(ValueError, match="group 'g' must hold one value per label"):
         fairness_report(LABELS, SCORES, {"g": GROUP[:-1]}, threshold=0.5, min_group_size=1)

@@ -9,20 +9,7 @@ import pytest
 
 from modelops.ml.features import build_features
 from modelops.ml.split import SplitError, split_train_holdout
-from modelops.ml.validation import validate_batch
 from modelops.spec import UseCaseSpec
-from support import GERMAN_DATA
-
-
-@pytest.fixture(scope="module")
-def german_valid(german_spec):
-    raw = pl.read_csv(GERMAN_DATA, infer_schema=False)
-    return validate_batch(raw, german_spec).valid
-
-
-@pytest.fixture(scope="module")
-def german_features(german_valid, german_spec):
-    return build_features(german_valid, german_spec)
 
 
 def _with_split(spec, **split):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +14,25 @@ import numpy as np
 import polars as pl
 import pytest
 
-from modelops.ml.evaluation import ChampionScores, build_evaluation_report
+from modelops.ml.evaluation import (
+    ChampionResult,
+    ChampionScores,
+    EvaluationReport,
+    SegmentMetrics,
+    build_evaluation_report,
+)
 from modelops.ml.fairness import FairnessReport, fairness_report
+from modelops.ml.metrics import BinaryMetrics, Confusion
 from modelops.ml.release_gates import (
     FeatureAvailability,
     GatePlan,
     GateResult,
-    _type_problem,
     check_feature_availability,
     evaluate_release_gates,
     gate_plan,
     gates_markdown,
 )
+from modelops.ml.release_gates.availability import _type_problem
 from modelops.spec import Column, UseCaseSpec
 from modelops.spec.risk import GATE_NAMES, load_risk_policy
 from support import GERMAN_DATA
@@ -57,20 +65,41 @@ def make_plan(**overrides: Any) -> GatePlan:
     return GatePlan(**values)
 
 
-def make_evaluation(**overrides: Any) -> dict[str, Any]:
-    evaluation: dict[str, Any] = {
+def metrics(auc: float, ks: float = 0.4, brier: float = 0.2) -> BinaryMetrics:
+    """Holdout metrics of 300 rows; only AUC, KS and Brier matter to the gates."""
+    return BinaryMetrics(
+        n=300,
+        positives=90,
+        auc=auc,
+        gini=2 * auc - 1,
+        ks=ks,
+        brier=brier,
+        pr_auc=math.nan,
+        log_loss=math.nan,
+    )
+
+
+def segment(column: str, value: str, n: int, auc: float) -> SegmentMetrics:
+    return SegmentMetrics(column, value, n, n // 3, 1 / 3, 0.3, auc, 0.7)
+
+
+def make_evaluation(**overrides: Any) -> EvaluationReport:
+    values: dict[str, Any] = {
+        "use_case": "credit_default",
+        "model_version": "7",
         "baseline_name": "decision_tree",
         "threshold": 0.5,
-        "candidate": {"n": 300, "positives": 90, "auc": 0.785, "ks": 0.451, "brier": 0.18},
-        "baseline": {"n": 300, "positives": 90, "auc": 0.74, "ks": 0.35, "brier": 0.2},
+        "candidate": metrics(0.785, ks=0.451, brier=0.18),
+        "baseline": metrics(0.74, ks=0.35, brier=0.2),
         "champion": None,
-        "segments": [
-            {"column": "purpose", "value": "car", "n": 120, "auc": 0.71},
-            {"column": "purpose", "value": "tv", "n": 180, "auc": 0.66},
-        ],
+        "confusion": Confusion(0.5, tp=50, fp=20, tn=190, fn=40),
+        "calibration": (),
+        "segments": (segment("purpose", "car", 120, 0.71), segment("purpose", "tv", 180, 0.66)),
+        "threshold_results": (),
+        "comparison": (),
     }
-    evaluation.update(overrides)
-    return evaluation
+    values.update(overrides)
+    return EvaluationReport(**values)
 
 
 def fair_report(rate_a: float = 0.3, rate_b: float = 0.3) -> FairnessReport:
@@ -136,7 +165,7 @@ def test_minimum_performance_reads_like_a_validator_would() -> None:
 
 
 def test_minimum_performance_fails_on_any_threshold() -> None:
-    evaluation = make_evaluation(candidate={"auc": 0.785, "ks": 0.2, "brier": 0.25})
+    evaluation = make_evaluation(candidate=metrics(0.785, ks=0.2, brier=0.25))
     gate = run(evaluation=evaluation)["minimum_performance"]
     assert not gate.passed and gate.blocking
     assert "KS 0.200 < 0.25" in gate.summary
@@ -145,7 +174,7 @@ def test_minimum_performance_fails_on_any_threshold() -> None:
 
 
 def test_an_undefined_metric_fails_and_no_threshold_passes() -> None:
-    evaluation = make_evaluation(candidate={"auc": None, "ks": None, "brier": 0.1})
+    evaluation = make_evaluation(candidate=metrics(math.nan, ks=math.nan, brier=0.1))
     assert not run(evaluation=evaluation)["minimum_performance"].passed
     plan = make_plan(min_auc=None, min_ks=None, max_brier=None)
     gate = run(plan, evaluation=evaluation)["minimum_performance"]
@@ -155,8 +184,8 @@ def test_an_undefined_metric_fails_and_no_threshold_passes() -> None:
 
 def test_a_figure_exactly_at_its_limit_passes() -> None:
     evaluation = make_evaluation(
-        candidate={"auc": 0.82, "ks": 0.25, "brier": 0.22},
-        baseline={"auc": 0.80},
+        candidate=metrics(0.82, ks=0.25, brier=0.22),
+        baseline=metrics(0.80),
     )
     assert 0.82 - 0.80 < 0.02  # float noise that must not fail the gate
     results = run(evaluation=evaluation)
@@ -168,7 +197,7 @@ def test_a_figure_exactly_at_its_limit_passes() -> None:
 
 
 def test_beats_baseline_needs_the_margin() -> None:
-    evaluation = make_evaluation(baseline={"auc": 0.775})
+    evaluation = make_evaluation(baseline=metrics(0.775))
     gate = run(evaluation=evaluation)["beats_baseline"]
     assert not gate.passed
     assert gate.measured["difference"] == pytest.approx(0.01)
@@ -186,8 +215,8 @@ def test_no_champion_passes() -> None:
 
 
 def test_champion_within_tolerance_passes_and_beyond_fails() -> None:
-    def champion(auc: float) -> dict[str, Any]:
-        return make_evaluation(champion={"version": "6", "metrics": {"auc": auc}, "error": None})
+    def champion(auc: float) -> EvaluationReport:
+        return make_evaluation(champion=ChampionResult("6", metrics(auc), None))
 
     assert run(evaluation=champion(0.79))["no_worse_than_champion"].passed
     gate = run(evaluation=champion(0.80))["no_worse_than_champion"]
@@ -198,9 +227,7 @@ def test_champion_within_tolerance_passes_and_beyond_fails() -> None:
 
 
 def test_a_champion_that_could_not_be_scored_fails_the_gate() -> None:
-    evaluation = make_evaluation(
-        champion={"version": "6", "metrics": None, "error": "missing column 'telephone'"}
-    )
+    evaluation = make_evaluation(champion=ChampionResult("6", None, "missing column 'telephone'"))
     gate = run(evaluation=evaluation)["no_worse_than_champion"]
     assert not gate.passed and gate.blocking
     assert "missing column 'telephone'" in gate.summary
@@ -259,11 +286,11 @@ def test_a_report_with_another_group_size_fails() -> None:
 
 
 def test_slice_floors_gate_only_large_slices_with_a_defined_auc() -> None:
-    segments = [
-        {"column": "purpose", "value": "car", "n": 120, "auc": 0.71},
-        {"column": "purpose", "value": "tv", "n": 40, "auc": 0.30},  # too small: not gated
-        {"column": "age_band", "value": "60_plus", "n": 80, "auc": None},  # single class
-    ]
+    segments = (
+        segment("purpose", "car", 120, 0.71),
+        segment("purpose", "tv", 40, 0.30),  # too small: not gated
+        segment("age_band", "60_plus", 80, math.nan),  # single class
+    )
     gate = run(evaluation=make_evaluation(segments=segments))["slice_floors"]
     assert gate.passed
     assert gate.measured["gated_slices"] == 1
@@ -274,14 +301,32 @@ def test_slice_floors_gate_only_large_slices_with_a_defined_auc() -> None:
 
 
 def test_a_large_slice_below_the_floor_fails() -> None:
-    segments = [
-        {"column": "purpose", "value": "car", "n": 120, "auc": 0.71},
-        {"column": "purpose", "value": "tv", "n": 50, "auc": 0.55},
-    ]
+    segments = (segment("purpose", "car", 120, 0.71), segment("purpose", "tv", 50, 0.55))
     gate = run(evaluation=make_evaluation(segments=segments))["slice_floors"]
     assert not gate.passed
     assert gate.summary == "purpose=tv AUC 0.550 < 0.60"
     assert gate.measured["lowest_slice"] == "purpose=tv"
+
+
+def test_hostile_segment_values_are_escaped_in_the_gates_markdown() -> None:
+    segments = (
+        segment("purpose", "car", 120, 0.71),
+        segment("purpose", "[x](http://evil)", 60, 0.40),
+        segment("a|b <script>", "*tv*", 60, 0.41),
+    )
+    results = run(evaluation=make_evaluation(segments=segments))
+    gate = results["slice_floors"]
+    assert not gate.passed
+    assert "| purpose | \\[x\\](http://evil) | 60 | 0.4000 | FAIL |" in gate.details_markdown
+    assert "| a\\|b &lt;script&gt; | \\*tv\\* | 60 | 0.4100 | FAIL |" in gate.details_markdown
+    markdown = gates_markdown(list(results.values()))
+    row = next(line for line in markdown.splitlines() if line.startswith("| slice_floors |"))
+    assert row == (
+        "| slice_floors | yes | FAIL | purpose=\\[x\\](http://evil) AUC 0.400 &lt; 0.60; "
+        "a\\|b &lt;script&gt;=\\*tv\\* AUC 0.410 &lt; 0.60 |"
+    )
+    for text in (gate.details_markdown, markdown):
+        assert "<script>" not in text and "[x](" not in text
 
 
 # --- score_stability -----------------------------------------------------------------------
@@ -376,7 +421,7 @@ def test_gates_read_a_real_evaluation_report() -> None:
         calibration_bins=10,
         thresholds={"min_auc": 0.7},
     )
-    evaluation = json.loads(json.dumps(report.to_dict()))
+    evaluation = EvaluationReport.from_dict(json.loads(json.dumps(report.to_dict())))
     results = run(evaluation=evaluation)
     assert results["minimum_performance"].measured["auc"] == pytest.approx(report.candidate.auc)
     assert results["beats_baseline"].measured["baseline_auc"] == pytest.approx(0.5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from modelops.ml.retraining import MonthSignal, drift_breach, retraining_decision
-from modelops.spec.model import Drift, Retraining
+from modelops.spec import Drift, Retraining
 
 NOW = datetime(2025, 8, 15, tzinfo=UTC)
 POLICY = Retraining(

@@ -31,80 +31,24 @@ from modelops.ml.scoring import (
     prediction_schema,
     score_batch,
 )
-from modelops.ml.split import split_train_holdout
-from modelops.ml.training import fit_model, labels, model_input_frame, predict_scores
+from modelops.ml.training import labels, model_input_frame, predict_scores
 from modelops.ml.validation import validate_batch
-from modelops.spec import UseCaseSpec
+from modelops.spec import Monitoring, MonthlyFiles, UseCaseSpec
 from modelops.spec.columns import ROW_ID
-from modelops.spec.model import ModelSpec, Monitoring, MonthlyFiles
 from support import GERMAN_DATA
 
-# The spec's scorecard, the same regression on scaled inputs, and the documented boosting
-# alternative: one per preprocessing family.
-FAMILIES = {
-    "scorecard": ModelSpec(
-        estimator="sklearn.linear_model.LogisticRegression",
-        params={"C": 0.3, "max_iter": 2000},
-        preprocessing="scorecard",
-        scorecard_bins=6,
-    ),
-    "standard": ModelSpec(
-        estimator="sklearn.linear_model.LogisticRegression",
-        params={"C": 0.3, "max_iter": 2000},
-        preprocessing="standard",
-    ),
-    "native": ModelSpec(
-        estimator="sklearn.ensemble.HistGradientBoostingClassifier",
-        params={"max_iter": 200, "learning_rate": 0.05, "max_leaf_nodes": 15, "random_state": 0},
-        preprocessing="native",
-    ),
-}
 LINEAR = ["scorecard", "standard"]
 STAMP = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 THRESHOLD = 0.5
 
 
 @pytest.fixture(scope="module")
-def german_valid(german_spec: UseCaseSpec) -> pl.DataFrame:
-    raw = pl.read_csv(GERMAN_DATA, infer_schema=False)
-    return validate_batch(raw, german_spec).valid
-
-
-@pytest.fixture(scope="module")
-def german_split(
-    german_valid: pl.DataFrame, german_spec: UseCaseSpec
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    return split_train_holdout(build_features(german_valid, german_spec), german_spec)
-
-
-@pytest.fixture(scope="module")
-def pipelines(german_split: tuple[pl.DataFrame, pl.DataFrame], german_spec: UseCaseSpec) -> dict:
-    train, _ = german_split
-    return {name: fit_model(train, german_spec, model) for name, model in FAMILIES.items()}
-
-
-@pytest.fixture(scope="module")
-def reasons(
-    pipelines: dict, german_split: tuple[pl.DataFrame, pl.DataFrame], german_spec: UseCaseSpec
-) -> dict[str, ReasonCodes]:
-    train, _ = german_split
-    return {name: ReasonCodes.fit(p, train, german_spec) for name, p in pipelines.items()}
-
-
-@pytest.fixture(scope="module")
-def outliers(
-    german_split: tuple[pl.DataFrame, pl.DataFrame], german_spec: UseCaseSpec
-) -> OutlierModel:
-    return OutlierModel.fit(german_split[0], german_spec)
-
-
-@pytest.fixture(scope="module")
-def score(pipelines: dict, reasons: dict, outliers: OutlierModel, german_spec: UseCaseSpec):
+def score(fitted: dict, reasons: dict, outliers: OutlierModel, german_spec: UseCaseSpec):
     """`score(features, family, **options)`: `score_batch` with the family's fitted objects."""
 
     def run(features: pl.DataFrame, family: str, **options: object) -> pl.DataFrame:
         arguments = {
-            "pipeline": pipelines[family],
+            "pipeline": fitted[family],
             "reasons": reasons[family],
             "outliers": outliers,
             "spec": german_spec,
@@ -130,26 +74,25 @@ def _one_row(german_valid: pl.DataFrame, spec: UseCaseSpec, row_id: int, **chang
 
 @pytest.mark.parametrize("family", LINEAR)
 def test_linear_contributions_add_up_to_the_models_log_odds(
-    family: str, pipelines: dict, reasons: dict, german_split, german_spec: UseCaseSpec
+    family: str, fitted: dict, reasons: dict, german_split, german_spec: UseCaseSpec
 ) -> None:
     _, holdout = german_split
     codes = reasons[family]
     assert codes.method == "linear"
     assert sorted(codes.features) == sorted(german_spec.model_inputs)
-    explained = codes.explain(holdout, pipeline=pipelines[family], spec=german_spec)
+    explained = codes.explain(holdout, pipeline=fitted[family], spec=german_spec)
     total = explained.drop(ROW_ID).to_numpy().sum(axis=1)
-    expected = logit(predict_scores(pipelines[family], holdout, german_spec))
+    expected = logit(predict_scores(fitted[family], holdout, german_spec))
     np.testing.assert_allclose(total, expected, rtol=0, atol=1e-8)
     # Relative to the average training application: contributions average zero on training.
-    train_contrib = codes.explain(german_split[0], pipeline=pipelines[family], spec=german_spec)
+    train_contrib = codes.explain(german_split[0], pipeline=fitted[family], spec=german_spec)
     means = train_contrib.select(codes.features).mean().row(0)
     np.testing.assert_allclose(means, 0, atol=1e-10)
     assert codes.fidelity.r2 == pytest.approx(1, abs=1e-12)
 
 
-@pytest.mark.parametrize("family", list(FAMILIES))
 def test_changing_one_input_moves_only_that_features_contribution(
-    family: str, pipelines: dict, reasons: dict, german_valid, german_spec: UseCaseSpec
+    family: str, fitted: dict, reasons: dict, german_valid, german_spec: UseCaseSpec
 ) -> None:
     """A one-hot or banded feature's columns are summed into that feature, and only it."""
     codes = reasons[family]
@@ -162,12 +105,8 @@ def test_changing_one_input_moves_only_that_features_contribution(
             row_id,
             **{"purpose": "car (new)", "credit_amount": 1500, **change},
         )
-        before = codes.explain(base, pipeline=pipelines[family], spec=german_spec).row(
-            0, named=True
-        )
-        after = codes.explain(changed, pipeline=pipelines[family], spec=german_spec).row(
-            0, named=True
-        )
+        before = codes.explain(base, pipeline=fitted[family], spec=german_spec).row(0, named=True)
+        after = codes.explain(changed, pipeline=fitted[family], spec=german_spec).row(0, named=True)
         moved = {f for f in codes.features if before[f] != after[f]}
         (feature,) = change
         # monthly_installment is engineered from credit_amount, so it moves with it.
@@ -177,12 +116,12 @@ def test_changing_one_input_moves_only_that_features_contribution(
 
 
 def test_reason_codes_name_the_features_pushing_most_towards_bad(
-    score, pipelines: dict, reasons: dict, german_split, german_spec: UseCaseSpec
+    score, fitted: dict, reasons: dict, german_split, german_spec: UseCaseSpec
 ) -> None:
     _, holdout = german_split
     codes = reasons["scorecard"]
     out = score(holdout, "scorecard")
-    contributions = codes.explain(holdout, pipeline=pipelines["scorecard"], spec=german_spec)
+    contributions = codes.explain(holdout, pipeline=fitted["scorecard"], spec=german_spec)
     values = contributions.select(codes.features).to_numpy()
     order = np.argsort(-values, axis=1, kind="stable")
     for i in range(3):
@@ -216,13 +155,12 @@ def test_only_features_pushing_towards_bad_are_reasons(reasons: dict) -> None:
     assert [s.to_list() for s in top] == [[f[2], None, f[0]], [f[4], None, f[1]], [None] * 3]
 
 
-@pytest.mark.parametrize("family", list(FAMILIES))
 def test_a_huge_credit_amount_becomes_the_top_reason(
-    family: str, score, pipelines: dict, german_valid, german_split, german_spec
+    family: str, score, fitted: dict, german_valid, german_split, german_spec
 ) -> None:
     """The holdout's safest application, with its credit amount raised to 18,000 DM."""
     _, holdout = german_split
-    scores = predict_scores(pipelines[family], holdout, german_spec)
+    scores = predict_scores(fitted[family], holdout, german_spec)
     row_id = holdout.get_column(ROW_ID)[int(np.argmin(scores))]
     before = score(_one_row(german_valid, german_spec, row_id), family)
     after = score(_one_row(german_valid, german_spec, row_id, credit_amount=18_000), family)
@@ -232,7 +170,7 @@ def test_a_huge_credit_amount_becomes_the_top_reason(
 
 
 def test_boosting_gets_a_surrogate_with_its_fidelity_reported(
-    pipelines: dict, reasons: dict, german_split, german_spec: UseCaseSpec
+    fitted: dict, reasons: dict, german_split, german_spec: UseCaseSpec
 ) -> None:
     _, holdout = german_split
     codes = reasons["native"]
@@ -241,14 +179,14 @@ def test_boosting_gets_a_surrogate_with_its_fidelity_reported(
     # approximate, yet ranks applications like the model.
     assert 0.3 < codes.fidelity.r2 < 0.999
     assert codes.fidelity.spearman > 0.8
-    approx = codes.explain(holdout, pipeline=pipelines["native"], spec=german_spec)
+    approx = codes.explain(holdout, pipeline=fitted["native"], spec=german_spec)
     approx_logit = approx.drop(ROW_ID).to_numpy().sum(axis=1)
-    model = predict_scores(pipelines["native"], holdout, german_spec)
+    model = predict_scores(fitted["native"], holdout, german_spec)
     assert spearmanr(approx_logit, model).statistic > 0.8
 
 
 def test_the_surrogate_gives_no_weight_to_what_training_never_showed(
-    pipelines: dict, reasons: dict, german_split, german_spec: UseCaseSpec
+    fitted: dict, reasons: dict, german_split, german_spec: UseCaseSpec
 ) -> None:
     """An unseen category (or a missing value) says nothing to the surrogate: zero."""
     _, holdout = german_split
@@ -263,19 +201,19 @@ def test_the_surrogate_gives_no_weight_to_what_training_never_showed(
         .otherwise("duration_months")
         .alias("duration_months"),
     )
-    explained = reasons["native"].explain(rows, pipeline=pipelines["native"], spec=german_spec)
+    explained = reasons["native"].explain(rows, pipeline=fitted["native"], spec=german_spec)
     assert explained.get_column("purpose").to_list()[0] == 0.0
     assert explained.get_column("duration_months").to_list()[0] == 0.0
     assert explained.get_column("purpose").to_list()[1] != 0.0
 
 
 def test_reason_codes_refuse_another_model(
-    pipelines: dict, reasons: dict, outliers, german_split, german_spec: UseCaseSpec
+    fitted: dict, reasons: dict, outliers, german_split, german_spec: UseCaseSpec
 ) -> None:
     with pytest.raises(ScoringError, match="another model"):
         score_batch(
             german_split[1],
-            pipeline=pipelines["standard"],
+            pipeline=fitted["standard"],
             reasons=reasons["scorecard"],
             outliers=outliers,
             spec=german_spec,
@@ -359,9 +297,8 @@ def test_outlier_threshold_follows_the_spec(german_split, german_spec: UseCaseSp
 # Scoring a batch ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("family", list(FAMILIES))
 def test_score_batch_answers_every_row_in_order_with_the_models_score(
-    family: str, score, pipelines: dict, german_split, german_spec
+    family: str, score, fitted: dict, german_split, german_spec
 ) -> None:
     _, holdout = german_split
     shuffled = holdout.sample(fraction=1.0, shuffle=True, seed=3)
@@ -369,7 +306,7 @@ def test_score_batch_answers_every_row_in_order_with_the_models_score(
     assert out.schema == prediction_schema(3)
     assert out.get_column(ROW_ID).to_list() == shuffled.get_column(ROW_ID).to_list()
     scores = out.get_column("score").to_numpy()
-    np.testing.assert_array_equal(scores, predict_scores(pipelines[family], shuffled, german_spec))
+    np.testing.assert_array_equal(scores, predict_scores(fitted[family], shuffled, german_spec))
     expected = np.where(scores >= THRESHOLD, REFER, ACCEPT).tolist()
     assert out.get_column("decision").to_list() == expected
     assert {ACCEPT, REFER} == set(expected)
@@ -379,7 +316,6 @@ def test_score_batch_answers_every_row_in_order_with_the_models_score(
     assert flags.all()
 
 
-@pytest.mark.parametrize("family", list(FAMILIES))
 def test_score_batch_is_deterministic_and_slicing_changes_nothing(
     family: str, score, german_split, monkeypatch
 ) -> None:
@@ -397,13 +333,12 @@ def test_score_batch_is_deterministic_and_slicing_changes_nothing(
     np.testing.assert_allclose(sliced["score"].to_numpy(), first["score"].to_numpy(), atol=1e-14)
 
 
-@pytest.mark.parametrize("family", list(FAMILIES))
 def test_compiled_preprocessing_reproduces_scikit_learn(
-    family: str, pipelines: dict, german_split, german_spec: UseCaseSpec
+    family: str, fitted: dict, german_split, german_spec: UseCaseSpec
 ) -> None:
     """The fast encoder must give scikit-learn's matrix, with missing and unseen values too."""
     _, holdout = german_split
-    compiled = compiled_preprocess(pipelines[family], german_spec, holdout)
+    compiled = compiled_preprocess(fitted[family], german_spec, holdout)
     assert compiled is not None
     awkward = holdout.with_columns(pl.col(c).cast(pl.String) for c in ("purpose", "housing"))
     awkward = awkward.with_columns(
@@ -421,7 +356,7 @@ def test_compiled_preprocessing_reproduces_scikit_learn(
     )
     assert isinstance(awkward.schema["savings"], pl.Enum)
     for frame in (holdout, awkward):
-        reference = pipelines[family][0].transform(model_input_frame(frame, german_spec))
+        reference = fitted[family][0].transform(model_input_frame(frame, german_spec))
         mine = compiled.transform(frame)
         assert sparse.issparse(mine) == sparse.issparse(reference)
         dense = [m.toarray() if sparse.issparse(m) else m for m in (reference, mine)]
@@ -466,7 +401,7 @@ def test_unsupported_preprocessing_is_scored_by_scikit_learn(
 
 
 def test_the_verification_catches_a_wrong_compiled_encoder(
-    score, pipelines: dict, german_split, german_spec, monkeypatch
+    score, fitted: dict, german_split, german_spec, monkeypatch
 ) -> None:
     """If the fast encoder ever disagrees with scikit-learn, scoring says so and stays right."""
     from modelops.ml import scoring
@@ -480,7 +415,7 @@ def test_the_verification_catches_a_wrong_compiled_encoder(
     monkeypatch.setattr(scoring.CompiledPreprocess, "transform", doubled)
     with pytest.warns(ScoringWarning, match="differs"):
         out = score(holdout, "standard")
-    expected = predict_scores(pipelines["standard"], holdout, german_spec)
+    expected = predict_scores(fitted["standard"], holdout, german_spec)
     np.testing.assert_array_equal(out.get_column("score").to_numpy(), expected)
 
 
@@ -507,10 +442,10 @@ def test_bad_arguments_are_refused(kwargs: dict, message: str, score, german_spl
         score(german_split[1], "scorecard", **kwargs)
 
 
-def test_fitted_objects_survive_pickling(score, pipelines, reasons, outliers, german_split):
+def test_fitted_objects_survive_pickling(score, fitted, reasons, outliers, german_split):
     """The reason codes and outlier model are stored beside the model and loaded to score."""
     _, holdout = german_split
-    restored = pickle.loads(pickle.dumps((pipelines["native"], reasons["native"], outliers)))
+    restored = pickle.loads(pickle.dumps((fitted["native"], reasons["native"], outliers)))
     pipeline, codes, model = restored
     again = score(holdout, "native", pipeline=pipeline, reasons=codes, outliers=model)
     assert again.equals(score(holdout, "native"))

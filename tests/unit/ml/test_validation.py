@@ -9,8 +9,7 @@ import pytest
 
 from modelops.ml.validation import MissingColumnsError, validate_batch
 from modelops.resources.source import EmptySourceError, LocalFileSource
-from modelops.spec import UseCaseSpec
-from modelops.spec.model import Source
+from modelops.spec import Source, UseCaseSpec
 from support import GERMAN_DATA
 
 # --- the German credit batch -----------------------------------------------------------------

@@ -11,8 +11,8 @@ from typing import ClassVar
 
 import pytest
 
-from modelops.defs.environments import alerts_for
 from modelops.resources.alerts import Alert, LocalAlerts, WebhookAlerts
+from modelops.resources.environment import alerts_for
 from modelops.settings import Settings
 
 ALERT = Alert(
@@ -98,7 +98,7 @@ def test_the_environment_chooses_the_sink(tmp_path: Path, monkeypatch, webhook) 
 
 
 def test_every_alert_is_also_recorded_in_the_audit_log(tmp_path: Path) -> None:
-    from modelops.resources.audit_log import SqliteAuditLog
+    from modelops.resources.audit_sqlite import SqliteAuditLog
 
     log = SqliteAuditLog(path=str(tmp_path / "audit.db"))
     sink = LocalAlerts(path=str(tmp_path / "alerts.jsonl"), audit_log=log)

@@ -38,7 +38,7 @@ from modelops.resources.bigquery import (
     write_predictions,
 )
 from modelops.resources.gcs import GcsFileSource
-from modelops.spec.model import BigQuerySource, Source, UseCaseSpec
+from modelops.spec import BigQuerySource, Source, UseCaseSpec
 
 TABLE = "bank-prod.lending.applications"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 from typing import Any
@@ -14,19 +13,13 @@ import pytest
 import skops.io
 from sklearn.pipeline import Pipeline
 
+from modelops.ml import model_integrity
 from modelops.ml.features import build_features
+from modelops.ml.model_integrity import ModelIntegrityError, UntrustedModelError, artifact_digest
 from modelops.ml.split import split_train_holdout
 from modelops.ml.training import fit_baseline, fit_model, model_input_frame
 from modelops.ml.validation import validate_batch
-from modelops.resources import tracking as tracking_module
-from modelops.resources.tracking import (
-    DIGEST_TAG,
-    DatasetRef,
-    ModelIntegrityError,
-    ModelTracking,
-    UntrustedModelError,
-    artifact_digest,
-)
+from modelops.resources.tracking import DIGEST_TAG, DatasetRef, ModelTracking
 from modelops.spec import UseCaseSpec
 from support import GERMAN_DATA
 
@@ -196,13 +189,14 @@ def test_untrusted_model_is_refused_and_nothing_is_registered(
     # Precondition: the shallow tree baseline needs the (normally trusted) tree type.
     needed = set(skops.io.get_untrusted_types(data=skops.io.dumps(tree)))
     assert "sklearn.tree._tree.Tree" in needed
-    assert needed <= tracking_module.TRUSTED_MODEL_TYPES
+    assert needed <= model_integrity.TRUSTED_MODEL_TYPES
 
-    monkeypatch.setattr(tracking_module, "TRUSTED_MODEL_TYPES", frozenset({"numpy.dtype"}))
-    with pytest.raises(UntrustedModelError, match=r"sklearn\.tree\._tree\.Tree"):
+    monkeypatch.setattr(model_integrity, "TRUSTED_MODEL_TYPES", frozenset({"numpy.dtype"}))
+    with pytest.raises(UntrustedModelError, match=r"sklearn\.tree\._tree\.Tree") as refused:
         record(
             tracking, tree, train, german_spec, registered_name="untrusted", run_name="untrusted"
         )
+    assert "modelops.ml.model_integrity.TRUSTED_MODEL_TYPES" in str(refused.value)
 
     client = tracking._client()
     assert client.search_model_versions("name='untrusted'") == []
@@ -401,27 +395,3 @@ def test_only_registered_versions_can_be_loaded(tracking: ModelTracking):
     for uri in ("runs:/0123/model", "models:/m-0123abcd", "models:/german_credit/Production"):
         with pytest.raises(ModelIntegrityError, match="only registered versions"):
             tracking.load_model(uri)
-
-
-def test_artifact_digest_is_a_manifest_of_names_and_contents(tmp_path: Path):
-    files = {"MLmodel": b"flavors: {}\n", "model.skops": b"\x00\x01model", "sub/env.yaml": b"x"}
-    first, second = tmp_path / "first", tmp_path / "second"
-    for root in (first, second):
-        for name, content in files.items():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            (root / name).write_bytes(content)
-    (second / "empty").mkdir()  # artifact stores do not keep empty folders
-    digest = artifact_digest(first)
-    assert artifact_digest(first) == digest == artifact_digest(second)
-    # Documented form, so an auditor can rebuild it with sha256sum.
-    manifest = "".join(
-        f"{hashlib.sha256(files[name]).hexdigest()}  {name}\n" for name in sorted(files)
-    )
-    assert digest == hashlib.sha256(manifest.encode()).hexdigest()
-
-    (second / "model.skops").rename(second / "model2.skops")
-    assert artifact_digest(second) != digest
-    (second / "model2.skops").rename(second / "model.skops")
-    assert artifact_digest(second) == digest
-    (second / "sub" / "env.yaml").unlink()
-    assert artifact_digest(second) != digest

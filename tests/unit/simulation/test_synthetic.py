@@ -14,8 +14,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from modelops.ml.synthetic import SyntheticApplications, write_synthetic_source
 from modelops.ml.validation import validate_batch
+from modelops.simulation.synthetic import SyntheticApplications, write_synthetic_source
 from modelops.spec import UseCaseSpec, load_spec
 from support import GERMAN_DATA, GERMAN_SPEC
 

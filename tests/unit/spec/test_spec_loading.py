@@ -80,6 +80,10 @@ def _positive_class_not_allowed(d):
     d["target"]["positive_class"] = "default"
 
 
+def _positive_class_of_wrong_type(d):
+    d["target"]["positive_class"] = 1
+
+
 def _raw_feature_not_declared(d):
     d["features"]["raw"][3] = "purpse"
 
@@ -175,6 +179,11 @@ MALFORMED = [
     (_missing_target, "target", "required field is missing"),
     (_target_not_declared, "target.column", "(did you mean 'credit_risk'?)"),
     (_positive_class_not_allowed, "target.positive_class", "not among the target's allowed"),
+    (
+        _positive_class_of_wrong_type,
+        "target.positive_class",
+        "1 is not a category value like the target column 'credit_risk'",
+    ),
     (
         _raw_feature_not_declared,
         "features.raw[3]",

@@ -1,0 +1,190 @@
+"""Outcomes of a use case's production months: the spec's `monitoring.labels` and
+`monitoring.retraining` sections.
+
+    labels -> realised_performance -> performance_history
+    labels + production_batch -> labelled_production  (joins the next retraining's data)
+
+Labels arrive months after scoring; then the realised performance of each vintage is measured
+against the figures at release, and the labelled applications join the data the next
+retraining learns from.
+
+(No `from __future__ import annotations`: Dagster reads the annotations of asset functions.)
+"""
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from modelops.defs.kubernetes import pod_tags
+from modelops.defs.outputs import stored_report, stored_table, table_markdown
+from modelops.defs.partitions import month_of, monthly_partitions
+from modelops.defs.versioning import code_version
+from modelops.formatting import json_document
+from modelops.monitoring.history import performance_history as read_performance_history
+from modelops.monitoring.labelled_production import assemble_labelled_production
+from modelops.names import (
+    BATCH,
+    LABELLED_PRODUCTION,
+    LABELS,
+    PERFORMANCE,
+    PERFORMANCE_HISTORY,
+    PREDICTIONS,
+    SOURCE_TOKEN,
+    monthly,
+)
+from modelops.resources.alerts import Alert, AlertSink
+from modelops.resources.source import DataSource
+from modelops.resources.storage import ArtifactStore
+from modelops.resources.tracking import ModelTracking
+from modelops.spec import UseCaseSpec
+
+FLOOR_CHECK = "above_performance_floor"
+
+
+def label_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
+    """The label assets of a use case that monitors with labels (else none)."""
+    monitoring = spec.monitoring
+    if monitoring is None or monitoring.labels is None:
+        return []
+    labels_files, retraining = monitoring.labels, monitoring.retraining
+    uc = spec.id
+    partitions = monthly_partitions(spec)
+    target_header = spec.data_schema.column(spec.target.column).header
+    data_owners, model_owners = spec.owners.dataset_owners, spec.owners.dagster_owners
+    step = {"group_name": uc, "op_tags": pod_tags(spec.compute.default)}
+
+    def key(name: str) -> dg.AssetKey:
+        return dg.AssetKey([uc, name])
+
+    @dg.asset(
+        key=key(LABELS),
+        partitions_def=partitions,
+        owners=data_owners,
+        kinds={"polars"},
+        code_version=code_version(("modelops.resources.source",), labels_files),
+        description=f"Outcomes of the month's applications, once known ({labels_files.path}).",
+        **step,
+    )
+    def labels(
+        context: dg.AssetExecutionContext, source: DataSource, store: ArtifactStore
+    ) -> dg.MaterializeResult:
+        month = month_of(context.partition_key)
+        month_source = labels_files.source_for(month, spec.source)
+        table = source.read(month_source).select(monitoring.id_column, target_header)
+        token = source.probe(month_source) or ""
+        return stored_table(
+            store, key(LABELS), monthly(LABELS, month), table, {SOURCE_TOKEN: token}
+        )
+
+    @dg.asset(
+        key=key(PERFORMANCE),
+        partitions_def=partitions,
+        deps=[key(LABELS), key(PREDICTIONS)],
+        owners=model_owners,
+        kinds={"scikitlearn"},
+        check_specs=[
+            dg.AssetCheckSpec(
+                FLOOR_CHECK,
+                asset=key(PERFORMANCE),
+                description=f"Realised AUC of the vintage at least {retraining.min_auc}.",
+            )
+        ],
+        code_version=code_version(("modelops.ml.realised_performance",), retraining),
+        description="AUC/Gini/KS and calibration of the month's scored applications once "
+        "their outcomes are known, against the figures at release.",
+        **step,
+    )
+    def realised_performance(
+        context: dg.AssetExecutionContext,
+        store: ArtifactStore,
+        tracking: ModelTracking,
+        alerts: AlertSink,
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        from modelops.ml.realised_performance import (
+            PERFORMANCE_FILE,
+            measure_realised_performance,
+        )
+
+        month = month_of(context.partition_key)
+        measured = measure_realised_performance(
+            store.read_table(uc, monthly(PREDICTIONS, month)),
+            store.read_table(uc, monthly(LABELS, month)),
+            spec,
+            month,
+        )
+        release = (
+            tracking.run_metric(spec.registered_model_name, measured.versions[0], "holdout_auc")
+            if len(measured.versions) == 1
+            else None
+        )
+        summary = measured.model_copy(update={"release_auc": release})
+        yield stored_report(
+            store,
+            key(PERFORMANCE),
+            monthly(PERFORMANCE, month),
+            {PERFORMANCE_FILE: json_document(summary.model_dump())},
+            {
+                "auc": summary.auc,
+                "gini": summary.gini,
+                "ks": summary.ks,
+                "release_auc": release if release is not None else float("nan"),
+                "labelled_rows": summary.labelled_rows,
+            },
+        )
+        floor = retraining.min_auc
+        below = floor is not None and summary.auc < floor
+        if below:
+            alerts.send(
+                Alert(
+                    use_case=uc,
+                    kind="performance",
+                    summary=f"{month}: realised AUC {summary.auc:.3f} below the "
+                    f"floor {floor} (at release {release})",
+                    owners=tuple(model_owners),
+                    details={"month": month},
+                )
+            )
+        yield dg.AssetCheckResult(
+            check_name=FLOOR_CHECK,
+            asset_key=key(PERFORMANCE),
+            passed=not below,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"realised AUC {summary.auc:.3f} (release {release}, floor {floor})",
+        )
+
+    @dg.asset(
+        key=key(PERFORMANCE_HISTORY),
+        automation_condition=dg.AutomationCondition.eager(),
+        deps=[key(PERFORMANCE)],
+        owners=model_owners,
+        kinds={"polars"},
+        code_version=code_version(("modelops.monitoring.history",)),
+        description="Realised performance of every labelled vintage.",
+        **step,
+    )
+    def performance_history(store: ArtifactStore) -> dg.MaterializeResult:
+        history = read_performance_history(store, spec)
+        return stored_table(
+            store,
+            key(PERFORMANCE_HISTORY),
+            PERFORMANCE_HISTORY,
+            history,
+            {"history": table_markdown(history, limit=36)},
+        )
+
+    @dg.asset(
+        key=key(LABELLED_PRODUCTION),
+        automation_condition=dg.AutomationCondition.eager(),
+        deps=[key(LABELS), key(BATCH)],
+        owners=data_owners,
+        kinds={"polars"},
+        code_version=code_version(("modelops.monitoring.labelled_production",), retraining),
+        description=f"Applications of the last {retraining.window_months} labelled months "
+        "with their outcomes, in the source's columns: added to the training data.",
+        **step,
+    )
+    def labelled_production(store: ArtifactStore) -> dg.MaterializeResult:
+        table = assemble_labelled_production(store, spec)
+        return stored_table(store, key(LABELLED_PRODUCTION), LABELLED_PRODUCTION, table)
+
+    return [labels, realised_performance, performance_history, labelled_production]

@@ -1,0 +1,257 @@
+"""The model assets of a use case: the spec's `model`, `evaluation` and `drift` sections.
+
+    training_set -> trained_model -> evaluation_report
+    training_set + holdout_set -> drift_report
+
+`trained_model`'s data version is the registered model version; the reports' are their
+content fingerprints. The logic lives in `governance.training_record` (fit, register, record)
+and `modelops.ml` (evaluation, drift); these bodies read inputs and store outputs.
+
+(No `from __future__ import annotations`: Dagster reads the annotations of asset functions.)
+"""
+
+from collections.abc import Iterator
+
+import dagster as dg
+import polars as pl
+
+from modelops.defs.kubernetes import pod_tags
+from modelops.defs.outputs import markdown, stored_report
+from modelops.defs.run_context import run_actor, this_run_model
+from modelops.defs.versioning import code_version
+from modelops.formatting import json_document
+from modelops.governance.champion import champion_holdout_scores
+from modelops.governance.training_record import TrainingRun, train_and_register
+from modelops.names import DRIFT, EVALUATION, HOLDOUT, MODEL, RETRAINING_REASON_TAG, TRAINING
+from modelops.resources.audit_log import AuditLog
+from modelops.resources.storage import ArtifactStore
+from modelops.resources.tracking import ModelTracking
+from modelops.spec import UseCaseSpec
+from modelops.spec.risk import RiskPolicy
+
+THRESHOLDS_CHECK = "meets_evaluation_thresholds"
+DRIFT_CHECK = "no_dataset_drift"
+
+
+def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinition]:
+    uc = spec.id
+
+    def key(name: str) -> dg.AssetKey:
+        return dg.AssetKey([uc, name])
+
+    owners = spec.owners.dagster_owners
+    light_step = {"op_tags": pod_tags(spec.compute.default), "group_name": uc, "owners": owners}
+    heavy_step = {"op_tags": pod_tags(spec.compute.training), "group_name": uc, "owners": owners}
+    tier = policy.for_tier(policy.assess(spec.risk, spec.data_schema.protected_attributes).tier)
+
+    @dg.asset(
+        key=key(MODEL),
+        deps=[key(TRAINING)],
+        kinds={"scikitlearn", "mlflow"},
+        # The tier policy fixes the gate plan recorded with the model: a policy change is a
+        # code change of the model (and marks it Unsynced).
+        code_version=code_version(
+            ("modelops.ml.training", "modelops.ml.release_gates"),
+            spec.model,
+            spec.features,
+            tier,
+        ),
+        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=spec.freshness.model_max_age),
+        description=(
+            f"{spec.model.estimator} ({spec.model.preprocessing} preprocessing), registered in "
+            f"MLflow as '{spec.registered_model_name}'. Data version = model version."
+        ),
+        **heavy_step,
+    )
+    def trained_model(
+        context: dg.AssetExecutionContext,
+        store: ArtifactStore,
+        tracking: ModelTracking,
+        audit_log: AuditLog,
+    ) -> dg.MaterializeResult:
+        run = TrainingRun(
+            run_id=context.run.run_id,
+            actor=run_actor(context),
+            code_version=context.assets_def.code_versions_by_key.get(key(MODEL)) or "unknown",
+            reason=context.run.tags.get(RETRAINING_REASON_TAG) or "training run",
+        )
+        trained = train_and_register(
+            spec, policy, run, store=store, tracking=tracking, audit_log=audit_log
+        )
+        record = trained.record
+        return dg.MaterializeResult(
+            asset_key=key(MODEL),
+            data_version=dg.DataVersion(record.version),
+            metadata={
+                "model_version": record.version,
+                "registered_model": record.registered_name,
+                "model_uri": record.model_uri,
+                "mlflow_run": dg.MetadataValue.url(
+                    tracking.run_url(record.experiment_id, record.run_id)
+                ),
+                "mlflow_version": dg.MetadataValue.url(
+                    tracking.version_url(record.registered_name, record.version)
+                ),
+                "training_rows": record.training_rows,
+                "train_auc": round(trained.train_auc, 6),
+                "git_commit": record.git_commit,
+                "risk_tier": record.risk_tier,
+                "trained_by": record.trained_by,
+                "artifact_sha256": record.artifact_sha256,
+            },
+        )
+
+    @dg.asset(
+        key=key(EVALUATION),
+        deps=[key(MODEL), key(TRAINING), key(HOLDOUT)],
+        kinds={"scikitlearn", "mlflow"},
+        code_version=code_version(
+            ("modelops.ml.evaluation", "modelops.ml.metrics"), spec.evaluation
+        ),
+        check_specs=[
+            dg.AssetCheckSpec(
+                THRESHOLDS_CHECK,
+                asset=key(EVALUATION),
+                description="Holdout metrics within the spec's evaluation thresholds.",
+            )
+        ],
+        description="Holdout metrics vs a simple baseline and the current champion.",
+        **heavy_step,
+    )
+    def evaluation_report(
+        context: dg.AssetExecutionContext,
+        store: ArtifactStore,
+        tracking: ModelTracking,
+        audit_log: AuditLog,
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        from modelops.ml.evaluation import (
+            build_evaluation_report,
+            calibration_plot_png,
+            evaluation_markdown,
+            roc_plot_png,
+        )
+        from modelops.ml.training import fit_baseline, labels, predict_scores
+
+        record = this_run_model(context, store, uc)
+        holdout = store.read_table(uc, HOLDOUT, record.holdout_set_version)
+        model = tracking.load_model(record.model_uri)
+        baseline = fit_baseline(store.read_table(uc, TRAINING, record.training_set_version), spec)
+        champion = champion_holdout_scores(tracking, audit_log, spec, record, holdout)
+        report = build_evaluation_report(
+            use_case=uc,
+            model_version=record.version,
+            labels=labels(holdout),
+            candidate_scores=predict_scores(model, holdout, spec),
+            baseline_scores=predict_scores(baseline, holdout, spec),
+            baseline_name=spec.evaluation.baseline.estimator.rsplit(".", 1)[-1],
+            champion=champion,
+            segments={
+                s: holdout.get_column(s).cast(pl.String).to_numpy()
+                for s in spec.evaluation.segments
+            },
+            threshold=spec.evaluation.operating_threshold,
+            calibration_bins=spec.evaluation.calibration_bins,
+            thresholds={
+                "min_auc": spec.evaluation.min_auc,
+                "min_ks": spec.evaluation.min_ks,
+                "max_brier": spec.evaluation.max_brier,
+            },
+        )
+        text = evaluation_markdown(report)
+        files = {
+            "evaluation.json": json_document(report.to_dict()),
+            "evaluation.md": text.encode(),
+            "roc.png": roc_plot_png(report),
+            "calibration.png": calibration_plot_png(report),
+        }
+        candidate = report.candidate
+        stored = stored_report(
+            store,
+            key(EVALUATION),
+            EVALUATION,
+            files,
+            {
+                "report": markdown(text),
+                "model_version": record.version,
+                "holdout_auc": candidate.auc,
+                "holdout_gini": candidate.gini,
+                "holdout_ks": candidate.ks,
+                "holdout_brier": candidate.brier,
+                "baseline_auc": report.baseline.auc,
+                "champion_version": champion.version if champion else "none",
+            },
+            links={"report_uri": "evaluation.json"},
+        )
+        tracking.log_files(record.run_id, files, folder="evaluation")
+        tracking.log_metrics(
+            record.run_id, {f"holdout_{name}": value for name, value in candidate.as_dict().items()}
+        )
+        yield stored
+        failed = [t for t in report.threshold_results if not t.passed]
+        yield dg.AssetCheckResult(
+            check_name=THRESHOLDS_CHECK,
+            asset_key=key(EVALUATION),
+            passed=not failed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description="; ".join(f"{t.name}: {t.actual:.4f} vs limit {t.limit}" for t in failed)
+            or "all thresholds met",
+            metadata={t.name: float(t.actual) for t in report.threshold_results},
+        )
+
+    @dg.asset(
+        key=key(DRIFT),
+        deps=[key(TRAINING), key(HOLDOUT)],
+        kinds={"evidently"},
+        code_version=code_version(("modelops.ml.drift",), spec.drift),
+        check_specs=[
+            dg.AssetCheckSpec(
+                DRIFT_CHECK,
+                asset=key(DRIFT),
+                description=f"Share of drifted features below {spec.drift.drift_share:.0%}.",
+            )
+        ],
+        description="Evidently data drift of the holdout against the training reference.",
+        **light_step,
+    )
+    def drift_report(
+        context: dg.AssetExecutionContext, store: ArtifactStore
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        from modelops.ml.drift import build_drift_report
+
+        report = build_drift_report(
+            store.read_table(uc, TRAINING),
+            store.read_table(uc, HOLDOUT),
+            numeric=spec.numeric_features,
+            categorical=spec.categorical_features,
+            drift_share=spec.drift.drift_share,
+            stattest_threshold=spec.drift.stattest_threshold,
+            max_rows=spec.drift.max_rows,
+            seed=spec.split.seed,
+        )
+        text = report.to_markdown()
+        files = {
+            "drift.json": json_document(report.to_dict()),
+            "drift.md": text.encode(),
+            "drift.html": (report.html or "").encode(),
+        }
+        yield stored_report(
+            store,
+            key(DRIFT),
+            DRIFT,
+            files,
+            {
+                "report": markdown(text),
+                "drifted_share": report.drifted_share,
+                "drifted_features": sum(f.drifted for f in report.features),
+            },
+            links={"html_report": "drift.html"},
+        )
+        yield dg.AssetCheckResult(
+            check_name=DRIFT_CHECK,
+            asset_key=key(DRIFT),
+            passed=not report.dataset_drift,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"{report.drifted_share:.0%} of features drifted",
+        )
+
+    return [trained_model, evaluation_report, drift_report]

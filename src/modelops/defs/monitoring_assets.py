@@ -1,0 +1,341 @@
+"""Production scoring of a use case, one partition per calendar month: the spec's `monitoring`
+section (batches, reason codes, outliers) and `drift` section.
+
+    production_batch -> production_features (+ production_quarantine) -> predictions
+                                         \\-> monthly_drift -> drift_history
+
+Predictions come from the champion the audit log records, through its serving bundle
+(written at training, verified on load): every row carries that version, so a decision can be
+traced to the model that made it. Rows that fail validation, and whole months without a
+champion, still get an answer ("refer"). Each re-scoring of a month is a new version; earlier
+versions stay in the store.
+
+(No `from __future__ import annotations`: Dagster reads the annotations of asset functions.)
+"""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from modelops.defs.kubernetes import pod_tags
+from modelops.defs.outputs import Metadata, markdown, stored_report, stored_table, table_markdown
+from modelops.defs.partitions import month_of, monthly_partitions
+from modelops.defs.versioning import code_version
+from modelops.formatting import json_document
+from modelops.governance.champion import champion_bundle
+from modelops.monitoring.history import drift_history as read_drift_history
+from modelops.names import (
+    BATCH,
+    DRIFT_HISTORY,
+    MONTHLY_DRIFT,
+    PREDICTIONS,
+    PRODUCTION_FEATURES,
+    PRODUCTION_QUARANTINE,
+    SOURCE_TOKEN,
+    monthly,
+)
+from modelops.resources.alerts import Alert, AlertSink
+from modelops.resources.audit_log import AuditLog
+from modelops.resources.source import DataSource, batch_facts, batch_filename, parse_batch
+from modelops.resources.storage import ArtifactStore
+from modelops.spec import UseCaseSpec
+
+DRIFT_CHECK = "no_dataset_drift"
+
+
+def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
+    """The monthly scoring assets of a use case with a `monitoring` section (else none)."""
+    if spec.monitoring is None:
+        return []
+    monitoring = spec.monitoring
+    uc = spec.id
+    partitions = monthly_partitions(spec)
+    carry = (monitoring.id_column,)
+
+    def key(name: str) -> dg.AssetKey:
+        return dg.AssetKey([uc, name])
+
+    light = pod_tags(spec.compute.default)
+    data_owners, model_owners = spec.owners.dataset_owners, spec.owners.dagster_owners
+
+    def alert(alerts: AlertSink, kind: str, summary: str, **details: object) -> None:
+        alerts.send(
+            Alert(
+                use_case=uc, kind=kind, summary=summary, owners=tuple(model_owners), details=details
+            )
+        )
+
+    @dg.asset(
+        key=key(BATCH),
+        partitions_def=partitions,
+        owners=data_owners,
+        kinds={"polars", monitoring.batches.format or "parquet"},
+        code_version=code_version(("modelops.resources.source",), monitoring.batches),
+        description=f"The month's applications exactly as delivered ({monitoring.batches.path}).",
+        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=spec.freshness.source_max_age),
+        group_name=uc,
+        op_tags=light,
+    )
+    def production_batch(
+        context: dg.AssetExecutionContext, source: DataSource, store: ArtifactStore
+    ) -> dg.MaterializeResult:
+        month = month_of(context.partition_key)
+        batch_source = monitoring.batches.source_for(month, spec.source)
+        content = source.read_bytes(batch_source)
+        facts = batch_facts(content, batch_source)
+        name, filename = monthly(BATCH, month), batch_filename(batch_source)
+        version = store.store_files(uc, name, {filename: content})
+        return dg.MaterializeResult(
+            data_version=dg.DataVersion(version),
+            metadata={
+                "dagster/row_count": facts.rows,
+                "uri": dg.MetadataValue.url(store.uri(uc, name, version, filename)),
+                "source": dg.MetadataValue.url(source.location(batch_source)),
+                SOURCE_TOKEN: source.probe(batch_source) or "",
+            },
+        )
+
+    @dg.multi_asset(
+        name=f"{uc}__production_features",
+        partitions_def=partitions,
+        specs=[
+            dg.AssetSpec(
+                key(PRODUCTION_FEATURES),
+                deps=[key(BATCH)],
+                owners=data_owners,
+                kinds={"pandera", "polars"},
+                group_name=uc,
+                description="Valid applications of the month as model inputs.",
+                code_version=code_version(
+                    ("modelops.ml.validation", "modelops.ml.features"),
+                    spec.data_schema,
+                    spec.features,
+                ),
+            ),
+            dg.AssetSpec(
+                key(PRODUCTION_QUARANTINE),
+                deps=[key(BATCH)],
+                owners=data_owners,
+                kinds={"pandera", "polars"},
+                group_name=uc,
+                description="Applications of the month that failed validation, "
+                "with every reason; they are answered 'refer', never scored.",
+                code_version=code_version(("modelops.ml.validation",), spec.data_schema),
+            ),
+        ],
+        op_tags=light,
+    )
+    def production_features(
+        context: dg.AssetExecutionContext, store: ArtifactStore, alerts: AlertSink
+    ) -> Iterator[dg.MaterializeResult]:
+        from modelops.ml.features import all_null_inputs, build_features
+        from modelops.ml.validation import validate_batch
+
+        month = month_of(context.partition_key)
+        batch_source = monitoring.batches.source_for(month, spec.source)
+        name = monthly(BATCH, month)
+        content = store.read_bytes(
+            uc, name, store.require_current(uc, name), batch_filename(batch_source)
+        )
+        outcome = validate_batch(
+            parse_batch(content, batch_source), spec, labelled=False, carry=carry
+        )
+        features = build_features(outcome.valid, spec, with_label=False, carry=carry)
+        broken = all_null_inputs(features, spec)
+        extra: Metadata = {
+            "quarantine_share": round(outcome.quarantine_share, 6),
+            "failed_checks": table_markdown(outcome.failures, limit=30),
+        }
+        if broken:
+            extra["all_null_inputs"] = broken
+        yield stored_table(
+            store, key(PRODUCTION_FEATURES), monthly(PRODUCTION_FEATURES, month), features, extra
+        )
+        yield stored_table(
+            store,
+            key(PRODUCTION_QUARANTINE),
+            monthly(PRODUCTION_QUARANTINE, month),
+            outcome.quarantined,
+        )
+        limit = spec.data_schema.max_quarantine_share
+        if outcome.quarantine_share > limit or broken:
+            problem = (
+                f"{outcome.quarantine_share:.1%} of {month}'s applications failed "
+                f"validation (limit {limit:.0%})"
+            )
+            if broken:
+                problem += f"; input(s) {', '.join(broken)} arrived all-null"
+            context.log.warning(problem)
+            top_failures = outcome.failures.head(5).to_dicts()
+            alert(alerts, "validation", problem, month=month, top_failures=top_failures)
+
+    @dg.asset(
+        key=key(PREDICTIONS),
+        partitions_def=partitions,
+        deps=[key(PRODUCTION_FEATURES), key(PRODUCTION_QUARANTINE)],
+        owners=model_owners,
+        kinds={"scikitlearn", "mlflow", "polars"},
+        code_version=code_version(
+            ("modelops.ml.month_answers", "modelops.ml.scoring"), spec.evaluation, monitoring
+        ),
+        description="One answer per application: model version, score, decision, reason "
+        "codes, outlier flag. Quarantined applications are answered 'refer'.",
+        freshness_policy=dg.FreshnessPolicy.time_window(
+            fail_window=spec.freshness.predictions_max_age
+        ),
+        group_name=uc,
+        op_tags=pod_tags(spec.compute.training),
+    )
+    def predictions(
+        context: dg.AssetExecutionContext,
+        store: ArtifactStore,
+        alerts: AlertSink,
+        audit_log: AuditLog,
+    ) -> dg.MaterializeResult:
+        from modelops.ml.month_answers import answer_month
+
+        month = month_of(context.partition_key)
+        bundle = champion_bundle(store, audit_log, spec)
+        if bundle is None:
+            alert(
+                alerts,
+                "scoring",
+                f"{month} answered 'refer' throughout: no champion model",
+                month=month,
+            )
+        table = answer_month(
+            store.read_table(uc, monthly(PRODUCTION_FEATURES, month)),
+            store.read_table(uc, monthly(PRODUCTION_QUARANTINE, month)),
+            bundle,
+            spec,
+            month=month,
+            scored_at=datetime.now(UTC),
+        )
+        decisions = table.get_column("decision").value_counts(sort=True)
+        return stored_table(
+            store,
+            key(PREDICTIONS),
+            monthly(PREDICTIONS, month),
+            table,
+            {
+                "model_version": bundle.model_version if bundle else "none",
+                "refer_share": round(float((table["decision"] == "refer").mean() or 0), 6),
+                "outlier_share": round(
+                    float(table["outlier_flag"].fill_null(False).mean() or 0), 6
+                ),
+                "mean_score": float(table["score"].mean() or 0),
+                "decisions": table_markdown(decisions, limit=10),
+            },
+        )
+
+    @dg.asset(
+        key=key(MONTHLY_DRIFT),
+        partitions_def=partitions,
+        deps=[key(PRODUCTION_FEATURES), key(PREDICTIONS)],
+        owners=model_owners,
+        kinds={"numpy", "evidently"},
+        check_specs=[
+            dg.AssetCheckSpec(
+                DRIFT_CHECK,
+                asset=key(MONTHLY_DRIFT),
+                description="The month's inputs have not drifted from the champion's "
+                "training data.",
+            )
+        ],
+        code_version=code_version(("modelops.ml.monthly_drift", "modelops.ml.drift"), spec.drift),
+        description="Per-feature drift (Evidently's default tests, computed by the fast engine "
+        "on every row), CSI per feature, PSI of the score, and Evidently's HTML report.",
+        group_name=uc,
+        op_tags=light,
+    )
+    def monthly_drift(
+        context: dg.AssetExecutionContext,
+        store: ArtifactStore,
+        alerts: AlertSink,
+        audit_log: AuditLog,
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        from modelops.ml.monthly_drift import DRIFT_FILE, MonthlyDrift, measure_month_drift
+
+        month = month_of(context.partition_key)
+        features = store.read_table(uc, monthly(PRODUCTION_FEATURES, month))
+        bundle = champion_bundle(store, audit_log, spec)
+        if bundle is None:
+            raise RuntimeError("no champion model: drift is measured against its training data")
+        if features.height == 0:
+            summary = MonthlyDrift.nothing_to_compare(month, bundle.model_version)
+            files = {DRIFT_FILE: json_document(summary.model_dump())}
+            text = summary.note or ""
+            metadata: Metadata = {}
+            alert(
+                alerts,
+                "drift",
+                f"{month}: no valid application to compare, every row was quarantined",
+                month=month,
+            )
+        else:
+            scores = store.read_table(uc, monthly(PREDICTIONS, month)).get_column("score")
+            measure = measure_month_drift(bundle, features, scores, spec, month)
+            summary, table = measure.summary, measure.result.to_markdown()
+            files = {
+                DRIFT_FILE: json_document(summary.model_dump()),
+                "drift.html": (measure.report.html or "").encode(),
+                "drift.md": table.encode(),
+            }
+            text = f"{summary.headline()}\n\n{table}"
+            psi = summary.score_psi
+            metadata = {
+                "drifted_share": summary.drifted_share,
+                "score_psi": psi if psi is not None else float("nan"),
+            }
+            if summary.breach:
+                alert(
+                    alerts,
+                    "drift",
+                    f"{month}: drift breach; {summary.drifted_share:.0%} of features drifted "
+                    f"({', '.join(summary.drifted_columns[:6]) or 'none'}), largest CSI "
+                    f"{summary.max_csi:.2f} ({summary.max_csi_column}), score PSI "
+                    + (f"{psi:.3f}" if psi is not None else "n/a"),
+                    month=month,
+                    drifted_columns=summary.drifted_columns,
+                )
+        yield stored_report(
+            store,
+            key(MONTHLY_DRIFT),
+            monthly(MONTHLY_DRIFT, month),
+            files,
+            {"report": markdown(text), "model_version": bundle.model_version, **metadata},
+            links={"html_report": "drift.html"} if "drift.html" in files else None,
+        )
+        yield dg.AssetCheckResult(
+            check_name=DRIFT_CHECK,
+            asset_key=key(MONTHLY_DRIFT),
+            passed=not summary.breach,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=summary.note
+            or f"{summary.drifted_share:.0%} of features drifted; largest CSI "
+            f"{summary.max_csi:.2f} ({summary.max_csi_column})",
+        )
+
+    @dg.asset(
+        key=key(DRIFT_HISTORY),
+        automation_condition=dg.AutomationCondition.eager(),
+        deps=[key(MONTHLY_DRIFT)],
+        owners=model_owners,
+        kinds={"polars"},
+        code_version=code_version(("modelops.monitoring.history",)),
+        description="Drift of every scored month, as the retraining sensor reads it.",
+        group_name=uc,
+        op_tags=light,
+    )
+    def drift_history(store: ArtifactStore) -> dg.MaterializeResult:
+        history = read_drift_history(store, spec)
+        return stored_table(
+            store,
+            key(DRIFT_HISTORY),
+            DRIFT_HISTORY,
+            history,
+            {"history": table_markdown(history, limit=36)},
+        )
+
+    return [production_batch, production_features, predictions, monthly_drift, drift_history]

@@ -1,0 +1,82 @@
+"""The record written beside each model version (`model.json`): what was trained, from which
+data and code, by whom, and the digests that prove its artifacts are the ones registered.
+
+Every step after training (evaluation, fairness, gates, release, card, scoring, reproduction)
+reads the model it judges through this record, so it is typed once here. Records written by
+earlier versions of the platform load too: fields added since are optional.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+from modelops.names import MODEL, MODEL_RECORD_FILE
+
+if TYPE_CHECKING:
+    from modelops.resources.storage import ArtifactStore
+    from modelops.spec import UseCaseSpec
+
+
+class ModelRecord(BaseModel):
+    """One trained model version, as recorded when it was registered."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    registered_name: str
+    version: str
+    run_id: str
+    """The MLflow run that trained it."""
+    experiment_id: str
+    model_uri: str
+    training_set_version: str
+    holdout_set_version: str | None
+    trained_at: datetime
+    training_rows: int
+    training_positive_rate: float
+    estimator: str
+    code_version: str
+    git_commit: str
+    lock_sha256: str
+    trained_by: str
+    artifact_sha256: str
+    """Digest of the registered MLflow artifacts (also in the audit log's training record)."""
+    risk_tier: str
+    serving_bundle_sha256: str | None = None
+    """Digest of everything scoring needs (`ml.serving_bundle`); None before bundles existed."""
+    spec: dict[str, JsonValue] | None = None
+    """The spec as it was at training, so the version can be retrained from the record."""
+
+    @property
+    def data_versions(self) -> dict[str, str]:
+        """The datasets the version was trained and evaluated on, for audit records."""
+        versions = {
+            "training_set": self.training_set_version,
+            "holdout_set": self.holdout_set_version,
+        }
+        return {name: str(value) for name, value in versions.items() if value}
+
+    def recorded_spec(self) -> UseCaseSpec | None:
+        """The spec the version was trained with (None for versions recorded before specs were)."""
+        from modelops.spec import UseCaseSpec
+
+        return None if self.spec is None else UseCaseSpec.model_validate(self.spec)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True).encode()
+
+
+def write_model_record(store: ArtifactStore, use_case: str, record: ModelRecord) -> None:
+    store.write_bytes(use_case, MODEL, record.version, MODEL_RECORD_FILE, record.to_bytes())
+
+
+def read_model_record(store: ArtifactStore, use_case: str, version: str) -> ModelRecord:
+    content = store.read_bytes(use_case, MODEL, str(version), MODEL_RECORD_FILE)
+    return ModelRecord.model_validate_json(content)
+
+
+def has_model_record(store: ArtifactStore, use_case: str, version: str) -> bool:
+    return store.exists(use_case, MODEL, str(version), MODEL_RECORD_FILE)

@@ -1,0 +1,87 @@
+"""How a month's scored applications turned out, once their outcomes are known.
+
+A vintage's realised AUC, Gini, KS and calibration, next to the AUC the model had on its
+holdout at release: the gap is how much the model has decayed in production.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict
+
+from modelops.spec import UseCaseSpec
+
+PERFORMANCE_FILE = "performance.json"
+
+
+class NoOutcomesError(ValueError):
+    """No scored application of the month has a known outcome of both classes."""
+
+
+class CalibrationRow(BaseModel):
+    lower: float
+    upper: float
+    count: int
+    mean_predicted: float
+    observed_rate: float
+
+
+class RealisedPerformance(BaseModel):
+    """What `realised_performance` stores for a month (`performance.json`)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    month: str
+    model_version: str
+    """The version(s) that scored the month, comma-separated."""
+    labelled_rows: int
+    n: int
+    positives: int
+    auc: float
+    gini: float
+    ks: float
+    brier: float
+    pr_auc: float
+    log_loss: float
+    release_auc: float | None
+    """The holdout AUC of the scoring version at release (one version only)."""
+    calibration: list[CalibrationRow]
+
+    @property
+    def versions(self) -> list[str]:
+        return self.model_version.split(",")
+
+
+def measure_realised_performance(
+    scored: pl.DataFrame, outcomes: pl.DataFrame, spec: UseCaseSpec, month: str
+) -> RealisedPerformance:
+    """Join the month's model scores with their outcomes; `release_auc` is left for the
+    caller to fill in from the registry (`model_copy(update=...)`)."""
+    from modelops.ml.metrics import binary_metrics, calibration_table
+
+    assert spec.monitoring is not None
+    target = spec.data_schema.column(spec.target.column).header
+    joined = (
+        scored.filter(pl.col("score").is_not_null())
+        .join(outcomes, on=spec.monitoring.id_column, how="inner")
+        .with_columns(
+            (pl.col(target).cast(pl.String) == str(spec.target.positive_class))
+            .cast(pl.Int8)
+            .alias("label")
+        )
+    )
+    if joined.height == 0 or joined.get_column("label").n_unique() < 2:
+        raise NoOutcomesError(
+            f"{month}: no scored application with a known outcome of both "
+            "classes; realised performance needs both"
+        )
+    y, p = joined.get_column("label").to_numpy(), joined.get_column("score").to_numpy()
+    versions = sorted(map(str, joined.get_column("model_version").unique().to_list()))
+    return RealisedPerformance(
+        month=month,
+        model_version=",".join(versions),
+        labelled_rows=joined.height,
+        **binary_metrics(y, p).as_dict(),
+        release_auc=None,
+        calibration=[CalibrationRow(**vars(b)) for b in calibration_table(y, p, 10)],
+    )

@@ -1,0 +1,331 @@
+"""The eight gate rules: each reads its evidence, compares it with the plan's limits and says
+why it passed or failed, with the figures and a markdown table a validator needs to check it.
+
+Summaries give measured figures with three decimals and limits as the policy writes them;
+detail tables of per-group and per-slice figures keep the reports' four decimals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from modelops.formatting import Markdown, cell, finite, limit, number, pass_fail, signed, table
+
+if TYPE_CHECKING:
+    from modelops.ml.evaluation import EvaluationReport
+    from modelops.ml.fairness import FairnessReport
+    from modelops.ml.release_gates.availability import FeatureAvailability
+    from modelops.ml.release_gates.plan import GatePlan
+
+EPSILON = 1e-9
+"""A figure exactly at its limit passes; float noise (0.7 + 0.02 != 0.72) must not fail it."""
+
+DIGITS = 3
+"""Decimals of the figures in gate summaries."""
+
+Figure = float | str | None
+"""A measured figure or a limit as stored: a number, a name, or None when undefined."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a rule concludes; the gate's name and whether it is required are added later."""
+
+    passed: bool
+    summary: str
+    measured: dict[str, Figure]
+    limits: dict[str, Figure]
+    details: str
+
+
+def minimum_performance(plan: GatePlan, evaluation: EvaluationReport) -> Verdict:
+    """The candidate's holdout AUC, KS and Brier within the spec's thresholds."""
+    candidate = evaluation.candidate
+    checks = [
+        ("AUC", "auc", plan.min_auc, ">="),
+        ("KS", "ks", plan.min_ks, ">="),
+        ("Brier", "brier", plan.max_brier, "<="),
+    ]
+    measured = {metric: finite(getattr(candidate, metric)) for _, metric, _, _ in checks}
+    limits: dict[str, Figure] = {}
+    parts: list[str] = []
+    rows: list[list[str]] = []
+    passed = True
+    for label, metric, bound, direction in checks:
+        if bound is None:
+            continue
+        limits[f"{'min' if direction == '>=' else 'max'}_{metric}"] = bound
+        actual = measured[metric]
+        ok = _at_least(actual, bound) if direction == ">=" else _at_most(actual, bound)
+        passed &= ok
+        shown = direction if ok else {">=": "<", "<=": ">"}[direction]
+        figure = number(actual, digits=DIGITS)
+        parts.append(f"{label} {figure} {shown} {limit(bound)}")
+        rows.append([label, figure, Markdown(f"{direction} {limit(bound)}"), pass_fail(ok)])
+    if not limits:
+        return Verdict(True, "no thresholds set in spec.evaluation", measured, limits, "")
+    details = table(["Metric", "Holdout", "Limit", "Result"], rows)
+    return Verdict(passed, "holdout " + "; ".join(parts), measured, limits, "\n".join(details))
+
+
+def beats_baseline(plan: GatePlan, evaluation: EvaluationReport) -> Verdict:
+    """The candidate's holdout AUC at least the plan's margin above the simple baseline's."""
+    ours = finite(evaluation.candidate.auc)
+    theirs = finite(evaluation.baseline.auc)
+    difference = ours - theirs if ours is not None and theirs is not None else None
+    passed = _at_least(difference, plan.baseline_margin)
+    measured: dict[str, Figure] = {
+        "candidate_auc": ours,
+        "baseline_auc": theirs,
+        "difference": difference,
+    }
+    limits: dict[str, Figure] = {"baseline_margin": plan.baseline_margin}
+    shown = ">=" if passed else "<"
+    ours_text, theirs_text = number(ours, digits=DIGITS), number(theirs, digits=DIGITS)
+    summary = (
+        f"AUC {ours_text} vs baseline {theirs_text}: difference "
+        f"{signed(difference, digits=DIGITS)} {shown} required margin {limit(plan.baseline_margin)}"
+    )
+    details = table(
+        ["Model", "Holdout AUC"],
+        [["candidate", ours_text], [f"baseline ({evaluation.baseline_name})", theirs_text]],
+    )
+    return Verdict(passed, summary, measured, limits, "\n".join(details))
+
+
+def no_worse_than_champion(plan: GatePlan, evaluation: EvaluationReport) -> Verdict:
+    """The candidate's holdout AUC no more than the plan's tolerance below the champion's; a
+    champion that could not be scored fails, since a comparison not made is not passed."""
+    limits: dict[str, Figure] = {"champion_tolerance": plan.champion_tolerance}
+    ours = finite(evaluation.candidate.auc)
+    champion = evaluation.champion
+    if champion is None:
+        return Verdict(
+            True,
+            "no champion yet",
+            {"candidate_auc": ours, "champion_version": None},
+            limits,
+            "No champion in production: nothing to compare against.",
+        )
+    version = champion.version
+    if champion.error is not None or champion.metrics is None:
+        error = champion.error or "no metrics recorded"
+        return Verdict(
+            False,
+            f"champion {version} could not be scored on the holdout: {error}",
+            {"candidate_auc": ours, "champion_version": version, "champion_error": error},
+            limits,
+            f"Champion {cell(version)} could not be scored: {cell(error)}",
+        )
+    theirs = finite(champion.metrics.auc)
+    difference = ours - theirs if ours is not None and theirs is not None else None
+    passed = _at_least(difference, -plan.champion_tolerance)
+    shown = ">=" if passed else "<"
+    ours_text, theirs_text = number(ours, digits=DIGITS), number(theirs, digits=DIGITS)
+    summary = (
+        f"AUC {ours_text} vs champion {version} {theirs_text}: difference "
+        f"{signed(difference, digits=DIGITS)} {shown} -{limit(plan.champion_tolerance)} allowed"
+    )
+    measured: dict[str, Figure] = {
+        "candidate_auc": ours,
+        "champion_version": version,
+        "champion_auc": theirs,
+        "difference": difference,
+    }
+    details = table(
+        ["Model", "Holdout AUC"],
+        [["candidate", ours_text], [f"champion {version}", theirs_text]],
+    )
+    return Verdict(passed, summary, measured, limits, "\n".join(details))
+
+
+def fairness(plan: GatePlan, report: FairnessReport) -> Verdict:
+    """Every planned attribute's parity and odds gaps within the plan's limits, computed over
+    groups of the size the plan requires."""
+    max_dpd = plan.max_demographic_parity_difference
+    max_eod = plan.max_equalized_odds_difference
+    limits: dict[str, Figure] = {
+        "max_demographic_parity_difference": max_dpd,
+        "max_equalized_odds_difference": max_eod,
+        "min_group_size": plan.min_group_size,
+        "min_outcome_count": plan.min_outcome_count,
+    }
+    measured: dict[str, Figure] = {"threshold": report.threshold}
+    failures: list[str] = []
+    notes: list[str] = []
+    rows: list[list[str]] = []
+    if (report.min_group_size, report.min_outcome_count) != (
+        plan.min_group_size,
+        plan.min_outcome_count,
+    ):
+        failures.append(
+            f"report computed with groups of >= {report.min_group_size} rows and "
+            f">= {report.min_outcome_count} of each outcome, the plan requires "
+            f"{plan.min_group_size} and {plan.min_outcome_count}"
+        )
+    absent = [a for a in plan.fairness_attributes if report.attribute(a) is None]
+    if absent:
+        failures.append(f"not in the fairness report: {', '.join(absent)}")
+    for name in plan.fairness_attributes:
+        attribute = report.attribute(name)
+        if attribute is None:
+            continue
+        dpd = attribute.demographic_parity_difference
+        eod = attribute.equalized_odds_difference
+        measured[f"{name}.demographic_parity_difference"] = dpd
+        measured[f"{name}.equalized_odds_difference"] = eod
+        dpd_ok = dpd is None or _at_most(dpd, max_dpd)
+        eod_ok = eod is None or _at_most(eod, max_eod)
+        if not dpd_ok:
+            failures.append(f"{name} DPD {number(dpd, digits=DIGITS)} > {limit(max_dpd)}")
+        if not eod_ok:
+            failures.append(f"{name} EOD {number(eod, digits=DIGITS)} > {limit(max_eod)}")
+        if (dpd is None or eod is None) and attribute.note:
+            notes.append(f"{name}: {attribute.note}")
+        undefined = "" if dpd is not None and eod is not None else " (n/a)"
+        rows.append([name, number(dpd), number(eod), pass_fail(dpd_ok and eod_ok) + undefined])
+    details = [
+        f"Limits: demographic parity difference <= {limit(max_dpd)}, equalized odds "
+        f"difference <= {limit(max_eod)}, over groups of >= {plan.min_group_size} rows "
+        f"(equalized odds: >= {plan.min_outcome_count} actual bads and goods); "
+        f"selected = predicted bad at threshold {report.threshold:g}.",
+        "",
+        *table(["Attribute", "DPD", "EOD", "Result"], rows),
+        "",
+        report.to_markdown(),
+    ]
+    if failures:
+        summary = "; ".join(failures)
+    elif not plan.fairness_attributes:
+        summary = "no fairness attribute in the plan"
+    else:
+        summary = (
+            f"{len(plan.fairness_attributes)} attribute(s) within DPD <= {limit(max_dpd)} and "
+            f"EOD <= {limit(max_eod)}"
+        )
+        if notes:
+            summary += "; " + "; ".join(notes)
+    return Verdict(not failures, summary, measured, limits, "\n".join(details))
+
+
+def slice_floors(plan: GatePlan, evaluation: EvaluationReport) -> Verdict:
+    """The candidate's AUC on every segment value with enough rows above the plan's floor."""
+    floor, min_rows = plan.min_slice_auc, plan.min_slice_rows
+    limits: dict[str, Figure] = {"min_slice_auc": floor, "min_slice_rows": min_rows}
+    gated: list[tuple[str, float]] = []
+    failed: list[str] = []
+    rows: list[list[object]] = []
+    for segment in evaluation.segments:
+        name = f"{segment.column}={segment.value}"
+        auc = finite(segment.auc)
+        if segment.n < min_rows:
+            result = Markdown(f"not gated (< {min_rows} rows)")
+        elif auc is None:
+            result = "skipped: AUC undefined (single class)"
+        else:
+            gated.append((name, auc))
+            ok = _at_least(auc, floor)
+            result = pass_fail(ok)
+            if not ok:
+                failed.append(f"{name} AUC {number(auc, digits=DIGITS)} < {limit(floor)}")
+        rows.append([segment.column, segment.value, segment.n, number(auc), result])
+    measured: dict[str, Figure] = {"gated_slices": len(gated)}
+    if gated:
+        lowest_name, lowest = min(gated, key=lambda item: item[1])
+        measured.update(lowest_slice=lowest_name, lowest_slice_auc=lowest)
+    if failed:
+        summary = "; ".join(failed)
+    elif gated:
+        summary = (
+            f"{len(gated)} slice(s) with >= {min_rows} rows, lowest AUC "
+            f"{number(lowest, digits=DIGITS)} ({lowest_name}) >= {limit(floor)}"
+        )
+    else:
+        summary = f"no slice with >= {min_rows} rows and a defined AUC"
+    details = table(["Segment", "Value", "Rows", "AUC", "Result"], rows) if rows else []
+    return Verdict(not failed, summary, measured, limits, "\n".join(details))
+
+
+def score_stability(plan: GatePlan, score_psi: float | None) -> Verdict:
+    """The PSI of the candidate's scores, training set against holdout, within the limit."""
+    psi = finite(score_psi)
+    limits: dict[str, Figure] = {"max_score_psi": plan.max_score_psi}
+    if psi is None:
+        summary = "score PSI not measured"
+        return Verdict(False, summary, {"score_psi": None}, limits, summary + ".")
+    passed = _at_most(psi, plan.max_score_psi)
+    shown = "<=" if passed else ">"
+    summary = f"score PSI {number(psi, digits=DIGITS)} {shown} {limit(plan.max_score_psi)}"
+    details = "PSI of the candidate's scores, training set against holdout: " + summary + "."
+    return Verdict(passed, summary, {"score_psi": psi}, limits, details)
+
+
+def feature_availability(availability: FeatureAvailability) -> Verdict:
+    """Production delivers every input column; a check of nothing proves nothing and fails."""
+    kinds = (
+        ("missing", availability.missing),
+        ("wrong type", availability.wrong_type),
+        ("empty", availability.empty),
+    )
+    measured: dict[str, Figure] = {
+        "checked": len(availability.checked),
+        "missing": len(availability.missing),
+        "wrong_type": len(availability.wrong_type),
+        "empty": len(availability.empty),
+        "source": availability.source,
+    }
+    limits: dict[str, Figure] = {"missing": 0, "wrong_type": 0, "empty": 0}
+    source = availability.source
+    if not availability.checked:
+        summary = f"no column was checked against {source}"
+        return Verdict(False, summary, measured, limits, summary + ".")
+    rows = [[kind, problem] for kind, problems in kinds for problem in problems]
+    if not rows:
+        summary = f"all {len(availability.checked)} input columns available in {source}"
+        return Verdict(True, summary, measured, limits, summary + ".")
+    counts = [f"{len(problems)} {kind}" for kind, problems in kinds if problems]
+    summary = f"{', '.join(counts)} in {source}: " + "; ".join(availability.problems)
+    details = [f"Production source: {cell(source)}", "", *table(["Problem", "Column"], rows)]
+    return Verdict(False, summary, measured, limits, "\n".join(details))
+
+
+def protected_attributes_not_inputs(plan: GatePlan, fitted_inputs: Sequence[str]) -> Verdict:
+    """No protected attribute (nor its one-hot columns) among the inputs the fitted model
+    consumes, unless the spec explicitly allows it."""
+    found = {
+        attribute: [f for f in fitted_inputs if f == attribute or f.startswith(f"{attribute}_")]
+        for attribute in plan.protected_attributes
+    }
+    found = {attribute: inputs for attribute, inputs in found.items() if inputs}
+    measured: dict[str, Figure] = {
+        "fitted_inputs": len(fitted_inputs),
+        "protected_inputs": ", ".join(i for inputs in found.values() for i in inputs) or None,
+    }
+    limits: dict[str, Figure] = {
+        "protected_attributes": ", ".join(plan.protected_attributes) or None,
+        "allow_protected_features": str(plan.allow_protected_features).lower(),
+    }
+    rows = [[a, ", ".join(inputs)] for a, inputs in found.items()]
+    details = "\n".join(table(["Protected attribute", "Fitted inputs"], rows)) if rows else ""
+    if not found:
+        summary = (
+            f"none of {len(plan.protected_attributes)} protected attribute(s) among the "
+            f"{len(fitted_inputs)} fitted inputs"
+        )
+        return Verdict(True, summary, measured, limits, summary + ".")
+    listed = "; ".join(f"{a}: {', '.join(inputs)}" for a, inputs in found.items())
+    if plan.allow_protected_features:
+        summary = f"protected attributes used as inputs, allowed by the spec: {listed}"
+        return Verdict(True, summary, measured, limits, details)
+    summary = f"protected attributes among the inputs: {listed}"
+    return Verdict(False, summary, measured, limits, details)
+
+
+def _at_least(value: float | None, bound: float) -> bool:
+    return value is not None and value >= bound - EPSILON
+
+
+def _at_most(value: float | None, bound: float) -> bool:
+    return value is not None and value <= bound + EPSILON

@@ -1,0 +1,217 @@
+"""How unusual an application is compared with the training data, in robust standard
+deviations: a score per input and per row, and a flag at the spec's threshold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from scipy.special import ndtri
+
+from modelops.ml.scoring.blocks import category_lookup
+from modelops.ml.scoring.errors import ScoringError
+from modelops.ml.scoring.payload import Header, pack, unpack
+from modelops.ml.training import MISSING_CATEGORY
+from modelops.spec.columns import ROW_ID
+from modelops.spec.model import UseCaseSpec
+
+DEFAULT_OUTLIER_THRESHOLD = 6.0
+"""Robust standard deviations from the training median beyond which a row is flagged, when the
+spec has no `monitoring.outlier_threshold`."""
+
+_FORMAT = "modelops.outlier_model"
+_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class _NumericProfile:
+    """A numeric input's training median, its robust SD below and above it, and the score of
+    a missing value."""
+
+    feature: str
+    median: float
+    lower_scale: float
+    upper_scale: float
+    missing_score: float
+
+
+@dataclass(frozen=True)
+class _CategoricalProfile:
+    """A categorical input's score per training category, and the score of a missing value."""
+
+    feature: str
+    scores: dict[str, float]
+    missing_score: float
+
+
+_NUMERIC_FIELDS = ("median", "lower_scale", "upper_scale", "missing_score")
+"""`_NumericProfile`'s numbers, in its field order."""
+
+
+class _Header(Header):
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    categories: tuple[tuple[str, ...], ...]
+    threshold: float
+    cap: float
+    rare_frequency: float
+
+
+_NORMAL_QUARTILE = 0.6744897501960817
+"""The upper quartile of a standard normal: a half-IQR of this many units is one SD."""
+
+
+@dataclass(frozen=True, eq=False)
+class OutlierModel:
+    """How far each row lies from the training data, in robust standard deviations.
+
+    Per numeric input: the distance from the training median divided by a robust SD, taken
+    from the half of the interquartile range on the row's side of the median (so a skewed
+    amount is measured against its own long tail). Per categorical input: the normal quantile
+    of the category's training frequency (frequent categories score near 0). A category never
+    seen in training, or seen less often than `rare_frequency`, and a missing value where
+    training had (almost) none, score `cap`. The row's score is the maximum over its inputs,
+    clipped at `cap`; a row is flagged at `threshold` or above.
+    """
+
+    numeric: tuple[_NumericProfile, ...]
+    categorical: tuple[_CategoricalProfile, ...]
+    threshold: float
+    cap: float
+    rare_frequency: float
+
+    @classmethod
+    def fit(
+        cls,
+        train_features: pl.DataFrame,
+        spec: UseCaseSpec,
+        *,
+        threshold: float | None = None,
+        rare_frequency: float = 0.001,
+        cap: float = 50.0,
+    ) -> OutlierModel:
+        """Learn medians, spreads and category frequencies; the threshold defaults to the
+        spec's `monitoring.outlier_threshold`, else `DEFAULT_OUTLIER_THRESHOLD`."""
+        if threshold is None:
+            monitoring = spec.monitoring
+            threshold = monitoring.outlier_threshold if monitoring else DEFAULT_OUTLIER_THRESHOLD
+        n_rows = train_features.height
+        if n_rows == 0:
+            raise ScoringError("cannot fit an outlier model on an empty training set")
+
+        def rarity(frequency: float) -> float:
+            if frequency < rare_frequency:
+                return cap
+            return float(ndtri(1 - frequency / 2))
+
+        numeric = []
+        for name in spec.numeric_features:
+            column = train_features.get_column(name).cast(pl.Float64).fill_nan(None)
+            q1, q2, q3 = (column.quantile(q, "linear") for q in (0.25, 0.5, 0.75))
+            if q2 is None:  # no value at all in training: every value is unusual
+                numeric.append(_NumericProfile(name, 0.0, 1e-12, 1e-12, rarity(1.0)))
+                continue
+            spread = [(q3 - q1) / (2 * _NORMAL_QUARTILE), column.std() or 0.0, 1e-12]
+            fallback = next(s for s in spread if s > 0)
+            lower = (q2 - q1) / _NORMAL_QUARTILE or fallback
+            upper = (q3 - q2) / _NORMAL_QUARTILE or fallback
+            missing = rarity(column.null_count() / n_rows) if column.null_count() else cap
+            numeric.append(_NumericProfile(name, q2, lower, upper, missing))
+
+        categorical = []
+        for name in spec.categorical_features:
+            counts = (
+                train_features.get_column(name)
+                .cast(pl.String)
+                .fill_null(MISSING_CATEGORY)
+                .value_counts()
+            )
+            scores = {str(value): rarity(count / n_rows) for value, count in counts.iter_rows()}
+            missing = scores.pop(MISSING_CATEGORY, cap)
+            categorical.append(_CategoricalProfile(name, scores, missing))
+        return cls(tuple(numeric), tuple(categorical), float(threshold), cap, rare_frequency)
+
+    def _feature_arrays(self, features: pl.DataFrame) -> list[np.ndarray]:
+        """Each input's score per row, in numpy (no per-row Python, one pass per column)."""
+        arrays = []
+        for p in self.numeric:
+            column = features.get_column(p.feature).cast(pl.Float64)
+            x = column.to_numpy()
+            deviation = x - p.median
+            with np.errstate(invalid="ignore"):
+                z = np.where(deviation >= 0, deviation / p.upper_scale, -deviation / p.lower_scale)
+            z = np.clip(np.nan_to_num(z, nan=self.cap), 0, self.cap)
+            if column.null_count():
+                z[column.is_null().to_numpy()] = p.missing_score
+            arrays.append(z)
+        for c in self.categorical:
+            table = {**c.scores, MISSING_CATEGORY: c.missing_score}
+            arrays.append(category_lookup(features.get_column(c.feature), table, self.cap))
+        return arrays
+
+    def feature_scores(self, features: pl.DataFrame) -> pl.DataFrame:
+        """`row_id` and each input's score: which feature makes a flagged row unusual."""
+        names = [p.feature for p in self.numeric] + [c.feature for c in self.categorical]
+        arrays = self._feature_arrays(features)
+        return pl.DataFrame(
+            [
+                features.get_column(ROW_ID),
+                *[pl.Series(n, a) for n, a in zip(names, arrays, strict=True)],
+            ]
+        )
+
+    def score(self, features: pl.DataFrame) -> pl.Series:
+        """Each row's outlier score (Float64): the maximum over its inputs."""
+        arrays = self._feature_arrays(features)
+        values = np.maximum.reduce(arrays) if arrays else np.zeros(features.height)
+        return pl.Series("outlier_score", values, dtype=pl.Float64)
+
+    def to_bytes(self) -> bytes:
+        """Pickle-free bytes (numpy .npz with a JSON header): written once at training time,
+        loaded by any process that scores."""
+        header = _Header(
+            numeric=tuple(p.feature for p in self.numeric),
+            categorical=tuple(c.feature for c in self.categorical),
+            categories=tuple(tuple(c.scores) for c in self.categorical),
+            threshold=self.threshold,
+            cap=self.cap,
+            rare_frequency=self.rare_frequency,
+        )
+        arrays = {
+            f"numeric_{name}": np.array([getattr(p, name) for p in self.numeric], dtype=np.float64)
+            for name in _NUMERIC_FIELDS
+        }
+        arrays["categorical_missing_score"] = np.array(
+            [c.missing_score for c in self.categorical], dtype=np.float64
+        )
+        for i, c in enumerate(self.categorical):
+            arrays[f"categorical_{i}_scores"] = np.array(list(c.scores.values()), dtype=np.float64)
+        return pack(_FORMAT, _FORMAT_VERSION, header, arrays)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> OutlierModel:
+        """Inverse of `to_bytes`; never unpickles. ValueError for anything else."""
+        payload = unpack(data, _FORMAT, _FORMAT_VERSION, _Header, "an outlier model payload")
+        header = payload.header
+        columns = {name: payload.array(f"numeric_{name}") for name in _NUMERIC_FIELDS}
+        missing = payload.array("categorical_missing_score")
+        scores = [payload.array(f"categorical_{i}_scores") for i in range(len(header.categorical))]
+        if (
+            any(a.shape != (len(header.numeric),) for a in columns.values())
+            or missing.shape != (len(header.categorical),)
+            or len(header.categories) != len(header.categorical)
+            or any(a.shape != (len(k),) for a, k in zip(scores, header.categories, strict=True))
+        ):
+            raise payload.invalid("its arrays do not fit together")
+        numeric = tuple(
+            _NumericProfile(name, *(float(columns[f][i]) for f in _NUMERIC_FIELDS))
+            for i, name in enumerate(header.numeric)
+        )
+        categorical = tuple(
+            _CategoricalProfile(name, dict(zip(keys, map(float, values), strict=True)), float(m))
+            for name, keys, values, m in zip(
+                header.categorical, header.categories, scores, missing, strict=True
+            )
+        )
+        return cls(numeric, categorical, header.threshold, header.cap, header.rare_frequency)

@@ -1,0 +1,246 @@
+"""The audit log in PostgreSQL: production, shared by every pod and operator."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+from pydantic import ConfigDict, field_validator
+
+from modelops.governance.audit_records import (
+    APPEND_ONLY,
+    COLUMNS,
+    GENESIS,
+    HEAD_FORWARD_ONLY,
+    AuditEvent,
+    AuditHead,
+    AuditRecord,
+    next_record,
+    record_row,
+    row_record,
+)
+from modelops.resources.audit_log import (
+    AuditLog,
+    mark_schema_ready,
+    record_columns,
+    schema_ready,
+    where_clause,
+)
+
+_TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
+
+
+def advisory_lock_key(name: str) -> int:
+    """A stable signed 64-bit key for `pg_advisory_lock`, derived from a name."""
+    digest = hashlib.sha256(f"modelops.audit_log:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _postgres_schema(table: str) -> str:
+    head = f"{table}_head"
+    return f"""
+CREATE TABLE IF NOT EXISTS "{table}" (
+    position BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    {record_columns("BIGINT")}
+);
+CREATE INDEX IF NOT EXISTS "{table}_use_case" ON "{table}" (use_case, seq);
+CREATE TABLE IF NOT EXISTS "{head}" (
+    id SMALLINT PRIMARY KEY CHECK (id = 1),
+    seq BIGINT NOT NULL,
+    hash TEXT NOT NULL
+);
+INSERT INTO "{head}" (id, seq, hash) VALUES (1, 0, '{GENESIS}') ON CONFLICT (id) DO NOTHING;
+CREATE OR REPLACE FUNCTION "{table}_refuse_change"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '{APPEND_ONLY} (% refused on %)', TG_OP, TG_TABLE_NAME;
+END $$;
+CREATE OR REPLACE TRIGGER "{table}_append_only" BEFORE UPDATE OR DELETE ON "{table}"
+    FOR EACH ROW EXECUTE FUNCTION "{table}_refuse_change"();
+CREATE OR REPLACE TRIGGER "{table}_no_truncate" BEFORE TRUNCATE ON "{table}"
+    FOR EACH STATEMENT EXECUTE FUNCTION "{table}_refuse_change"();
+CREATE OR REPLACE FUNCTION "{head}_forward_only"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'UPDATE' THEN
+        RAISE EXCEPTION '{HEAD_FORWARD_ONLY} (% refused on %)', TG_OP, TG_TABLE_NAME;
+    END IF;
+    IF NEW.id <> OLD.id OR NEW.seq <> OLD.seq + 1 THEN
+        RAISE EXCEPTION '{HEAD_FORWARD_ONLY} (seq % -> % refused)', OLD.seq, NEW.seq;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE OR REPLACE TRIGGER "{head}_forward_only" BEFORE UPDATE OR DELETE ON "{head}"
+    FOR EACH ROW EXECUTE FUNCTION "{head}_forward_only"();
+CREATE OR REPLACE TRIGGER "{head}_no_truncate" BEFORE TRUNCATE ON "{head}"
+    FOR EACH STATEMENT EXECUTE FUNCTION "{head}_forward_only"();
+"""
+
+
+class PostgresAuditLog(AuditLog):
+    """The log in PostgreSQL: table `<table>` (records, identity column `position` gives the
+    storage order) and `<table>_head`. An append locks the head row (`FOR UPDATE`), so
+    concurrent writers queue in commit order; `exclusive()` holds a session-level advisory
+    lock on a dedicated connection (if that connection drops, the lock is released with it)."""
+
+    # The password must never appear in a validation error, a log line or a run's config.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    dsn: str
+    """libpq URL or key=value string without a password, e.g.
+    `postgresql://modelops@db:5432/modelops`; libpq reads the password from PGPASSWORD (or
+    ~/.pgpass)."""
+    table: str = "modelops_audit_log"
+
+    @field_validator("dsn", mode="before")
+    @classmethod
+    def _no_password(cls, dsn: Any) -> Any:
+        from psycopg2.extensions import parse_dsn
+
+        # An EnvVar is only its name here; it comes back through this check with its value
+        # when Dagster resolves the resource for a run.
+        if not isinstance(dsn, str) or isinstance(dsn, dg.EnvVar):
+            return dsn
+        try:
+            parsed = parse_dsn(dsn)
+        except Exception:  # the parser's message would quote the dsn
+            raise ValueError("the audit log dsn is not a valid libpq connection string") from None
+        if parsed.get("password"):
+            raise ValueError(
+                "the audit log dsn contains a password: remove it and set PGPASSWORD "
+                "(read by libpq) from a secret instead"
+            )
+        return dsn
+
+    @field_validator("table")
+    @classmethod
+    def _plain_table_name(cls, table: str) -> str:
+        if not _TABLE_NAME.match(table):
+            raise ValueError(
+                f"audit log table {table!r}: use lowercase letters, digits and _ (max 40)"
+            )
+        return table
+
+    def location(self) -> str:
+        return f"{self.dsn} (table {self.table})"
+
+    def _connect(self) -> Any:
+        import psycopg2
+
+        return psycopg2.connect(self.dsn, application_name="modelops-audit-log")
+
+    @contextlib.contextmanager
+    def _transaction(self, *, snapshot: bool = False) -> Iterator[Any]:
+        """A cursor in one transaction, committed on success; the connection is closed."""
+        self._ensure_schema()
+        connection = self._connect()
+        try:
+            if snapshot:
+                connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SET LOCAL lock_timeout = %s", (f"{int(self.lock_timeout_seconds * 1000)}ms",)
+                )
+                yield cursor
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()
+
+    def _ensure_schema(self) -> None:
+        key = f"{self.dsn}#{self.table}"
+        if schema_ready(key):
+            return
+        connection = self._connect()
+        try:
+            with connection.cursor() as cursor:
+                # Tables created once (by their owner) are left alone: the runtime role then
+                # needs no DDL right, only SELECT/INSERT on the records and SELECT/UPDATE on
+                # the head, and cannot drop the append-only triggers (docs/governance.md).
+                cursor.execute(
+                    "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL",
+                    (f'"{self.table}"', f'"{self.table}_head"'),
+                )
+                exists = cursor.fetchone()[0]
+                if not exists:
+                    # Concurrent first uses would race on CREATE TABLE IF NOT EXISTS. A key
+                    # apart from exclusive()'s, so a holder of exclusive() can create them.
+                    cursor.execute(
+                        "SELECT pg_advisory_xact_lock(%s)",
+                        (advisory_lock_key(f"{self.table}:schema"),),
+                    )
+                    cursor.execute(_postgres_schema(self.table))
+            connection.commit()
+        finally:
+            connection.close()
+        mark_schema_ready(key)
+
+    def append(self, event: AuditEvent) -> AuditRecord:
+        with self._transaction() as cursor:
+            cursor.execute(f'SELECT seq, hash FROM "{self.table}_head" WHERE id = 1 FOR UPDATE')
+            record = next_record(event, self._head(cursor.fetchone()))
+            cursor.execute(
+                f'INSERT INTO "{self.table}" ({", ".join(COLUMNS)}) '
+                f"VALUES ({', '.join(['%s'] * len(COLUMNS))})",
+                record_row(record),
+            )
+            cursor.execute(
+                f'UPDATE "{self.table}_head" SET seq = %s, hash = %s WHERE id = 1',
+                (record.seq, record.hash),
+            )
+        return record
+
+    def _select(
+        self, use_case: str | None, events: list[str] | None, since_seq: int
+    ) -> list[AuditRecord]:
+        where, params = where_clause(use_case, events, since_seq, "%s")
+        with self._transaction() as cursor:
+            cursor.execute(
+                f'SELECT {", ".join(COLUMNS)} FROM "{self.table}" WHERE {where} ORDER BY seq',
+                params,
+            )
+            rows = cursor.fetchall()
+        return [row_record(row) for row in rows]
+
+    def _snapshot(self) -> tuple[list[AuditRecord], AuditHead | None]:
+        with self._transaction(snapshot=True) as cursor:
+            cursor.execute(f'SELECT {", ".join(COLUMNS)} FROM "{self.table}" ORDER BY position')
+            rows = cursor.fetchall()
+            cursor.execute(f'SELECT seq, hash FROM "{self.table}_head" WHERE id = 1')
+            head = cursor.fetchone()
+        return [row_record(row) for row in rows], AuditHead(*head) if head else None
+
+    def _lock_name(self) -> str:
+        return f"postgres:{self.dsn}#{self.table}"
+
+    def _acquire_cross_process(self) -> Any:
+        import psycopg2
+
+        connection = self._connect()
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SET lock_timeout = %s", (f"{int(self.lock_timeout_seconds * 1000)}ms",)
+                )
+                cursor.execute("SELECT pg_advisory_lock(%s)", (advisory_lock_key(self.table),))
+        except psycopg2.errors.LockNotAvailable:
+            connection.close()
+            raise TimeoutError(
+                f"audit log {self.location()}: another session holds the exclusive lock"
+            ) from None
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _release_cross_process(self, handle: Any) -> None:
+        try:
+            with handle.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", (advisory_lock_key(self.table),))
+        finally:
+            handle.close()

@@ -1,0 +1,181 @@
+"""The audit log in a local SQLite file: the embedded default, one log per platform home."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from modelops.governance.audit_records import (
+    APPEND_ONLY,
+    COLUMNS,
+    GENESIS,
+    HEAD_FORWARD_ONLY,
+    AuditEvent,
+    AuditHead,
+    AuditRecord,
+    next_record,
+    record_row,
+    row_record,
+)
+from modelops.resources.audit_log import (
+    AuditLog,
+    mark_schema_ready,
+    record_columns,
+    schema_ready,
+    where_clause,
+)
+
+_SQLITE_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS audit_records (
+    position INTEGER PRIMARY KEY,
+    {record_columns("INTEGER")}
+);
+CREATE INDEX IF NOT EXISTS audit_records_use_case ON audit_records (use_case, seq);
+CREATE TABLE IF NOT EXISTS audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+INSERT OR IGNORE INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS}');
+CREATE TRIGGER IF NOT EXISTS audit_records_no_update BEFORE UPDATE ON audit_records
+BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END;
+CREATE TRIGGER IF NOT EXISTS audit_records_no_delete BEFORE DELETE ON audit_records
+BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END;
+CREATE TRIGGER IF NOT EXISTS audit_head_forward_only BEFORE UPDATE ON audit_head
+WHEN NEW.id <> OLD.id OR NEW.seq <> OLD.seq + 1
+BEGIN SELECT RAISE(ABORT, '{HEAD_FORWARD_ONLY}'); END;
+CREATE TRIGGER IF NOT EXISTS audit_head_no_delete BEFORE DELETE ON audit_head
+BEGIN SELECT RAISE(ABORT, '{HEAD_FORWARD_ONLY}'); END;
+"""
+
+
+class SqliteAuditLog(AuditLog):
+    """The log in a local SQLite file (WAL). Appends are `BEGIN IMMEDIATE` transactions, so
+    threads and processes writing the same file are serialised by SQLite; `exclusive()` is
+    an flock on `<path>.lock`, and creating the tables an flock on `<path>.init.lock`."""
+
+    path: str
+
+    def location(self) -> str:
+        return self.path
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[Any]:
+        import sqlite3
+
+        target = Path(self.path)
+        first_use = not target.exists() or not schema_ready(self.path)
+        if first_use:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(
+            self.path, timeout=self.lock_timeout_seconds, isolation_level=None
+        )
+        try:
+            connection.execute("PRAGMA synchronous = FULL")
+            if first_use:
+                self._create_schema(connection)
+            yield connection
+        finally:
+            connection.close()
+
+    def _create_schema(self, connection: Any) -> None:
+        # Switching a new file to WAL does not wait for SQLite's busy timeout: processes that
+        # open a fresh log at the same moment take turns on a lock file instead.
+        handle = _flock(f"{self.path}.init.lock", self.lock_timeout_seconds, self.location())
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("BEGIN IMMEDIATE")
+            for statement in _SQLITE_SCHEMA.split(";\n"):
+                if statement.strip():
+                    connection.execute(statement)
+            connection.execute("COMMIT")
+        finally:
+            _funlock(handle)
+        mark_schema_ready(self.path)
+
+    def append(self, event: AuditEvent) -> AuditRecord:
+        with self._connection() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                head = connection.execute("SELECT seq, hash FROM audit_head WHERE id = 1")
+                record = next_record(event, self._head(head.fetchone()))
+                connection.execute(
+                    f"INSERT INTO audit_records ({', '.join(COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * len(COLUMNS))})",
+                    record_row(record),
+                )
+                connection.execute(
+                    "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
+                    (record.seq, record.hash),
+                )
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        return record
+
+    def _select(
+        self, use_case: str | None, events: list[str] | None, since_seq: int
+    ) -> list[AuditRecord]:
+        where, params = where_clause(use_case, events, since_seq, "?")
+        with self._connection() as connection:
+            rows = connection.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM audit_records WHERE {where} ORDER BY seq",
+                params,
+            ).fetchall()
+        return [row_record(row) for row in rows]
+
+    def _snapshot(self) -> tuple[list[AuditRecord], AuditHead | None]:
+        with self._connection() as connection:
+            connection.execute("BEGIN")  # one read transaction: one WAL snapshot
+            try:
+                rows = connection.execute(
+                    f"SELECT {', '.join(COLUMNS)} FROM audit_records ORDER BY position"
+                ).fetchall()
+                head = connection.execute(
+                    "SELECT seq, hash FROM audit_head WHERE id = 1"
+                ).fetchone()
+            finally:
+                connection.execute("COMMIT")
+        return [row_record(row) for row in rows], AuditHead(*head) if head else None
+
+    def _lock_name(self) -> str:
+        return f"sqlite:{Path(self.path).resolve()}"
+
+    def _acquire_cross_process(self) -> Any:
+        return _flock(f"{self.path}.lock", self.lock_timeout_seconds, self.location())
+
+    def _release_cross_process(self, handle: Any) -> None:
+        _funlock(handle)
+
+
+def _flock(path: str, timeout_seconds: float, location: str) -> int:
+    """An exclusive flock on `path` (created if missing), waiting at most `timeout_seconds`;
+    returns the open descriptor that holds it."""
+    import fcntl
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(handle)
+                raise TimeoutError(f"audit log {location}: another process holds {path}") from None
+            time.sleep(0.02)
+
+
+def _funlock(handle: int) -> None:
+    import fcntl
+
+    try:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        os.close(handle)

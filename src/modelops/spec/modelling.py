@@ -1,0 +1,98 @@
+"""What is learned and how it is judged: target, features, holdout split, estimator and the
+evaluation thresholds."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from modelops.spec.base import IMPORT_PATH_PATTERN, SafeName, Scalar, SpecModel
+
+
+class Target(SpecModel):
+    column: str
+    positive_class: Scalar
+    description: str | None = None
+
+
+class EngineeredFeature(SpecModel):
+    """A feature computed from raw columns with a SQL expression (evaluated by polars)."""
+
+    name: SafeName
+    expression: Annotated[str, Field(min_length=1)]
+    kind: Literal["numeric", "categorical"]
+    model_input: bool = True
+    description: str | None = None
+
+
+class Features(SpecModel):
+    raw: Annotated[list[str], Field(min_length=1)]
+    engineered: list[EngineeredFeature] = Field(default_factory=list)
+
+
+class Split(SpecModel):
+    """How the holdout is drawn: seeded and stratified, or out-of-time on the date column."""
+
+    holdout_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.25
+    seed: int = 42
+    stratify: bool = True
+    strategy: Literal["auto", "random", "out_of_time"] = "auto"
+
+
+class EstimatorSpec(SpecModel):
+    """A scikit-learn compatible estimator named by import path, with its parameters."""
+
+    estimator: Annotated[str, Field(pattern=IMPORT_PATH_PATTERN)]
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Keyword arguments of the estimator, as YAML gives them (any JSON-like value)."""
+
+    @model_validator(mode="after")
+    def _package_is_installed(self) -> EstimatorSpec:
+        # Only the top-level package is looked up: importing scikit-learn here would make
+        # every load of the code location pay for it. The class itself is resolved at training.
+        package = self.estimator.split(".")[0]
+        if importlib.util.find_spec(package) is None:
+            raise ValueError(
+                f"package '{package}' of estimator '{self.estimator}' is not installed"
+            )
+        return self
+
+
+Preprocessing = Literal["scorecard", "standard", "native"]
+
+
+class ModelSpec(EstimatorSpec):
+    """The candidate model: estimator, params and the preprocessing family it expects.
+
+    `scorecard` bins numeric features into quantile bands and one-hot encodes everything (a
+    points-per-band logistic scorecard); `standard` imputes and scales; `native` hands numbers
+    and ordinal-encoded categories to estimators that handle them (gradient boosting).
+    """
+
+    estimator: Annotated[str, Field(pattern=IMPORT_PATH_PATTERN)] = (
+        "sklearn.linear_model.LogisticRegression"
+    )
+    preprocessing: Preprocessing = "scorecard"
+    scorecard_bins: Annotated[int, Field(ge=2, le=50)] = 8
+    allow_protected_features: bool = False
+    registered_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")] | None = None
+
+
+class Evaluation(SpecModel):
+    operating_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    calibration_bins: Annotated[int, Field(ge=2, le=100)] = 10
+    segments: list[str] = Field(default_factory=list)
+    min_auc: Annotated[float, Field(ge=0, le=1)] | None = None
+    min_ks: Annotated[float, Field(ge=0, le=1)] | None = None
+    max_brier: Annotated[float, Field(ge=0, le=1)] | None = None
+    fairness_attributes: list[str] | None = None
+    """Groups the fairness gate compares (categorical; a band for a numeric attribute such as
+    age). Default: every categorical protected column."""
+    baseline: EstimatorSpec = Field(
+        default_factory=lambda: EstimatorSpec(
+            estimator="sklearn.tree.DecisionTreeClassifier",
+            params={"max_depth": 3, "min_samples_leaf": 20, "random_state": 0},
+        )
+    )

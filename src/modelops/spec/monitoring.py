@@ -1,0 +1,94 @@
+"""Life after release: monthly production files, drift thresholds, freshness SLAs and the
+signals that retrain a model."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from modelops.spec.base import SAFE_NAME_PATTERN, SpecModel
+from modelops.spec.duration import Duration
+from modelops.spec.sources import Source
+
+
+class Drift(SpecModel):
+    """Thresholds of the drift report; per-feature tests follow Evidently's defaults."""
+
+    drift_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    stattest_threshold: Annotated[float, Field(gt=0, lt=1)] | None = None
+    max_rows: Annotated[int, Field(ge=100)] = 50_000
+    """Rows per side in Evidently's HTML report (the fast engine always uses every row)."""
+    psi_breach: Annotated[float, Field(gt=0)] = 0.25
+    """PSI of the score at which a month is a drift breach (0.25: 'significant shift')."""
+    csi_breach: Annotated[float, Field(gt=0)] = 0.25
+    """CSI of any single model input at which a month is a drift breach."""
+
+
+class Freshness(SpecModel):
+    """How old the source data, the predictions and the model may get before the SLA is
+    breached (and the owners are alerted)."""
+
+    source_max_age: Duration = timedelta(days=31)
+    model_max_age: Duration = timedelta(days=90)
+    predictions_max_age: Duration = timedelta(days=35)
+
+
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+class MonthlyFiles(SpecModel):
+    """Files that land once a month: `path` contains `{month}` (YYYY-MM)."""
+
+    path: Annotated[str, Field(min_length=1)]
+    format: Literal["csv", "parquet"] | None = None
+
+    @model_validator(mode="after")
+    def _has_month(self) -> MonthlyFiles:
+        if "{month}" not in self.path:
+            raise ValueError("'path' must contain {month}, e.g. data/production/{month}.parquet")
+        return self
+
+    def source_for(self, month: str, template: Source) -> Source:
+        """The month's file as a `Source`, read like the training source (separator, nulls)."""
+        return template.model_copy(
+            update={"path": self.path.format(month=month), "bigquery": None, "format": self.format}
+        )
+
+
+class Retraining(SpecModel):
+    """When a new model is trained without anyone asking, and how often at most."""
+
+    drift_breaches: Annotated[int, Field(ge=1)] = 2
+    """Retrain when the dataset drifted in this many of the last `drift_window` months..."""
+    drift_window: Annotated[int, Field(ge=1)] = 3
+    min_auc: Annotated[float, Field(gt=0, le=1)] | None = 0.65
+    """...or when the realised AUC of a month falls below this floor..."""
+    min_new_labelled_rows: Annotated[int, Field(ge=1)] | None = None
+    """...or when this many newly labelled rows arrived since the last training..."""
+    schedule: str | None = None
+    """...or on this cron schedule (e.g. '0 4 1 */3 *', quarterly)."""
+    cooldown: Duration = timedelta(days=7)
+    """At most one retraining per cooldown, however many signals arrive."""
+    window_months: Annotated[int, Field(ge=1, le=120)] = 12
+    """Labelled production months added to the training data when retraining."""
+
+    @model_validator(mode="after")
+    def _window_fits(self) -> Retraining:
+        if self.drift_breaches > self.drift_window:
+            raise ValueError("'drift_breaches' cannot exceed 'drift_window'")
+        return self
+
+
+class Monitoring(SpecModel):
+    """Production scoring and monitoring, one partition per calendar month (UTC)."""
+
+    start_month: Annotated[str, Field(pattern=MONTH_PATTERN)]
+    batches: MonthlyFiles
+    labels: MonthlyFiles | None = None
+    id_column: Annotated[str, Field(pattern=SAFE_NAME_PATTERN)] = "application_id"
+    """Identifies an application in batches and labels (carried, never a model input)."""
+    reason_codes: Annotated[int, Field(ge=1, le=10)] = 3
+    outlier_threshold: Annotated[float, Field(gt=0)] = 6.0
+    retraining: Retraining = Retraining()

@@ -1,0 +1,89 @@
+"""The data contract: the declared columns, their types and valid values, which every batch
+is validated against."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from modelops.spec.base import SafeName, Scalar, SpecModel
+
+ColumnType = Literal["int", "float", "category", "bool", "date", "datetime"]
+NUMERIC_TYPES = ("int", "float")
+TEMPORAL_TYPES = ("date", "datetime")
+
+
+class Column(SpecModel):
+    """One column of the source: its type, what values are valid, and how it may be used."""
+
+    name: SafeName
+    type: ColumnType
+    source_name: str | None = None
+    description: str | None = None
+    nullable: bool = False
+    allowed: list[Scalar] | None = None
+    min: float | None = None
+    max: float | None = None
+    date_format: str | None = None
+    pii: bool = False
+    protected: bool = False
+
+    @model_validator(mode="after")
+    def _checks_fit_the_type(self) -> Column:
+        if self.allowed is not None:
+            wrong = [v for v in self.allowed if not fits_type(v, self.type)]
+            if wrong:
+                raise ValueError(f"allowed value(s) {wrong} are not of type {self.type}")
+            if self.type not in ("category", "int", "bool"):
+                raise ValueError(
+                    f"'allowed' applies to category, int or bool columns, not {self.type}"
+                )
+            if not self.allowed:
+                raise ValueError("'allowed' must list at least one value")
+        if (self.min is not None or self.max is not None) and self.type not in NUMERIC_TYPES:
+            raise ValueError(f"'min'/'max' apply to int or float columns, not {self.type}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"'min' ({self.min}) is greater than 'max' ({self.max})")
+        if self.date_format is not None and self.type not in TEMPORAL_TYPES:
+            raise ValueError(f"'date_format' applies to date or datetime columns, not {self.type}")
+        return self
+
+    @property
+    def header(self) -> str:
+        """The column's name in the source file."""
+        return self.source_name or self.name
+
+
+def fits_type(value: Scalar, column_type: str) -> bool:
+    """YAML reads `1` as an int and `yes` as a string: values must match the column's type."""
+    if column_type == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if column_type == "bool":
+        return isinstance(value, bool)
+    if column_type == "category":
+        return isinstance(value, str)
+    return True
+
+
+class DataSchema(SpecModel):
+    """The contract every batch is validated against: rows that break it are quarantined."""
+
+    columns: Annotated[list[Column], Field(min_length=1)]
+    date_column: str | None = None
+    max_quarantine_share: Annotated[float, Field(ge=0, le=1)] = 0.05
+    min_valid_rows: Annotated[int, Field(ge=1)] = 50
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    @property
+    def protected_attributes(self) -> list[str]:
+        return [column.name for column in self.columns if column.protected]

@@ -1,0 +1,153 @@
+"""The monitoring sensors on their own, with `dg.build_sensor_context`, an ephemeral instance
+and in-memory resources: new files request their month once, breaches request one
+retraining of the champion the audit log records."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from modelops.defs.monitoring_sensors import monitoring_sensors
+from modelops.defs.use_case import use_case_definitions
+from modelops.governance.audit_records import AuditEvent
+from modelops.governance.model_record import ModelRecord, write_model_record
+from modelops.ml.monthly_drift import DRIFT_FILE, MonthlyDrift
+from modelops.names import MONTHLY_DRIFT, monthly, new_files_sensor, retraining_sensor
+from modelops.resources.alerts import LocalAlerts
+from modelops.resources.audit_sqlite import SqliteAuditLog
+from modelops.spec import UseCaseSpec
+from modelops.spec.risk import load_risk_policy
+from support.fakes import MemoryArtifactStore, MemorySource
+
+UC = "german_credit"
+RESOURCE_KEYS = ("store", "source", "tracking", "alerts", "audit_log")
+
+
+def sensor(spec: UseCaseSpec, name: str) -> tuple[dg.SensorDefinition, dg.Definitions]:
+    """One of the use case's monitoring sensors, and the definitions its requests refer to."""
+    (found,) = [s for s in monitoring_sensors(spec) if s.name == name]
+    assert isinstance(found, dg.SensorDefinition)
+    return found, use_case_definitions(spec, load_risk_policy())
+
+
+def tick(
+    sensor: tuple[dg.SensorDefinition, dg.Definitions], cursor: str | None, **resources: object
+) -> dg.SensorExecutionData:
+    definition, definitions = sensor
+    unused = {key: dg.ResourceDefinition.mock_resource() for key in RESOURCE_KEYS}
+    with dg.build_sensor_context(
+        instance=dg.DagsterInstance.ephemeral(),
+        cursor=cursor,
+        resources=resources,
+        definitions=dg.Definitions.merge(definitions, dg.Definitions(resources=unused)),
+    ) as context:
+        return definition.evaluate_tick(context)
+
+
+def test_each_new_or_replaced_batch_requests_its_month_once(german_spec: UseCaseSpec):
+    assert german_spec.monitoring is not None
+    files = german_spec.monitoring.batches
+    source = MemorySource()
+    for month in ("2025-01", "2025-02"):
+        source.put(str(files.source_for(month, german_spec.source).path), b"rows", token="a")
+    new_batches = sensor(german_spec, new_files_sensor(UC, "batches"))
+
+    first = tick(new_batches, None, source=source)
+    assert [r.partition_key for r in first.run_requests or []] == ["2025-01-01", "2025-02-01"]
+    assert not tick(new_batches, first.cursor, source=source).run_requests
+
+    source.put(str(files.source_for("2025-02", german_spec.source).path), b"again", token="b")
+    replaced = tick(new_batches, first.cursor, source=source)
+    assert [r.partition_key for r in replaced.run_requests or []] == ["2025-02-01"]
+    assert json.loads(replaced.cursor or "{}")["2025-02"] == "b"
+
+
+@pytest.fixture
+def champion_v1(
+    tmp_path: Path, german_spec: UseCaseSpec
+) -> tuple[MemoryArtifactStore, SqliteAuditLog]:
+    """A store and an audit log in which version 1 is champion."""
+    store, log = MemoryArtifactStore(), SqliteAuditLog(path=str(tmp_path / "audit.db"))
+    log.append(
+        AuditEvent(event="promotion", actor="val@bank.example", use_case=UC, model_version="1")
+    )
+    record = ModelRecord(
+        registered_name=UC,
+        version="1",
+        run_id="r",
+        experiment_id="e",
+        model_uri="models:/german_credit/1",
+        training_set_version="t",
+        holdout_set_version="h",
+        trained_at=datetime(2025, 1, 1, tzinfo=UTC),
+        training_rows=700,
+        training_positive_rate=0.3,
+        estimator="sklearn.linear_model.LogisticRegression",
+        code_version="c",
+        git_commit="g",
+        lock_sha256="l",
+        trained_by="anna.berg@bank.example",
+        artifact_sha256="a",
+        risk_tier="high",
+    )
+    write_model_record(store, UC, record)
+    return store, log
+
+
+def drift_month(store: MemoryArtifactStore, month: str, *, breach: bool) -> None:
+    summary = MonthlyDrift(
+        month=month,
+        model_version="1",
+        rows=1000,
+        drifted_share=0.6 if breach else 0.0,
+        dataset_drift=breach,
+        drifted_columns=["purpose"] if breach else [],
+        score_psi=0.02,
+        score_psi_band="stable",
+        max_csi=0.01,
+        max_csi_column="purpose",
+        breach=breach,
+    )
+    name = monthly(MONTHLY_DRIFT, month)
+    store.store_files(UC, name, {DRIFT_FILE: summary.model_dump_json().encode()})
+
+
+def test_breaches_request_one_retraining_and_alert_the_owners(
+    german_spec: UseCaseSpec, champion_v1, tmp_path: Path
+):
+    store, log = champion_v1
+    alerts = LocalAlerts(path=str(tmp_path / "alerts.jsonl"))
+    retraining = sensor(german_spec, retraining_sensor(UC))
+    drift_month(store, "2025-01", breach=False)
+    drift_month(store, "2025-02", breach=True)
+
+    quiet = tick(retraining, None, store=store, alerts=alerts, audit_log=log)
+    assert not quiet.run_requests  # one breach in the window is not enough
+
+    drift_month(store, "2025-03", breach=True)
+    due = tick(retraining, None, store=store, alerts=alerts, audit_log=log)
+    (request,) = due.run_requests or []
+    assert request.run_key == f"retrain:{UC}:drift:2025-03"
+    assert [a["kind"] for a in alerts.read()] == ["retraining"]
+
+    again = tick(retraining, due.cursor, store=store, alerts=alerts, audit_log=log)
+    assert not again.run_requests and "cooldown" in (again.skip_message or "")
+
+
+def test_no_champion_means_nothing_to_retrain(german_spec: UseCaseSpec, tmp_path: Path):
+    store, log = MemoryArtifactStore(), SqliteAuditLog(path=str(tmp_path / "audit.db"))
+    drift_month(store, "2025-02", breach=True)
+    drift_month(store, "2025-03", breach=True)
+    result = tick(
+        sensor(german_spec, retraining_sensor(UC)),
+        None,
+        store=store,
+        alerts=LocalAlerts(path=str(tmp_path / "alerts.jsonl")),
+        audit_log=log,
+    )
+    assert not result.run_requests
+    assert "no champion" in (result.skip_message or "")

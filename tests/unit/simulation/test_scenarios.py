@@ -1,0 +1,165 @@
+"""Drift scenarios do what they claim, and nothing before their start month."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from modelops.ml.validation import validate_batch
+from modelops.simulation.batch import APPLICATION_ID, MonthlyBatch
+from modelops.simulation.scenarios import (
+    SCENARIOS,
+    AmountInflation,
+    BrokenFeature,
+    DefaultRateShift,
+    NewSegment,
+    Scenario,
+    make_scenario,
+)
+from modelops.simulation.simulator import TrafficSimulator
+from modelops.simulation.synthetic import SyntheticApplications
+
+TARGET, AMOUNT, AGE, PURPOSE = "creditability", "credit_amount", "age_in_years", "purpose"
+CHECKING = "status_of_existing_checking_account"
+
+
+def labelled(batch: MonthlyBatch) -> pl.DataFrame:
+    return batch.applications.join(batch.labels, on=APPLICATION_ID, how="inner")
+
+
+def class_means(batch: MonthlyBatch, column: str) -> list[float]:
+    """Mean of `column` per class, bad first."""
+    means = labelled(batch).group_by(TARGET).agg(pl.col(column).mean()).sort(TARGET)
+    return means[column].to_list()
+
+
+def bad_rate(batch: MonthlyBatch) -> float:
+    return (batch.labels[TARGET] == "bad").mean()
+
+
+def test_the_registry_names_the_scenarios():
+    assert {"amount_inflation", "new_segment", "broken_feature", "default_rate_shift"} <= set(
+        SCENARIOS
+    )
+    assert make_scenario("broken_feature", start_month=2, column="telephone") == BrokenFeature(
+        start_month=2, column="telephone"
+    )
+    with pytest.raises(KeyError, match="unknown scenario"):
+        make_scenario("meteor_strike")
+    with pytest.raises(ValueError, match="start_month"):
+        AmountInflation(start_month=-1)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_a_scenario_changes_nothing_before_its_start_month(
+    name: str, sim: TrafficSimulator, baseline: dict[int, MonthlyBatch], rows: int
+):
+    scenario = make_scenario(name, start_month=3)
+    before = sim.month(2, rows, scenario)
+    assert_frame_equal(before.applications, baseline[2].applications)
+    assert_frame_equal(before.labels, baseline[2].labels)
+    at_start = sim.month(3, rows, scenario)
+    changed = not at_start.applications.equals(baseline[3].applications)
+    # Inflation compounds from its start month: the start month itself is the base.
+    assert changed == (name != "amount_inflation")
+
+
+def test_amount_inflation_compounds_monthly_and_touches_only_the_amount(
+    sim: TrafficSimulator, baseline: dict[int, MonthlyBatch], rows: int
+):
+    scenario = AmountInflation(start_month=0, yearly_rate=0.10)
+    for month, expected in ((0, 1.0), (6, 1.10**0.5), (12, 1.10)):
+        shifted = sim.month(month, rows, scenario)
+        ratio = shifted.applications[AMOUNT].mean() / baseline[month].applications[AMOUNT].mean()
+        assert ratio == pytest.approx(expected, rel=1e-3), month
+        assert_frame_equal(
+            shifted.applications.drop(AMOUNT), baseline[month].applications.drop(AMOUNT)
+        )
+        assert_frame_equal(shifted.labels, baseline[month].labels)
+        assert shifted.applications.schema == baseline[month].applications.schema
+
+
+def test_new_segment_grows_and_touches_only_age_and_purpose(
+    sim: TrafficSimulator, baseline: dict[int, MonthlyBatch], rows: int
+):
+    scenario = NewSegment(start_month=2, initial_share=0.05, monthly_growth=0.03)
+
+    def vacation_share(batch: MonthlyBatch) -> float:
+        return (batch.applications[PURPOSE] == "vacation").mean()
+
+    def young_share(batch: MonthlyBatch) -> float:
+        return (batch.applications[AGE] < 25).mean()
+
+    assert vacation_share(baseline[2]) == 0  # a purpose the real data never had
+    shares = {}
+    for month in (2, 6, 12):
+        shifted = sim.month(month, rows, scenario)
+        shares[month] = vacation_share(shifted)
+        # Half the segment borrows for a vacation: share x 0.5.
+        assert shares[month] == pytest.approx(0.5 * scenario.share(month - 2), abs=0.01)
+        young_gain = young_share(shifted) - young_share(baseline[month])
+        assert young_gain > 0.5 * scenario.share(month - 2), month
+        untouched = [AGE, PURPOSE]
+        assert_frame_equal(
+            shifted.applications.drop(untouched), baseline[month].applications.drop(untouched)
+        )
+        assert_frame_equal(shifted.labels, baseline[month].labels)
+    assert shares[2] < shares[6] < shares[12]
+
+
+@pytest.mark.parametrize("column", ["present_employment_since", AMOUNT])
+def test_broken_feature_is_all_null_from_its_start_month(
+    column: str, sim: TrafficSimulator, baseline: dict[int, MonthlyBatch], rows: int
+):
+    scenario = BrokenFeature(start_month=3, column=column)
+    assert sim.month(2, rows, scenario).applications[column].null_count() == 0
+    for month in (3, 6):
+        shifted = sim.month(month, rows, scenario)
+        assert shifted.applications[column].null_count() == rows
+        assert shifted.applications.schema == baseline[month].applications.schema
+        assert_frame_equal(
+            shifted.applications.drop(column), baseline[month].applications.drop(column)
+        )
+    # The platform's validation sends every row of a broken month to quarantine.
+    outcome = validate_batch(labelled(sim.month(3, 2_000, scenario)), sim.spec)
+    assert outcome.quarantined.height == 2_000
+    name = {c.header: c.name for c in sim.spec.data_schema.columns}[column]
+    assert outcome.failures["column"].to_list() == [name]
+
+
+def test_default_rate_shift_moves_labels_and_features_together(
+    sim: TrafficSimulator,
+    generator: SyntheticApplications,
+    baseline: dict[int, MonthlyBatch],
+    rows: int,
+):
+    scenario = DefaultRateShift(start_month=3, factor=1.6)
+    base_rate = float(generator.prior[generator.classes.to_list().index("bad")])
+    shifted = sim.month(6, rows, scenario)
+    new_rate = bad_rate(shifted)
+    assert bad_rate(baseline[6]) == pytest.approx(base_rate, abs=0.015)
+    assert new_rate == pytest.approx(1.6 * base_rate, abs=0.015)
+    # Features follow the class mix: a feature's share is the mixture of its per-class shares.
+    per_class = (
+        labelled(baseline[6]).group_by(TARGET).agg((pl.col(CHECKING) == "... < 0 DM").mean())
+    )
+    share = dict(per_class.iter_rows())
+    expected = new_rate * share["bad"] + (1 - new_rate) * share["good"]
+    observed = (shifted.applications[CHECKING] == "... < 0 DM").mean()
+    before = (baseline[6].applications[CHECKING] == "... < 0 DM").mean()
+    assert observed == pytest.approx(expected, abs=0.015)
+    assert observed - before > 0.04
+    # Within a class, applications look as before: only the mix of classes moved.
+    assert class_means(shifted, AMOUNT) == pytest.approx(class_means(baseline[6], AMOUNT), rel=0.05)
+    certain = DefaultRateShift(factor=10).generator(generator, month_offset=0)
+    assert certain.prior.tolist() == [1.0, 0.0]
+
+
+def test_scenarios_compose(sim: TrafficSimulator, baseline: dict[int, MonthlyBatch], rows: int):
+    both = AmountInflation(start_month=0) + BrokenFeature(start_month=6, column="telephone")
+    assert isinstance(both, Scenario) and both.start_month == 0
+    at_3, at_6 = sim.month(3, rows, both), sim.month(6, rows, both)
+    assert at_3.applications["telephone"].null_count() == 0
+    assert at_6.applications["telephone"].null_count() == rows
+    assert at_6.applications[AMOUNT].mean() > baseline[6].applications[AMOUNT].mean() * 1.04
