@@ -17,6 +17,9 @@ platform's own layers imports it.
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -173,6 +176,25 @@ def test_the_command_line_imports_only_the_definitions_entry_point(module: str) 
         name for name in _imports(PACKAGE / f"{module}.py") if _banned(name, ("modelops.defs",))
     ]
     assert offences == []
+
+
+def test_the_plain_layers_load_without_dagster() -> None:
+    """spec, ml, governance and monitoring take resources as arguments (typed only when type
+    checking), so importing them pulls in no Dagster: they run and are tested as plain Python."""
+    plain = sorted(
+        module
+        for module in _sources()
+        if module.startswith(
+            ("modelops.spec", "modelops.ml", "modelops.governance", "modelops.monitoring")
+        )
+    )
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {plain!r}: importlib.import_module(name)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'dagster')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
 def test_the_rule_checker_sees_imports() -> None:

@@ -18,6 +18,7 @@ import dagster as dg
 from modelops.defs.kubernetes import pod_tags
 from modelops.defs.outputs import Metadata, stored_table, table_markdown, table_schema
 from modelops.defs.versioning import code_version
+from modelops.ml.batch_parsing import batch_facts, batch_filename
 from modelops.names import (
     FEATURES,
     HOLDOUT,
@@ -27,7 +28,7 @@ from modelops.names import (
     TRAINING,
     VALIDATED,
 )
-from modelops.resources.source import DataSource, EmptySourceError, batch_facts, batch_filename
+from modelops.resources.source import DataSource, EmptySourceError
 from modelops.resources.storage import ArtifactStore
 from modelops.spec import UseCaseSpec
 from modelops.spec.columns import LABEL, ROW_ID

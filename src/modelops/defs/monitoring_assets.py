@@ -24,6 +24,7 @@ from modelops.defs.partitions import month_of, monthly_partitions
 from modelops.defs.versioning import code_version
 from modelops.formatting import json_document
 from modelops.governance.champion import champion_bundle
+from modelops.ml.batch_parsing import batch_facts, batch_filename, parse_batch
 from modelops.monitoring.history import drift_history as read_drift_history
 from modelops.names import (
     BATCH,
@@ -37,7 +38,7 @@ from modelops.names import (
 )
 from modelops.resources.alerts import Alert, AlertSink
 from modelops.resources.audit_log import AuditLog
-from modelops.resources.source import DataSource, batch_facts, batch_filename, parse_batch
+from modelops.resources.source import DataSource
 from modelops.resources.storage import ArtifactStore
 from modelops.spec import UseCaseSpec
 

@@ -9,6 +9,7 @@ beside the model the first time, with the new release facts.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -24,8 +25,10 @@ from modelops.governance.model_card import (
 from modelops.governance.model_record import ModelRecord
 from modelops.governance.release_desk import ReleaseDesk
 from modelops.names import CARD, CARD_INPUTS_FILE, MODEL
-from modelops.resources.storage import ArtifactStore
-from modelops.resources.tracking import ModelTracking
+
+if TYPE_CHECKING:
+    from modelops.resources.storage import ArtifactStore
+    from modelops.resources.tracking import ModelTracking
 
 CARD_FILE = "model_card.md"
 CARD_HTML_FILE = "model_card.html"

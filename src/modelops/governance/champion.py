@@ -11,10 +11,6 @@ from typing import TYPE_CHECKING
 
 from modelops.governance.history import CHAMPION_EVENTS, TRAINING, current_champion
 from modelops.names import MODEL, SERVING_BUNDLE_PREFIX
-from modelops.resources.audit_log import AuditLog
-from modelops.resources.storage import ArtifactStore
-from modelops.resources.tracking import ModelTracking
-from modelops.spec import UseCaseSpec
 
 if TYPE_CHECKING:
     import polars as pl
@@ -22,6 +18,10 @@ if TYPE_CHECKING:
     from modelops.governance.model_record import ModelRecord
     from modelops.ml.evaluation import ChampionScores
     from modelops.ml.serving_bundle import ServingBundle
+    from modelops.resources.audit_log import AuditLog
+    from modelops.resources.storage import ArtifactStore
+    from modelops.resources.tracking import ModelTracking
+    from modelops.spec import UseCaseSpec
 
 
 class MissingServingBundleError(RuntimeError):

@@ -18,11 +18,8 @@ import polars as pl
 from modelops.governance.audit_records import AuditEvent
 from modelops.governance.history import GATE_THRESHOLDS
 from modelops.governance.model_record import ModelRecord
+from modelops.ml.batch_parsing import batch_filename, parse_batch
 from modelops.names import GATE_PLAN_FILE, MODEL, RAW
-from modelops.resources.audit_log import AuditLog
-from modelops.resources.source import DataSource, batch_filename, parse_batch
-from modelops.resources.storage import ArtifactStore
-from modelops.resources.tracking import ModelTracking
 from modelops.spec import UseCaseSpec
 from modelops.spec.calendar import ended_months
 
@@ -30,6 +27,10 @@ if TYPE_CHECKING:
     from modelops.ml.evaluation import EvaluationReport
     from modelops.ml.fairness import FairnessReport
     from modelops.ml.release_gates import GatePlan, GateResult
+    from modelops.resources.audit_log import AuditLog
+    from modelops.resources.source import DataSource
+    from modelops.resources.storage import ArtifactStore
+    from modelops.resources.tracking import ModelTracking
 
 PRODUCTION_SAMPLE_ROWS = 10_000
 GATES_TAG = "modelops.gates"

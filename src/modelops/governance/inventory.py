@@ -9,15 +9,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelops.formatting import table
 from modelops.governance.history import GATE_RESULT, parse_time
 from modelops.governance.release_desk import ReleaseDesk
-from modelops.resources.audit_log import AuditLog
-from modelops.resources.tracking import ModelTracking
 from modelops.spec import UseCaseSpec
 from modelops.spec.risk import RiskPolicy
+
+if TYPE_CHECKING:
+    from modelops.resources.audit_log import AuditLog
+    from modelops.resources.tracking import ModelTracking
 
 
 @dataclass(frozen=True)

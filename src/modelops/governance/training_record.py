@@ -12,17 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from modelops.formatting import json_document
 from modelops.governance.audit_records import AuditEvent
 from modelops.governance.model_record import ModelRecord, write_model_record
 from modelops.names import GATE_PLAN_FILE, HOLDOUT, MODEL, SERVING_BUNDLE_PREFIX, TRAINING
 from modelops.provenance import code_revision, lock_digest
-from modelops.resources.audit_log import AuditLog
-from modelops.resources.storage import ArtifactStore
-from modelops.resources.tracking import DatasetRef, ModelTracking
 from modelops.spec import UseCaseSpec
 from modelops.spec.risk import RiskPolicy
+
+if TYPE_CHECKING:
+    from modelops.resources.audit_log import AuditLog
+    from modelops.resources.storage import ArtifactStore
+    from modelops.resources.tracking import ModelTracking
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ def train_and_register(
     from modelops.ml.release_gates import gate_plan
     from modelops.ml.serving_bundle import ServingBundle
     from modelops.ml.training import fit_model, input_example, labels, predict_scores
+    from modelops.resources.tracking import DatasetRef
 
     uc = spec.id
     assessment = policy.assess(spec.risk, spec.data_schema.protected_attributes)

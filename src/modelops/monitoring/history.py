@@ -4,15 +4,18 @@ realised performance, as the sensors, the history assets and the demo read them.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from modelops.ml.monthly_drift import DRIFT_FILE, MonthlyDrift
 from modelops.ml.realised_performance import PERFORMANCE_FILE, RealisedPerformance
 from modelops.names import MONTHLY_DRIFT, PERFORMANCE, monthly
-from modelops.resources.storage import ArtifactStore
 from modelops.spec import UseCaseSpec
 from modelops.spec.calendar import ended_months
+
+if TYPE_CHECKING:
+    from modelops.resources.storage import ArtifactStore
 
 DRIFT_HISTORY_SCHEMA = {
     "month": pl.String,

@@ -7,13 +7,17 @@ training source, so a retrained model learns from the population it now scores.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
+from modelops.ml.batch_parsing import batch_filename, parse_batch
 from modelops.monitoring.history import stored_months
 from modelops.names import BATCH, LABELLED_PRODUCTION, LABELS, RAW, monthly
-from modelops.resources.source import batch_filename, parse_batch
-from modelops.resources.storage import ArtifactStore
 from modelops.spec import UseCaseSpec
+
+if TYPE_CHECKING:
+    from modelops.resources.storage import ArtifactStore
 
 
 def assemble_labelled_production(store: ArtifactStore, spec: UseCaseSpec) -> pl.DataFrame:

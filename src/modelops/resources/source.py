@@ -2,61 +2,22 @@
 
 A source hands over the batch exactly as delivered (its bytes). The platform keeps those
 bytes as the raw dataset, so what was validated and trained on can be shown byte for byte
-later, and `parse_batch` turns them into a table the same way wherever they came from.
+later; `ml.batch_parsing` turns them into a table the same way wherever they came from.
 """
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
+from modelops.ml.batch_parsing import parse_batch
 from modelops.spec import Source, UseCaseSpec
 
 
 class EmptySourceError(ValueError):
     """The source has no rows: there is nothing to validate, train or score."""
-
-
-@dataclass(frozen=True)
-class BatchFacts:
-    rows: int
-    schema: dict[str, str]
-
-
-def batch_filename(source: Source) -> str:
-    return f"batch.{source.resolved_format}"
-
-
-def parse_batch(content: bytes, source: Source) -> pl.DataFrame:
-    """The batch as a table with the source's own headers.
-
-    CSV columns are read as text: typing is validation's job, so a stray 'abc' in a numeric
-    column becomes a quarantined row instead of a failed read. Parquet keeps its types.
-    """
-    if source.resolved_format == "parquet":
-        return pl.read_parquet(io.BytesIO(content))
-    return pl.read_csv(
-        io.BytesIO(content),
-        infer_schema=False,
-        separator=source.csv_separator,
-        null_values=source.null_values,
-    )
-
-
-def batch_facts(content: bytes, source: Source) -> BatchFacts:
-    """Row count and columns, from the Parquet footer when there is one (no full read)."""
-    if source.resolved_format == "parquet":
-        import pyarrow.parquet as pq
-
-        metadata = pq.ParquetFile(io.BytesIO(content)).metadata
-        schema = metadata.schema.to_arrow_schema()
-        return BatchFacts(metadata.num_rows, {f.name: str(f.type) for f in schema})
-    frame = parse_batch(content, source)
-    return BatchFacts(frame.height, {name: str(dtype) for name, dtype in frame.schema.items()})
 
 
 class DataSource(dg.ConfigurableResource):
