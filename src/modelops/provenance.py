@@ -1,4 +1,4 @@
-"""Which code produced an output: the git revision, recorded on every MLflow run (M1, M2)."""
+"""Which code produced an output: the git revision, recorded on every MLflow run, so every output can be traced and retrained."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ LOCK_FILE = "uv.lock"
 
 @cache
 def lock_digest(project_dir: Path | None = None) -> str:
-    """sha256 of the dependency lock the code ran with (M2: reproducible retrains need the
+    """sha256 of the dependency lock the code ran with (reproducible retrains need the
     same library versions); 'unknown' when no lock is found beside the project."""
     import hashlib
 

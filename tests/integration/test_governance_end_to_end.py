@@ -1,15 +1,19 @@
 """Governance end to end: the pipeline, the operator CLI, the UI's records and the audit log.
 
-One platform home per module, in order: the pipeline makes version 1 challenger; the CLI
-refuses the developer's and a wrong role's approval and accepts a validator's; the model card,
-the release asset and the inventory show it; the champion is reproduced from its record;
-tampering with the audit log is caught, naming the record. A second module-level scenario
-trains a model that is unfair by construction and checks the fairness gate blocks it.
+The pipeline runs once for the module (`trained`: version 1 is challenger) and a validator's
+approval once on a copy of it (`approved`). Tests that change anything (refused approvals,
+reproduction, an edited plan, a tampered log) work on a copy of their own, so no test depends
+on another's order. A last scenario trains a model that is unfair by construction and checks
+the fairness gate blocks it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import shutil
 import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,17 +36,42 @@ UC = "german_credit"
 VALIDATOR = "val.idator@bank.example"
 
 
+@dataclass(frozen=True)
+class Approved:
+    settings: Settings
+    exit_code: int
+    printed: str
+    before: datetime
+    """Just before the approval."""
+
+
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A platform after `modelops run`: version 1 waits for approval."""
     root = tmp_path_factory.mktemp("governance")
     copy_german_spec(root / "specs")
     settings = make_settings(root, root / "specs")
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in _env(settings).items():
-            patch.setenv(name, value)
-        patch.delenv("DAGSTER_HOME", raising=False)
-        assert main(["run"]) == 0
+    assert _cli(settings, "run")[0] == 0
     return settings
+
+
+@pytest.fixture(scope="module")
+def approved(trained: Settings, tmp_path_factory: pytest.TempPathFactory) -> Approved:
+    """A copy of `trained` where an independent validator approved version 1."""
+    settings = _copy(trained, tmp_path_factory.mktemp("approved"))
+    before = datetime.now(UTC)
+    code, out = _cli(
+        settings, "approve", "-u", UC, "--by", VALIDATOR, "--role", "model_validator",
+        "--reason", "Validation report VR-2026-114",
+    )  # fmt: skip
+    return Approved(settings, code, out, before)
+
+
+def _copy(settings: Settings, root: Path) -> Settings:
+    """The platform home and specs copied under `root`: what a test does there is its own."""
+    shutil.copytree(settings.specs_dir, root / "specs")
+    shutil.copytree(settings.home_dir, root / "home")
+    return make_settings(root, root / "specs")
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -53,28 +82,41 @@ def _env(settings: Settings) -> dict[str, str]:
     }
 
 
+def _cli(settings: Settings, *args: str) -> tuple[int, str]:
+    """`modelops ARGS` against `settings`' platform; exit code and what it printed."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in _env(settings).items():
+            patch.setenv(name, value)
+        patch.delenv("DAGSTER_HOME", raising=False)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    return code, out.getvalue() + err.getvalue()
+
+
 @pytest.fixture
-def cli(platform: Settings, monkeypatch, capsys):
-    for name, value in _env(platform).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-
-    def run(*args: str) -> tuple[int, str]:
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out + captured.err
-
-    return run
+def own_trained(trained: Settings, tmp_path: Path) -> Settings:
+    return _copy(trained, tmp_path)
 
 
-def test_the_pipeline_leaves_a_high_tier_candidate_waiting_for_approval(cli) -> None:
-    code, out = cli("status", "-u", UC)
+@pytest.fixture
+def own_approved(approved: Approved, tmp_path: Path) -> Settings:
+    return _copy(approved.settings, tmp_path)
+
+
+def test_the_pipeline_leaves_a_high_tier_candidate_waiting_for_approval(trained: Settings) -> None:
+    code, out = _cli(trained, "status", "-u", UC)
     assert code == 0
     assert "german_credit (high tier): champion none, challenger v1 awaiting 1 approval" in out
     assert "EU AI Act" in out
 
 
-def test_refused_approvals_say_why_and_change_nothing(cli, platform: Settings) -> None:
+def test_refused_approvals_say_why_and_change_nothing(own_trained: Settings) -> None:
+    platform = own_trained
+
+    def cli(*args: str) -> tuple[int, str]:
+        return _cli(platform, *args)
+
     code, out = cli(
         "approve", "-u", UC, "--by", "anna.berg@bank.example", "--role", "model_validator",
         "--reason", "mine is good",
@@ -96,12 +138,17 @@ def test_refused_approvals_say_why_and_change_nothing(cli, platform: Settings) -
     assert "separation of duties" in refusals[0].reason
 
 
-def test_an_independent_approval_promotes_and_every_view_shows_it(cli, platform: Settings) -> None:
-    before = datetime.now(UTC)
-    code, out = cli(
-        "approve", "-u", UC, "--by", VALIDATOR, "--role", "model_validator",
-        "--reason", "Validation report VR-2026-114",
-    )  # fmt: skip
+def test_an_independent_approval_promotes_and_every_view_shows_it(approved: Approved) -> None:
+    platform, code, out, before = (
+        approved.settings,
+        approved.exit_code,
+        approved.printed,
+        approved.before,
+    )
+
+    def cli(*args: str) -> tuple[int, str]:
+        return _cli(platform, *args)
+
     assert code == 0, out
     assert "champion v1" in out
 
@@ -140,8 +187,9 @@ def test_an_independent_approval_promotes_and_every_view_shows_it(cli, platform:
     assert out.rstrip().endswith(": v1")
 
 
-def test_reproducing_the_champion_gives_the_same_metrics(cli, platform: Settings) -> None:
-    code, out = cli("reproduce", "-u", UC)
+def test_reproducing_the_champion_gives_the_same_metrics(own_approved: Settings) -> None:
+    platform = own_approved
+    code, out = _cli(platform, "reproduce", "-u", UC)
     assert code == 0, out
     assert "version 1: REPRODUCED within tolerance 1e-06" in out
     assert "auc" in out and "DIFFERS" not in out
@@ -150,33 +198,38 @@ def test_reproducing_the_champion_gives_the_same_metrics(cli, platform: Settings
     assert record.details["matches"] is True and record.model_version == "1"
 
 
-def test_thresholds_changed_after_training_are_refused(platform: Settings) -> None:
+def test_thresholds_changed_after_training_are_refused(own_trained: Settings) -> None:
     """Loosening a trained model's gate plan on disk does not loosen its gates."""
     import json
 
+    platform = own_trained
     plan_file = platform.data_dir / UC / "trained_model" / "1" / "gate_plan.json"
     original = plan_file.read_bytes()
     plan = json.loads(original)
     plan["max_demographic_parity_difference"] = 1.0
     plan_file.write_text(json.dumps(plan))
-    try:
-        defs = build_definitions(platform)
-        gates = defs.get_assets_def(dg.AssetKey([UC, "release_gates"]))
-        result = dg.materialize(
-            [gates],
-            resources=defs.resources,
-            instance=local_instance(platform.dagster_home),
-            raise_on_error=False,
-        )
-        assert not result.success
-        failure = next(e for e in result.all_events if e.is_step_failure)
-        message = failure.step_failure_data.error.to_string()  # type: ignore[union-attr]
-        assert "differs from the one recorded at training" in message
-    finally:
-        plan_file.write_bytes(original)
+
+    defs = build_definitions(platform)
+    gates = defs.get_assets_def(dg.AssetKey([UC, "release_gates"]))
+    result = dg.materialize(
+        [gates],
+        resources=defs.resources,
+        instance=local_instance(platform.dagster_home),
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.step_failure_data.error.to_string()  # type: ignore[union-attr]
+    assert "differs from the one recorded at training" in message
+    assert original != plan_file.read_bytes()
 
 
-def test_audit_verify_passes_then_names_the_edited_record(cli, platform: Settings) -> None:
+def test_audit_verify_passes_then_names_the_edited_record(own_approved: Settings) -> None:
+    platform = own_approved
+
+    def cli(*args: str) -> tuple[int, str]:
+        return _cli(platform, *args)
+
     code, out = cli("audit", "verify")
     assert code == 0 and "chain intact" in out
     code, out = cli("audit", "show", "-u", UC, "--event", "approval")
@@ -242,7 +295,7 @@ def test_a_model_less_fair_than_its_tier_allows_is_blocked(tmp_path: Path) -> No
         for e in result.get_asset_materialization_events()
     }
     assert "release_gates" in materialized and "model_release" not in materialized
-    # The blocked version still has its model card (M6), saying why it was blocked.
+    # The blocked version still has its model card, saying why it was blocked.
     card = materialized["model_card"].metadata["card"].value
     assert "Release status: blocked by gate(s) " in card and "fairness" in card
     assert "| fairness | yes | **FAIL** |" in card

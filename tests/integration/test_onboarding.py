@@ -1,4 +1,4 @@
-"""Onboarding a second use case with a spec only (M7), as docs/onboarding.md describes.
+"""Onboarding a second use case with a spec only, as docs/onboarding.md describes.
 
 The data set is unlike German credit on purpose: messy headers mapped with `source_name`, a
 date column (so the split is out-of-time), a protected attribute, float columns with gaps,

@@ -1,13 +1,16 @@
 """The whole German credit graph, materialized in-process on an isolated embedded default.
 
-One platform home is shared by the tests of this module, in order: a first run through the
-CLI, a second run that must leave the first model's outputs intact, and a run on corrupted
-data that must be blocked without overwriting anything.
+A first run through the CLI is made once for the module (`first_run`) and only read by the
+tests that inspect it. Tests that run the graph again (a second version, corrupted data, an
+empty source) start from a platform home of their own, so no test depends on another's order.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -17,8 +20,10 @@ import yaml
 
 from modelops.cli import main
 from modelops.definitions import build_definitions
+from modelops.names import MAIN_JOB
 from modelops.names import TRAINING_ASSETS as ASSET_NAMES
 from modelops.provenance import code_revision
+from modelops.resources.environment import resources_for
 from modelops.resources.storage import LocalArtifactStore
 from modelops.settings import Settings
 from support import GERMAN_DATA, copy_german_spec, make_settings
@@ -26,11 +31,47 @@ from support import GERMAN_DATA, copy_german_spec, make_settings
 UC = "german_credit"
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    root = tmp_path_factory.mktemp("platform")
+@dataclass(frozen=True)
+class FirstRun:
+    settings: Settings
+    exit_code: int
+    printed: str
+
+
+def _new_platform(root: Path) -> Settings:
     copy_german_spec(root / "specs")
     return make_settings(root, root / "specs")
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
+    """`modelops run` on a fresh platform home, as a newcomer types it."""
+    settings = _new_platform(tmp_path_factory.mktemp("platform"))
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in _env_for(settings).items():
+            patch.setenv(name, value)
+        patch.delenv("DAGSTER_HOME", raising=False)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main(["run"])
+    return FirstRun(settings, code, out.getvalue())
+
+
+@pytest.fixture
+def platform(first_run: FirstRun) -> Settings:
+    return first_run.settings
+
+
+def _trained_platform(tmp_path: Path) -> Settings:
+    """A platform home of the test's own, after one run of the whole graph."""
+    settings = _new_platform(tmp_path / "own")
+    result = (
+        build_definitions(settings)
+        .resolve_job_def(MAIN_JOB)
+        .execute_in_process(instance=_instance(settings))
+    )
+    assert result.success
+    return settings
 
 
 def _env_for(settings: Settings) -> dict[str, str]:
@@ -68,13 +109,9 @@ def _mlflow(settings: Settings):
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def test_first_run_through_the_cli(platform: Settings, monkeypatch, capsys) -> None:
-    for name, value in _env_for(platform).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-
-    assert main(["run"]) == 0
-    out = capsys.readouterr().out
+def test_first_run_through_the_cli(first_run: FirstRun) -> None:
+    platform, out = first_run.settings, first_run.printed
+    assert first_run.exit_code == 0
 
     assert f"{len(ASSET_NAMES) + 1} assets materialized" in out  # + the model inventory
     assert "german_credit: model version 1; holdout AUC" in out
@@ -165,7 +202,8 @@ def test_mlflow_records_run_lineage_and_registered_version(platform: Settings) -
     assert "# Model card: german_credit version 1" in version.description
 
 
-def test_second_run_keeps_the_first_versions(platform: Settings) -> None:
+def test_second_run_keeps_the_first_versions(tmp_path: Path) -> None:
+    platform = _trained_platform(tmp_path)
     store = _store(platform)
     first_card_version = store.require_current(UC, "model_card")
     first_card = store.read_bytes(UC, "model_card", first_card_version, "model_card.md")
@@ -177,15 +215,16 @@ def test_second_run_keeps_the_first_versions(platform: Settings) -> None:
     from modelops.spec.risk import load_risk_policy
 
     defs = build_definitions(platform)
+    resources = resources_for(platform)
     desk = ReleaseDesk(
         load_spec(platform.specs_dir / f"{UC}.yaml"),
         load_risk_policy(),
-        defs.resources["tracking"],
-        defs.resources["audit_log"],
+        resources.tracking,
+        resources.audit_log,
     )
     assert desk.approve("1", "val@bank.example", "model_validator", "VR-1").champion == "1"
 
-    result = defs.resolve_job_def("all_use_cases").execute_in_process(instance=_instance(platform))
+    result = defs.resolve_job_def(MAIN_JOB).execute_in_process(instance=_instance(platform))
     assert result.success
 
     assert store.current_version(UC, "trained_model") == "2"
@@ -213,9 +252,8 @@ def test_second_run_keeps_the_first_versions(platform: Settings) -> None:
     assert {str(v.version) for v in client.search_model_versions(f"name='{UC}'")} == {"1", "2"}
 
 
-def test_corrupted_batch_is_quarantined_blocked_and_overwrites_nothing(
-    platform: Settings, tmp_path: Path
-) -> None:
+def test_corrupted_batch_is_quarantined_blocked_and_overwrites_nothing(tmp_path: Path) -> None:
+    platform = _trained_platform(tmp_path)
     store = _store(platform)
     before = {name: store.current_version(UC, name) for name in ASSET_NAMES}
 
@@ -243,7 +281,7 @@ def test_corrupted_batch_is_quarantined_blocked_and_overwrites_nothing(
 
     result = (
         build_definitions(settings)
-        .resolve_job_def("all_use_cases")
+        .resolve_job_def(MAIN_JOB)
         .execute_in_process(instance=_instance(settings), raise_on_error=False)
     )
     assert not result.success
@@ -275,10 +313,13 @@ def test_corrupted_batch_is_quarantined_blocked_and_overwrites_nothing(
     ):
         assert store.current_version(UC, name) == before[name], name
     assert store.current_version(UC, "validated_dataset") != before["validated_dataset"]
-    assert _mlflow(platform).get_model_version(UC, "2").status == "READY"
+    client = _mlflow(platform)
+    assert client.get_model_version(UC, "1").status == "READY"  # the model is untouched
+    assert [str(v.version) for v in client.search_model_versions(f"name='{UC}'")] == ["1"]
 
 
-def test_empty_source_fails_the_run_with_a_clear_error(platform: Settings, tmp_path: Path) -> None:
+def test_empty_source_fails_the_run_with_a_clear_error(tmp_path: Path) -> None:
+    platform = _trained_platform(tmp_path)
     empty = tmp_path / "empty.csv"
     empty.write_text(GERMAN_DATA.read_text().splitlines()[0] + "\n")
     settings = _reading_from(platform, empty, tmp_path)
@@ -287,7 +328,7 @@ def test_empty_source_fails_the_run_with_a_clear_error(platform: Settings, tmp_p
 
     result = (
         build_definitions(settings)
-        .resolve_job_def("all_use_cases")
+        .resolve_job_def(MAIN_JOB)
         .execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     )
     assert not result.success

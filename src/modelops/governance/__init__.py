@@ -1,4 +1,4 @@
-"""The release process (M1, M3, M9): who may move a model version to champion, and the record.
+"""The release process: who may move a model version to champion, and the record.
 
 Sits between `resources/` (the registry, the audit log) and `defs/` (Dagster assets and the
 CLI): the rules here are plain Python over audit records, so they are tested without Dagster,

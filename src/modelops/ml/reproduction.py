@@ -1,4 +1,4 @@
-"""Does a retrain from the recorded inputs give the same model (M2)?
+"""Does a retrain from the recorded inputs give the same model?
 
 Compared on the recorded holdout: the headline metrics against those recorded at release, and
 every prediction against the registered model's, both within a stated tolerance.

@@ -1,4 +1,4 @@
-"""When to retrain (M18): the decision, as a pure function of what monitoring recorded.
+"""When to retrain: the decision, as a pure function of what monitoring recorded.
 
 A sensor asks this every tick. Several signals can fire in the same month (drift on each new
 batch, a performance dip, new labels): they collapse into one request per month and reason

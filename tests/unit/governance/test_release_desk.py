@@ -12,20 +12,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import pytest
 
 from modelops.governance.audit_records import AuditEvent
 from modelops.governance.release_desk import ReleaseDesk, ReleaseRefused
-from modelops.ml.features import build_features
-from modelops.ml.split import split_train_holdout
 from modelops.ml.training import fit_model, model_input_frame
-from modelops.ml.validation import validate_batch
 from modelops.resources.audit_sqlite import SqliteAuditLog
 from modelops.resources.tracking import DIGEST_TAG, DatasetRef, ModelTracking
 from modelops.spec import UseCaseSpec
 from modelops.spec.risk import RiskQuestionnaire, load_risk_policy
-from support import GERMAN_DATA
 
 OWNER = "anna.berg@bank.example"
 VALIDATOR = "val.idator@bank.example"
@@ -33,20 +28,9 @@ _names = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
-def tracking(tmp_path_factory: pytest.TempPathFactory) -> ModelTracking:
-    root = tmp_path_factory.mktemp("registry")
-    return ModelTracking(
-        tracking_uri=f"sqlite:///{root}/mlflow.db", artifact_root=(root / "artifacts").as_uri()
-    )
-
-
-@pytest.fixture(scope="module")
-def logged(tracking: ModelTracking, german_spec: UseCaseSpec) -> Any:
+def logged(tracking: ModelTracking, german_spec: UseCaseSpec, german_split) -> Any:
     """One real training run; its model is registered again under each test's name."""
-    raw = pl.read_csv(GERMAN_DATA, infer_schema=False)
-    train, _ = split_train_holdout(
-        build_features(validate_batch(raw, german_spec).valid, german_spec), german_spec
-    )
+    train, _ = german_split
     return tracking.record_training(
         use_case="german_credit",
         registered_name="seed_model",

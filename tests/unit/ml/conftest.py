@@ -1,6 +1,6 @@
-"""The real German credit data as the ML tests use it: validated, through feature engineering,
-split into training and holdout; one fitted pipeline per preprocessing family, with its reason
-codes, and the outlier model.
+"""The real German credit data as the ML tests use it: one fitted pipeline per preprocessing
+family of the shared training split (tests/unit/conftest.py), with its reason codes, and the
+outlier model.
 
 Built once per session: polars frames are immutable and no test refits these pipelines in
 place.
@@ -12,13 +12,9 @@ import polars as pl
 import pytest
 from sklearn.pipeline import Pipeline
 
-from modelops.ml.features import build_features
 from modelops.ml.scoring import OutlierModel, ReasonCodes
-from modelops.ml.split import split_train_holdout
 from modelops.ml.training import fit_model
-from modelops.ml.validation import ValidationOutcome, validate_batch
 from modelops.spec import ModelSpec, UseCaseSpec
-from support import GERMAN_DATA
 
 # The German credit spec's own model (a logistic scorecard), the same estimator with imputation
 # and scaling, and the gradient-boosting alternative documented in assets/german_credit.yaml:
@@ -52,29 +48,6 @@ def family(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def model_families() -> dict[str, ModelSpec]:
     return MODEL_FAMILIES
-
-
-@pytest.fixture(scope="session")
-def german_validation(german_spec: UseCaseSpec) -> ValidationOutcome:
-    raw = pl.read_csv(GERMAN_DATA, infer_schema=False)
-    return validate_batch(raw, german_spec)
-
-
-@pytest.fixture(scope="session")
-def german_valid(german_validation: ValidationOutcome) -> pl.DataFrame:
-    return german_validation.valid
-
-
-@pytest.fixture(scope="session")
-def german_features(german_valid: pl.DataFrame, german_spec: UseCaseSpec) -> pl.DataFrame:
-    return build_features(german_valid, german_spec)
-
-
-@pytest.fixture(scope="session")
-def german_split(
-    german_features: pl.DataFrame, german_spec: UseCaseSpec
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    return split_train_holdout(german_features, german_spec)
 
 
 @pytest.fixture(scope="session")

@@ -14,31 +14,17 @@ import skops.io
 from sklearn.pipeline import Pipeline
 
 from modelops.ml import model_integrity
-from modelops.ml.features import build_features
 from modelops.ml.model_integrity import ModelIntegrityError, UntrustedModelError, artifact_digest
-from modelops.ml.split import split_train_holdout
 from modelops.ml.training import fit_baseline, fit_model, model_input_frame
-from modelops.ml.validation import validate_batch
 from modelops.resources.tracking import DIGEST_TAG, DatasetRef, ModelTracking
 from modelops.spec import UseCaseSpec
-from support import GERMAN_DATA
 
 UC = "german_credit"
 
 
 @pytest.fixture(scope="module")
-def tracking(tmp_path_factory: pytest.TempPathFactory) -> ModelTracking:
-    root = tmp_path_factory.mktemp("mlflow")
-    return ModelTracking(
-        tracking_uri=f"sqlite:///{root}/mlflow.db", artifact_root=(root / "artifacts").as_uri()
-    )
-
-
-@pytest.fixture(scope="module")
-def data(german_spec: UseCaseSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
-    raw = pl.read_csv(GERMAN_DATA, infer_schema=False)
-    features = build_features(validate_batch(raw, german_spec).valid, german_spec)
-    return split_train_holdout(features, german_spec)
+def data(german_split: tuple[pl.DataFrame, pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return german_split
 
 
 @pytest.fixture(scope="module")
