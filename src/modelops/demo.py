@@ -25,6 +25,7 @@ import yaml
 from modelops.definitions import build_definitions
 from modelops.governance.release_desk import ReleaseDesk
 from modelops.instance import local_instance
+from modelops.ml.monthly_drift import MonthlyDrift
 from modelops.monitoring.history import monthly_drift, performance_summaries
 from modelops.names import (
     MODEL,
@@ -44,12 +45,8 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 @dataclass
 class DemoMonth:
-    month: str
-    model_version: str
-    rows: int
-    drifted_share: float | None = None
-    score_psi: float | None = None
-    breach: bool = False
+    drift: MonthlyDrift
+    """What the month's `monthly_drift` stored: the scoring version, rows, drift, breach."""
     events: list[str] = field(default_factory=list)
 
 
@@ -181,7 +178,11 @@ def run_demo(
             )
             line.events.append(
                 f"version {promoted} "
-                + ("promoted to champion" if promoted != line.model_version else "not promoted")
+                + (
+                    "promoted to champion"
+                    if promoted != line.drift.model_version
+                    else "not promoted"
+                )
             )
         story.months.append(line)
         say(_format(line, time.perf_counter() - started))
@@ -289,15 +290,7 @@ def _promote_latest(
 
 def _month_line(store: ArtifactStore, spec: UseCaseSpec, month: str) -> DemoMonth:
     drift = monthly_drift(store, spec, month)
-    return DemoMonth(
-        month=month,
-        model_version=drift.model_version,
-        rows=drift.rows,
-        drifted_share=drift.drifted_share,
-        score_psi=drift.score_psi,
-        breach=drift.breach,
-        events=[drift.breach_reason()] if drift.breach else [],
-    )
+    return DemoMonth(drift, [drift.breach_reason()] if drift.breach else [])
 
 
 def _realised(store: ArtifactStore, spec: UseCaseSpec) -> dict[str, tuple[str, float]]:
@@ -305,20 +298,22 @@ def _realised(store: ArtifactStore, spec: UseCaseSpec) -> dict[str, tuple[str, f
 
 
 def _format(line: DemoMonth, seconds: float) -> str:
-    flag = "BREACH" if line.breach else "ok    "
-    psi = f"{line.score_psi:.3f}" if line.score_psi is not None else "  n/a"
+    drift = line.drift
+    flag = "BREACH" if drift.breach else "ok    "
+    psi = f"{drift.score_psi:.3f}" if drift.score_psi is not None else "  n/a"
     events = "; ".join(line.events)
     return (
-        f"{line.month}  model v{line.model_version:<3} {line.rows:>7,} rows  "
-        f"drifted {line.drifted_share:>4.0%}  score PSI {psi}  {flag}  {events}"
+        f"{drift.month}  model v{drift.model_version:<3} {drift.rows:>7,} rows  "
+        f"drifted {drift.drifted_share:>4.0%}  score PSI {psi}  {flag}  {events}"
         f"  ({seconds:.0f} s)"
     )
 
 
 def _summary(story: DemoStory, spec: UseCaseSpec, settings: Settings) -> str:
-    versions = sorted({m.model_version for m in story.months}, key=int)
-    breaches = [m.month for m in story.months if m.breach]
-    moved = [m.month for m in story.months if m.model_version != story.months[0].model_version]
+    drifts = [m.drift for m in story.months]
+    versions = sorted({d.model_version for d in drifts}, key=int)
+    breaches = [d.month for d in drifts if d.breach]
+    moved = [d.month for d in drifts if d.model_version != drifts[0].model_version]
     realised = ", ".join(
         f"{month} v{v} {auc:.3f}" for month, (v, auc) in sorted(story.realised_auc.items())
     )

@@ -166,7 +166,7 @@ def _report(
         instance.report_runless_asset_event(
             dg.AssetMaterialization(
                 asset_key=dg.AssetKey([uc, CARD]),
-                metadata=card_metadata(card.markdown, version, card.uri) | who,
+                metadata=card_metadata(card) | who,
             )
         )
     rows = inventory_rows(
@@ -288,14 +288,11 @@ def reproduce(
         notes=tuple(notes),
     )
     platform.resources.audit_log.append(
-        AuditEvent(
-            event="reproduction",
+        record.audit_event(
+            "reproduction",
             actor=actor,
             use_case=use_case,
             reason="reproduced" if report.matches else "NOT reproduced",
-            model_version=version,
-            data_versions=record.data_versions,
-            code_version=record.code_version,
             details=report.to_dict(),
         )
     )

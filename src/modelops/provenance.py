@@ -1,4 +1,5 @@
-"""Which code produced an output: the git revision, recorded on every MLflow run, so every output can be traced and retrained."""
+"""Which code produced an output: the git revision, recorded on every MLflow run, so every
+output can be traced and retrained."""
 
 from __future__ import annotations
 

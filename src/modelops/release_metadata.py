@@ -13,6 +13,7 @@ import dagster as dg
 
 from modelops.defs.outputs import Metadata
 from modelops.formatting import bullets
+from modelops.governance.card_publisher import PublishedCard
 from modelops.governance.inventory import InventoryRow, inventory_markdown
 from modelops.governance.release_desk import ReleaseDesk, ReleaseStatus
 
@@ -35,11 +36,11 @@ def release_metadata(
     return metadata
 
 
-def card_metadata(markdown: str, model_version: str, card_uri: str) -> Metadata:
+def card_metadata(card: PublishedCard) -> Metadata:
     return {
-        "card": dg.MetadataValue.md(markdown),
-        "model_version": model_version,
-        "card_uri": dg.MetadataValue.url(card_uri),
+        "card": dg.MetadataValue.md(card.markdown),
+        "model_version": card.model_version,
+        "card_uri": dg.MetadataValue.url(card.uri),
     }
 
 

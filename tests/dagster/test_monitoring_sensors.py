@@ -5,7 +5,6 @@ retraining of the champion the audit log records."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -14,14 +13,14 @@ import pytest
 from modelops.defs.monitoring_sensors import monitoring_sensors
 from modelops.defs.use_case import use_case_definitions
 from modelops.governance.audit_records import AuditEvent
-from modelops.governance.model_record import ModelRecord, write_model_record
+from modelops.governance.model_record import write_model_record
 from modelops.ml.monthly_drift import DRIFT_FILE, MonthlyDrift
 from modelops.names import MONTHLY_DRIFT, monthly, new_files_sensor, retraining_sensor
 from modelops.resources.alerts import LocalAlerts
 from modelops.resources.audit_sqlite import SqliteAuditLog
 from modelops.spec import UseCaseSpec
 from modelops.spec.risk import load_risk_policy
-from support.fakes import MemoryArtifactStore, MemorySource
+from support.fakes import MemoryArtifactStore, MemorySource, model_record
 
 UC = "german_credit"
 RESOURCE_KEYS = ("store", "source", "tracking", "alerts", "audit_log")
@@ -75,26 +74,7 @@ def champion_v1(
     log.append(
         AuditEvent(event="promotion", actor="val@bank.example", use_case=UC, model_version="1")
     )
-    record = ModelRecord(
-        registered_name=UC,
-        version="1",
-        run_id="r",
-        experiment_id="e",
-        model_uri="models:/german_credit/1",
-        training_set_version="t",
-        holdout_set_version="h",
-        trained_at=datetime(2025, 1, 1, tzinfo=UTC),
-        training_rows=700,
-        training_positive_rate=0.3,
-        estimator="sklearn.linear_model.LogisticRegression",
-        code_version="c",
-        git_commit="g",
-        lock_sha256="l",
-        trained_by="anna.berg@bank.example",
-        artifact_sha256="a",
-        risk_tier="high",
-    )
-    write_model_record(store, UC, record)
+    write_model_record(store, UC, model_record(registered_name=UC))
     return store, log
 
 

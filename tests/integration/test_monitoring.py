@@ -62,7 +62,7 @@ def _store(settings: Settings):
 
 def test_the_demo_tells_the_story(played) -> None:
     story, _, printed = played
-    breaches = [m.month for m in story.months if m.breach]
+    breaches = [m.drift.month for m in story.months if m.drift.breach]
     assert breaches and breaches[0] >= "2025-02"  # nothing before the segment appears
     assert story.retraining and story.retraining[0].endswith("drift")
     assert story.promotions[-1].startswith("1 -> 2")
@@ -70,7 +70,7 @@ def test_the_demo_tells_the_story(played) -> None:
     assert story.tier == "high" and not story.blocked
     assert [a.split(" by ")[0] for a in story.approvals] == ["v1", "v2"]
     assert "validator@bank.example (model_validator)" in printed
-    versions = [m.model_version for m in story.months]
+    versions = [m.drift.model_version for m in story.months]
     assert versions[0] == "1" and versions[-1] == "2"  # scoring moved to the new version
     assert "retraining triggered:" in printed and "2025-" in printed
     assert story.realised_auc  # outcomes arrived and were measured
@@ -135,7 +135,7 @@ def test_repeated_drift_signals_give_one_retraining_run(played) -> None:
     story, sandbox, _ = played
     assert len(story.retraining) == 1  # during the demo too
     store = _store(sandbox)
-    champion = story.months[-1].model_version
+    champion = story.months[-1].drift.model_version
     for month in ("2025-07", "2025-08"):
         drift = MonthlyDrift(
             month=month,
@@ -220,7 +220,7 @@ def test_a_broken_upstream_feature_is_quarantined_alerted_never_scored(tmp_path:
     assert broken["reason_1"].str.starts_with("input failed validation: telephone").all()
     alerts = [json.loads(line) for line in (sandbox / "alerts.jsonl").read_text().splitlines()]
     assert any(a["kind"] == "validation" and "2025-02" in a["summary"] for a in alerts)
-    assert story.months[0].model_version == "1"
+    assert story.months[0].drift.model_version == "1"
 
 
 # A month scored in a fresh process, from the champion's serving bundle -------------------------
@@ -309,7 +309,7 @@ def test_scoring_a_month_in_a_fresh_process_fits_nothing(played, tmp_path: Path)
 def test_a_changed_serving_bundle_is_refused_on_load(played, tmp_path: Path) -> None:
     story, sandbox, _ = played
     home = _copy_of(sandbox, tmp_path)
-    champion = story.months[-1].model_version
+    champion = story.months[-1].drift.model_version
     pipeline = home / "data" / UC / MODEL / champion / f"{SERVING_BUNDLE_PREFIX}pipeline.skops"
     content = bytearray(pipeline.read_bytes())
     content[-1] ^= 1

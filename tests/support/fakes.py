@@ -1,13 +1,16 @@
 """Small in-memory resources for the dagster tier: single assets and sensors run against them
-with `dg.materialize` and `dg.build_sensor_context`, without files, servers or MLflow."""
+with `dg.materialize` and `dg.build_sensor_context`, without files, servers or MLflow; and a
+model record to put in them."""
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from datetime import UTC, datetime
 
 from pydantic import Field
 
+from modelops.governance.model_record import ModelRecord
 from modelops.resources.source import DataSource
 from modelops.resources.storage import ArtifactStore
 from modelops.spec import Source, UseCaseSpec
@@ -15,6 +18,32 @@ from modelops.spec import Source, UseCaseSpec
 _FILES: dict[str, dict[tuple[str, ...], bytes]] = defaultdict(dict)
 _CURRENT: dict[str, dict[tuple[str, str], str]] = defaultdict(dict)
 _SOURCES: dict[str, dict[str, tuple[bytes, str]]] = defaultdict(dict)
+
+
+def model_record(**changes: object) -> ModelRecord:
+    """A German credit model record, version 1, with placeholder values but for `changes`."""
+    return ModelRecord.model_validate(
+        {
+            "registered_name": "german_credit",
+            "version": "1",
+            "run_id": "r",
+            "experiment_id": "e",
+            "model_uri": "models:/german_credit/1",
+            "training_set_version": "t",
+            "holdout_set_version": "h",
+            "trained_at": datetime(2025, 1, 1, tzinfo=UTC),
+            "training_rows": 700,
+            "training_positive_rate": 0.3,
+            "estimator": "sklearn.linear_model.LogisticRegression",
+            "code_version": "c",
+            "git_commit": "g",
+            "lock_sha256": "l",
+            "trained_by": "anna.berg@bank.example",
+            "artifact_sha256": "a",
+            "risk_tier": "high",
+            **changes,
+        }
+    )
 
 
 def _space() -> str:

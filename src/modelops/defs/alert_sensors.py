@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from modelops.names import MODEL, RAW, SCORING_TAG, TRAINING_TAG
-from modelops.resources.alerts import Alert, AlertSink
+from modelops import names
+from modelops.resources.alerts import AlertSink
 from modelops.spec import UseCaseSpec
 
 
 def freshness_alerts(spec: UseCaseSpec) -> dg.SensorDefinition:
     """Alerts the owners once when an asset is older than its SLA (cursor: what was alerted)."""
-    limits = {RAW: spec.freshness.source_max_age, MODEL: spec.freshness.model_max_age}
+    limits = {names.RAW: spec.freshness.source_max_age, names.MODEL: spec.freshness.model_max_age}
 
     @dg.sensor(
         name=f"{spec.id}_freshness_alerts",
@@ -44,15 +44,12 @@ def freshness_alerts(spec: UseCaseSpec) -> dg.SensorDefinition:
                 continue
             alerted[name] = latest.storage_id
             late.append(name)
-            alerts.send(
-                Alert(
-                    use_case=spec.id,
-                    kind="freshness",
-                    severity="warning",
-                    summary=f"{name} is {_days(age)} old (SLA {_days(limit)})",
-                    owners=tuple(spec.owners.dagster_owners),
-                    details={"asset": name, "age_hours": age.total_seconds() / 3600},
-                )
+            alerts.notify(
+                spec,
+                "freshness",
+                f"{name} is {_days(age)} old (SLA {_days(limit)})",
+                asset=name,
+                age_hours=age.total_seconds() / 3600,
             )
         if not late:
             return dg.SkipReason("everything within its SLA (or already alerted)")
@@ -63,7 +60,7 @@ def freshness_alerts(spec: UseCaseSpec) -> dg.SensorDefinition:
 
 def run_failure_alerts(specs: list[UseCaseSpec]) -> dg.SensorDefinition:
     """A failed run alerts the owners of the use case(s) it was running."""
-    owners = {spec.id: tuple(spec.owners.dagster_owners) for spec in specs}
+    by_id = {spec.id: spec for spec in specs}
 
     @dg.run_failure_sensor(
         name="run_failure_alerts",
@@ -72,22 +69,20 @@ def run_failure_alerts(specs: list[UseCaseSpec]) -> dg.SensorDefinition:
     )
     def sensor(context: dg.RunFailureSensorContext, alerts: AlertSink) -> None:
         run = context.dagster_run
-        use_cases = {run.tags.get(TRAINING_TAG), run.tags.get(SCORING_TAG)} - {None}
+        use_cases = {run.tags.get(names.TRAINING_TAG), run.tags.get(names.SCORING_TAG)} - {None}
         if not use_cases and run.asset_selection:
             use_cases = {key.path[0] for key in run.asset_selection}
         message = context.failure_event.message or "run failed"
-        for use_case in sorted(use_cases or owners):
-            if use_case not in owners:
+        for use_case in sorted(use_cases or by_id):
+            if use_case not in by_id:
                 continue
-            alerts.send(
-                Alert(
-                    use_case=use_case,
-                    kind="run_failure",
-                    severity="critical",
-                    summary=f"run {run.run_id[:8]} of {run.job_name} failed: {message[:300]}",
-                    owners=owners[use_case],
-                    details={"run_id": run.run_id, "job": run.job_name},
-                )
+            alerts.notify(
+                by_id[use_case],
+                "run_failure",
+                f"run {run.run_id[:8]} of {run.job_name} failed: {message[:300]}",
+                severity="critical",
+                run_id=run.run_id,
+                job=run.job_name,
             )
 
     return sensor

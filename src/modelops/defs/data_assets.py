@@ -15,19 +15,11 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from modelops import names
 from modelops.defs.kubernetes import pod_tags
-from modelops.defs.outputs import Metadata, stored_table, table_markdown, table_schema
+from modelops.defs.outputs import Metadata, dataset_spec, stored_table, table_markdown, table_schema
 from modelops.defs.versioning import code_version
 from modelops.ml.batch_parsing import batch_facts, batch_filename
-from modelops.names import (
-    FEATURES,
-    HOLDOUT,
-    LABELLED_PRODUCTION,
-    QUARANTINE,
-    RAW,
-    TRAINING,
-    VALIDATED,
-)
 from modelops.resources.source import DataSource, EmptySourceError
 from modelops.resources.storage import ArtifactStore
 from modelops.spec import UseCaseSpec
@@ -46,22 +38,25 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
     step = {"op_tags": pod_tags(spec.compute.default), "group_name": uc}
     owners = spec.owners.dataset_owners
     learns_from_production = spec.monitoring is not None and spec.monitoring.labels is not None
+    descriptions = {
+        names.VALIDATED: "Rows that passed every check of the spec's schema, typed.",
+        names.QUARANTINE: "Rows that failed validation, as delivered, with every reason.",
+        names.TRAINING: f"Training rows ({spec.split_strategy} split, seed {spec.split.seed}).",
+        names.HOLDOUT: "Holdout rows, never seen in training: all reported metrics use them.",
+    }
 
-    def dataset(name: str, upstream: str, version: str, description: str) -> dg.AssetSpec:
-        """One of the datasets a multi-asset step writes."""
-        extra = [key(LABELLED_PRODUCTION)] if upstream == RAW and learns_from_production else []
-        return dg.AssetSpec(
-            key(name),
-            deps=[key(upstream), *extra],
-            owners=owners,
-            kinds={"polars"} if upstream != RAW else {"pandera", "polars"},
-            code_version=version,
-            description=description,
-            group_name=uc,
-        )
+    def datasets(upstream: str, version: str, *outputs: str) -> list[dg.AssetSpec]:
+        """The datasets one step writes from `upstream`. Validation checks with pandera, and
+        also reads the labelled production months the training data gains."""
+        validates = upstream == names.RAW
+        deps = [key(upstream)]
+        if validates and learns_from_production:
+            deps.append(key(names.LABELLED_PRODUCTION))
+        kinds = {"pandera", "polars"} if validates else {"polars"}
+        return [dataset_spec(spec, n, deps, kinds, version, descriptions[n]) for n in outputs]
 
     @dg.asset(
-        key=key(RAW),
+        key=key(names.RAW),
         owners=owners,
         kinds={"polars", spec.source.resolved_format},
         code_version=code_version(("modelops.resources.source",), spec.source),
@@ -76,18 +71,20 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         facts = batch_facts(content, spec.source)
         if facts.rows == 0:
             raise EmptySourceError(f"source {source.location(spec.source)} has no rows")
-        version = store.store_files(uc, RAW, {batch_filename(spec.source): content})
+        version = store.store_files(uc, names.RAW, {batch_filename(spec.source): content})
         metadata: Metadata = {
             "dagster/row_count": facts.rows,
             "dagster/column_schema": table_schema(facts.schema),
-            "uri": dg.MetadataValue.url(store.uri(uc, RAW, version, batch_filename(spec.source))),
+            "uri": dg.MetadataValue.url(
+                store.uri(uc, names.RAW, version, batch_filename(spec.source))
+            ),
             "source": dg.MetadataValue.url(source.location(spec.source)),
             "bytes": len(content),
         }
         if spec.source.attribution:
             metadata["attribution"] = spec.source.attribution
         return dg.MaterializeResult(
-            asset_key=key(RAW), data_version=dg.DataVersion(version), metadata=metadata
+            asset_key=key(names.RAW), data_version=dg.DataVersion(version), metadata=metadata
         )
 
     limit, floor = spec.data_schema.max_quarantine_share, spec.data_schema.min_valid_rows
@@ -95,24 +92,11 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
 
     @dg.multi_asset(
         name=f"{uc}__validate",
-        specs=[
-            dataset(
-                VALIDATED,
-                RAW,
-                validation_version,
-                "Rows that passed every check of the spec's schema, typed.",
-            ),
-            dataset(
-                QUARANTINE,
-                RAW,
-                validation_version,
-                "Rows that failed validation, as delivered, with every reason.",
-            ),
-        ],
+        specs=datasets(names.RAW, validation_version, names.VALIDATED, names.QUARANTINE),
         check_specs=[
             dg.AssetCheckSpec(
                 BATCH_QUALITY,
-                asset=key(VALIDATED),
+                asset=key(names.VALIDATED),
                 blocking=True,
                 description=f"At most {limit:.0%} of rows quarantined and at least {floor} "
                 "valid rows; blocks everything downstream.",
@@ -137,18 +121,18 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         }
         if outcome.ignored_columns:
             extra["ignored_source_columns"] = list(outcome.ignored_columns)
-        yield stored_table(store, key(VALIDATED), VALIDATED, outcome.valid, extra)
+        yield stored_table(store, key(names.VALIDATED), names.VALIDATED, outcome.valid, extra)
         yield stored_table(
             store,
-            key(QUARANTINE),
-            QUARANTINE,
+            key(names.QUARANTINE),
+            names.QUARANTINE,
             outcome.quarantined,
             {"sample": table_markdown(outcome.quarantined.select(ROW_ID, "reasons"), limit=20)},
         )
         problems = outcome.quality_problems(limit, floor)
         yield dg.AssetCheckResult(
             check_name=BATCH_QUALITY,
-            asset_key=key(VALIDATED),
+            asset_key=key(names.VALIDATED),
             passed=not problems,
             severity=dg.AssetCheckSeverity.ERROR,
             description="; ".join(problems) or "batch within quality limits",
@@ -160,8 +144,8 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         )
 
     @dg.asset(
-        key=key(FEATURES),
-        deps=[key(VALIDATED)],
+        key=key(names.FEATURES),
+        deps=[key(names.VALIDATED)],
         owners=owners,
         kinds={"polars"},
         code_version=code_version(("modelops.ml.features",), spec.features, spec.target),
@@ -171,11 +155,11 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
     def features(context: dg.AssetExecutionContext, store: ArtifactStore) -> dg.MaterializeResult:
         from modelops.ml.features import build_features
 
-        table = build_features(store.read_table(uc, VALIDATED), spec)
+        table = build_features(store.read_table(uc, names.VALIDATED), spec)
         return stored_table(
             store,
-            key(FEATURES),
-            FEATURES,
+            key(names.FEATURES),
+            names.FEATURES,
             table,
             {
                 "model_inputs": len(spec.model_inputs),
@@ -187,20 +171,7 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
 
     @dg.multi_asset(
         name=f"{uc}__split",
-        specs=[
-            dataset(
-                TRAINING,
-                FEATURES,
-                split_version,
-                f"Training rows ({spec.split_strategy} split, seed {spec.split.seed}).",
-            ),
-            dataset(
-                HOLDOUT,
-                FEATURES,
-                split_version,
-                "Holdout rows, never seen in training: all reported metrics use them.",
-            ),
-        ],
+        specs=datasets(names.FEATURES, split_version, names.TRAINING, names.HOLDOUT),
         op_tags=step["op_tags"],
     )
     def split(
@@ -208,8 +179,8 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
     ) -> Iterator[dg.MaterializeResult]:
         from modelops.ml.split import split_train_holdout
 
-        train, holdout = split_train_holdout(store.read_table(uc, FEATURES), spec)
-        for name, table in ((TRAINING, train), (HOLDOUT, holdout)):
+        train, holdout = split_train_holdout(store.read_table(uc, names.FEATURES), spec)
+        for name, table in ((names.TRAINING, train), (names.HOLDOUT, holdout)):
             positive_rate = round(float(table.get_column(LABEL).mean()), 6)
             yield stored_table(store, key(name), name, table, {"positive_rate": positive_rate})
 

@@ -6,23 +6,23 @@ owner, risk tier, status, champion and review dates, from the specs and the audi
 
 import dagster as dg
 
+from modelops import names
 from modelops.defs.versioning import code_version
 from modelops.governance.inventory import inventory_rows
-from modelops.names import INVENTORY, INVENTORY_GROUP, RELEASE
 from modelops.release_metadata import inventory_metadata
 from modelops.resources.audit_log import AuditLog
 from modelops.resources.tracking import ModelTracking
 from modelops.spec import UseCaseSpec
 from modelops.spec.risk import RiskPolicy
 
-INVENTORY_KEY = dg.AssetKey([INVENTORY_GROUP, INVENTORY])
+INVENTORY_KEY = dg.AssetKey([names.INVENTORY_GROUP, names.INVENTORY])
 
 
 def inventory_asset(specs: list[UseCaseSpec], policy: RiskPolicy) -> dg.AssetsDefinition:
     @dg.asset(
         key=INVENTORY_KEY,
-        deps=[dg.AssetKey([spec.id, RELEASE]) for spec in specs],
-        group_name=INVENTORY_GROUP,
+        deps=[dg.AssetKey([spec.id, names.RELEASE]) for spec in specs],
+        group_name=names.INVENTORY_GROUP,
         owners=list(dict.fromkeys(f"team:{spec.owners.team}" for spec in specs)),
         kinds={"python"},
         code_version=code_version(("modelops.governance.inventory",)),

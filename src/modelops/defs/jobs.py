@@ -10,81 +10,64 @@ from __future__ import annotations
 
 import dagster as dg
 
+from modelops import names
 from modelops.defs.inventory_asset import INVENTORY_KEY
 from modelops.defs.partitions import monthly_partitions
-from modelops.names import (
-    DRIFT_HISTORY,
-    LABEL_ASSETS,
-    LABELLED_PRODUCTION,
-    MAIN_JOB,
-    PERFORMANCE_HISTORY,
-    SCORING_ASSETS,
-    SCORING_TAG,
-    TRAINING_ASSETS,
-    TRAINING_TAG,
-    history_job,
-    labels_job,
-    scoring_job,
-    training_job,
-)
 from modelops.spec import UseCaseSpec
-
-
-def _assets(spec: UseCaseSpec, names: tuple[str, ...]) -> dg.AssetSelection:
-    return dg.AssetSelection.assets(*[dg.AssetKey([spec.id, name]) for name in names])
 
 
 def use_case_jobs(spec: UseCaseSpec) -> list[dg.UnresolvedAssetJobDefinition]:
     """The training job, and the scoring, labels and history jobs of a monitored use case."""
+    uc = spec.id
+    training = f"Raw data to model card for '{uc}'."
     jobs = [
-        dg.define_asset_job(
-            training_job(spec.id),
-            selection=_assets(spec, TRAINING_ASSETS),
-            description=f"Raw data to model card for '{spec.id}'.",
-            tags={TRAINING_TAG: spec.id},
-        )
+        _job(spec, names.training_job(uc), names.TRAINING_ASSETS, training, tag=names.TRAINING_TAG)
     ]
     if spec.monitoring is None:
         return jobs
-    partitions = monthly_partitions(spec)
+    monthly = monthly_partitions(spec)
+    scoring = f"Score and check one month of '{uc}' applications."
     jobs.append(
-        dg.define_asset_job(
-            scoring_job(spec.id),
-            selection=_assets(spec, SCORING_ASSETS),
-            partitions_def=partitions,
-            tags={SCORING_TAG: spec.id},
-            description=f"Score and check one month of '{spec.id}' applications.",
-        )
+        _job(spec, names.scoring_job(uc), names.SCORING_ASSETS, scoring, partitions=monthly)
     )
-    history: tuple[str, ...] = (DRIFT_HISTORY,)
+    history: tuple[str, ...] = (names.DRIFT_HISTORY,)
     if spec.monitoring.labels is not None:
+        labels = f"Outcomes of one month of '{uc}' and realised performance."
         jobs.append(
-            dg.define_asset_job(
-                labels_job(spec.id),
-                selection=_assets(spec, LABEL_ASSETS),
-                partitions_def=partitions,
-                tags={SCORING_TAG: spec.id},
-                description=f"Outcomes of one month of '{spec.id}' and realised performance.",
-            )
+            _job(spec, names.labels_job(uc), names.LABEL_ASSETS, labels, partitions=monthly)
         )
-        history += (PERFORMANCE_HISTORY, LABELLED_PRODUCTION)
-    jobs.append(
-        dg.define_asset_job(
-            history_job(spec.id),
-            selection=_assets(spec, history),
-            tags={SCORING_TAG: spec.id},
-            description=f"Monitoring history of '{spec.id}' across months.",
-        )
-    )
+        history += (names.PERFORMANCE_HISTORY, names.LABELLED_PRODUCTION)
+    across = f"Monitoring history of '{uc}' across months."
+    jobs.append(_job(spec, names.history_job(uc), history, across))
     return jobs
+
+
+def _job(
+    spec: UseCaseSpec,
+    name: str,
+    assets: tuple[str, ...],
+    description: str,
+    *,
+    tag: str = names.SCORING_TAG,
+    partitions: dg.PartitionsDefinition | None = None,
+) -> dg.UnresolvedAssetJobDefinition:
+    """A job of some of `spec`'s assets, tagged with the use case: `tag` decides how the
+    production instance queues its runs (see above)."""
+    return dg.define_asset_job(
+        name,
+        selection=dg.AssetSelection.assets(*[dg.AssetKey([spec.id, a]) for a in assets]),
+        partitions_def=partitions,
+        tags={tag: spec.id},
+        description=description,
+    )
 
 
 def main_job(specs: list[UseCaseSpec]) -> dg.UnresolvedAssetJobDefinition:
     """Every use case's training job at once, and the inventory after them."""
     return dg.define_asset_job(
-        MAIN_JOB,
+        names.MAIN_JOB,
         selection=dg.AssetSelection.assets(
-            *[dg.AssetKey([s.id, name]) for s in specs for name in TRAINING_ASSETS],
+            *[dg.AssetKey([s.id, name]) for s in specs for name in names.TRAINING_ASSETS],
             INVENTORY_KEY,
         ),
         description="Every use case, raw data to model card.",

@@ -11,28 +11,21 @@ retraining learns from.
 (No `from __future__ import annotations`: Dagster reads the annotations of asset functions.)
 """
 
+import dataclasses
 from collections.abc import Iterator
 
 import dagster as dg
 
+from modelops import names
+from modelops.defs.history_assets import history_asset, stored_history
 from modelops.defs.kubernetes import pod_tags
-from modelops.defs.outputs import stored_report, stored_table, table_markdown
+from modelops.defs.outputs import stored_report, stored_table
 from modelops.defs.partitions import month_of, monthly_partitions
 from modelops.defs.versioning import code_version
 from modelops.formatting import json_document
 from modelops.monitoring.history import performance_history as read_performance_history
 from modelops.monitoring.labelled_production import assemble_labelled_production
-from modelops.names import (
-    BATCH,
-    LABELLED_PRODUCTION,
-    LABELS,
-    PERFORMANCE,
-    PERFORMANCE_HISTORY,
-    PREDICTIONS,
-    SOURCE_TOKEN,
-    monthly,
-)
-from modelops.resources.alerts import Alert, AlertSink
+from modelops.resources.alerts import AlertSink
 from modelops.resources.source import DataSource
 from modelops.resources.storage import ArtifactStore
 from modelops.resources.tracking import ModelTracking
@@ -57,7 +50,7 @@ def label_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         return dg.AssetKey([uc, name])
 
     @dg.asset(
-        key=key(LABELS),
+        key=key(names.LABELS),
         partitions_def=partitions,
         owners=data_owners,
         kinds={"polars"},
@@ -73,19 +66,23 @@ def label_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         table = source.read(month_source).select(monitoring.id_column, target_header)
         token = source.probe(month_source) or ""
         return stored_table(
-            store, key(LABELS), monthly(LABELS, month), table, {SOURCE_TOKEN: token}
+            store,
+            key(names.LABELS),
+            names.monthly(names.LABELS, month),
+            table,
+            {names.SOURCE_TOKEN: token},
         )
 
     @dg.asset(
-        key=key(PERFORMANCE),
+        key=key(names.PERFORMANCE),
         partitions_def=partitions,
-        deps=[key(LABELS), key(PREDICTIONS)],
+        deps=[key(names.LABELS), key(names.PREDICTIONS)],
         owners=model_owners,
         kinds={"scikitlearn"},
         check_specs=[
             dg.AssetCheckSpec(
                 FLOOR_CHECK,
-                asset=key(PERFORMANCE),
+                asset=key(names.PERFORMANCE),
                 description=f"Realised AUC of the vintage at least {retraining.min_auc}.",
             )
         ],
@@ -107,8 +104,8 @@ def label_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
 
         month = month_of(context.partition_key)
         measured = measure_realised_performance(
-            store.read_table(uc, monthly(PREDICTIONS, month)),
-            store.read_table(uc, monthly(LABELS, month)),
+            store.read_table(uc, names.monthly(names.PREDICTIONS, month)),
+            store.read_table(uc, names.monthly(names.LABELS, month)),
             spec,
             month,
         )
@@ -117,12 +114,12 @@ def label_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             if len(measured.versions) == 1
             else None
         )
-        summary = measured.model_copy(update={"release_auc": release})
+        summary = dataclasses.replace(measured, release_auc=release)
         yield stored_report(
             store,
-            key(PERFORMANCE),
-            monthly(PERFORMANCE, month),
-            {PERFORMANCE_FILE: json_document(summary.model_dump())},
+            key(names.PERFORMANCE),
+            names.monthly(names.PERFORMANCE, month),
+            {PERFORMANCE_FILE: json_document(dataclasses.asdict(summary))},
             {
                 "auc": summary.auc,
                 "gini": summary.gini,
@@ -134,48 +131,30 @@ def label_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         floor = retraining.min_auc
         below = floor is not None and summary.auc < floor
         if below:
-            alerts.send(
-                Alert(
-                    use_case=uc,
-                    kind="performance",
-                    summary=f"{month}: realised AUC {summary.auc:.3f} below the "
-                    f"floor {floor} (at release {release})",
-                    owners=tuple(model_owners),
-                    details={"month": month},
-                )
+            alerts.notify(
+                spec,
+                "performance",
+                f"{month}: realised AUC {summary.auc:.3f} below the floor {floor} "
+                f"(at release {release})",
+                month=month,
             )
         yield dg.AssetCheckResult(
             check_name=FLOOR_CHECK,
-            asset_key=key(PERFORMANCE),
+            asset_key=key(names.PERFORMANCE),
             passed=not below,
             severity=dg.AssetCheckSeverity.ERROR,
             description=f"realised AUC {summary.auc:.3f} (release {release}, floor {floor})",
         )
 
-    @dg.asset(
-        key=key(PERFORMANCE_HISTORY),
-        automation_condition=dg.AutomationCondition.eager(),
-        deps=[key(PERFORMANCE)],
-        owners=model_owners,
-        kinds={"polars"},
-        code_version=code_version(("modelops.monitoring.history",)),
-        description="Realised performance of every labelled vintage.",
-        **step,
-    )
+    @history_asset(spec, names.PERFORMANCE_HISTORY, names.PERFORMANCE)
     def performance_history(store: ArtifactStore) -> dg.MaterializeResult:
         history = read_performance_history(store, spec)
-        return stored_table(
-            store,
-            key(PERFORMANCE_HISTORY),
-            PERFORMANCE_HISTORY,
-            history,
-            {"history": table_markdown(history, limit=36)},
-        )
+        return stored_history(store, key(names.PERFORMANCE_HISTORY), history)
 
     @dg.asset(
-        key=key(LABELLED_PRODUCTION),
+        key=key(names.LABELLED_PRODUCTION),
         automation_condition=dg.AutomationCondition.eager(),
-        deps=[key(LABELS), key(BATCH)],
+        deps=[key(names.LABELS), key(names.BATCH)],
         owners=data_owners,
         kinds={"polars"},
         code_version=code_version(("modelops.monitoring.labelled_production",), retraining),
@@ -185,6 +164,6 @@ def label_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
     )
     def labelled_production(store: ArtifactStore) -> dg.MaterializeResult:
         table = assemble_labelled_production(store, spec)
-        return stored_table(store, key(LABELLED_PRODUCTION), LABELLED_PRODUCTION, table)
+        return stored_table(store, key(names.LABELLED_PRODUCTION), names.LABELLED_PRODUCTION, table)
 
     return [labels, realised_performance, performance_history, labelled_production]

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
+from modelops import names
 from modelops.defs.kubernetes import pod_tags
 from modelops.defs.outputs import markdown, stored_report
 from modelops.defs.run_context import run_actor, this_run_model
@@ -22,7 +23,6 @@ from modelops.defs.versioning import code_version
 from modelops.formatting import json_document
 from modelops.governance.champion import champion_holdout_scores
 from modelops.governance.training_record import TrainingRun, train_and_register
-from modelops.names import DRIFT, EVALUATION, HOLDOUT, MODEL, RETRAINING_REASON_TAG, TRAINING
 from modelops.resources.audit_log import AuditLog
 from modelops.resources.storage import ArtifactStore
 from modelops.resources.tracking import ModelTracking
@@ -45,8 +45,8 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
     tier = policy.for_tier(policy.assess(spec.risk, spec.data_schema.protected_attributes).tier)
 
     @dg.asset(
-        key=key(MODEL),
-        deps=[key(TRAINING)],
+        key=key(names.MODEL),
+        deps=[key(names.TRAINING)],
         kinds={"scikitlearn", "mlflow"},
         # The tier policy fixes the gate plan recorded with the model: a policy change is a
         # code change of the model (and marks it Unsynced).
@@ -72,15 +72,15 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
         run = TrainingRun(
             run_id=context.run.run_id,
             actor=run_actor(context),
-            code_version=context.assets_def.code_versions_by_key.get(key(MODEL)) or "unknown",
-            reason=context.run.tags.get(RETRAINING_REASON_TAG) or "training run",
+            code_version=context.assets_def.code_versions_by_key.get(key(names.MODEL)) or "unknown",
+            reason=context.run.tags.get(names.RETRAINING_REASON_TAG) or "training run",
         )
         trained = train_and_register(
             spec, policy, run, store=store, tracking=tracking, audit_log=audit_log
         )
         record = trained.record
         return dg.MaterializeResult(
-            asset_key=key(MODEL),
+            asset_key=key(names.MODEL),
             data_version=dg.DataVersion(record.version),
             metadata={
                 "model_version": record.version,
@@ -102,8 +102,8 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
         )
 
     @dg.asset(
-        key=key(EVALUATION),
-        deps=[key(MODEL), key(TRAINING), key(HOLDOUT)],
+        key=key(names.EVALUATION),
+        deps=[key(names.MODEL), key(names.TRAINING), key(names.HOLDOUT)],
         kinds={"scikitlearn", "mlflow"},
         code_version=code_version(
             ("modelops.ml.evaluation", "modelops.ml.metrics"), spec.evaluation
@@ -111,7 +111,7 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
         check_specs=[
             dg.AssetCheckSpec(
                 THRESHOLDS_CHECK,
-                asset=key(EVALUATION),
+                asset=key(names.EVALUATION),
                 description="Holdout metrics within the spec's evaluation thresholds.",
             )
         ],
@@ -133,9 +133,11 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
         from modelops.ml.training import fit_baseline, labels, predict_scores
 
         record = this_run_model(context, store, uc)
-        holdout = store.read_table(uc, HOLDOUT, record.holdout_set_version)
+        holdout = store.read_table(uc, names.HOLDOUT, record.holdout_set_version)
         model = tracking.load_model(record.model_uri)
-        baseline = fit_baseline(store.read_table(uc, TRAINING, record.training_set_version), spec)
+        baseline = fit_baseline(
+            store.read_table(uc, names.TRAINING, record.training_set_version), spec
+        )
         champion = champion_holdout_scores(tracking, audit_log, spec, record, holdout)
         report = build_evaluation_report(
             use_case=uc,
@@ -167,8 +169,8 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
         candidate = report.candidate
         stored = stored_report(
             store,
-            key(EVALUATION),
-            EVALUATION,
+            key(names.EVALUATION),
+            names.EVALUATION,
             files,
             {
                 "report": markdown(text),
@@ -190,7 +192,7 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
         failed = [t for t in report.threshold_results if not t.passed]
         yield dg.AssetCheckResult(
             check_name=THRESHOLDS_CHECK,
-            asset_key=key(EVALUATION),
+            asset_key=key(names.EVALUATION),
             passed=not failed,
             severity=dg.AssetCheckSeverity.ERROR,
             description="; ".join(f"{t.name}: {t.actual:.4f} vs limit {t.limit}" for t in failed)
@@ -199,14 +201,14 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
         )
 
     @dg.asset(
-        key=key(DRIFT),
-        deps=[key(TRAINING), key(HOLDOUT)],
+        key=key(names.DRIFT),
+        deps=[key(names.TRAINING), key(names.HOLDOUT)],
         kinds={"evidently"},
         code_version=code_version(("modelops.ml.drift",), spec.drift),
         check_specs=[
             dg.AssetCheckSpec(
                 DRIFT_CHECK,
-                asset=key(DRIFT),
+                asset=key(names.DRIFT),
                 description=f"Share of drifted features below {spec.drift.drift_share:.0%}.",
             )
         ],
@@ -216,17 +218,10 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
     def drift_report(
         context: dg.AssetExecutionContext, store: ArtifactStore
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        from modelops.ml.drift import build_drift_report
+        from modelops.ml.drift import drift_report_for
 
-        report = build_drift_report(
-            store.read_table(uc, TRAINING),
-            store.read_table(uc, HOLDOUT),
-            numeric=spec.numeric_features,
-            categorical=spec.categorical_features,
-            drift_share=spec.drift.drift_share,
-            stattest_threshold=spec.drift.stattest_threshold,
-            max_rows=spec.drift.max_rows,
-            seed=spec.split.seed,
+        report = drift_report_for(
+            spec, store.read_table(uc, names.TRAINING), store.read_table(uc, names.HOLDOUT)
         )
         text = report.to_markdown()
         files = {
@@ -236,8 +231,8 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
         }
         yield stored_report(
             store,
-            key(DRIFT),
-            DRIFT,
+            key(names.DRIFT),
+            names.DRIFT,
             files,
             {
                 "report": markdown(text),
@@ -248,7 +243,7 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
         )
         yield dg.AssetCheckResult(
             check_name=DRIFT_CHECK,
-            asset_key=key(DRIFT),
+            asset_key=key(names.DRIFT),
             passed=not report.dataset_drift,
             severity=dg.AssetCheckSeverity.WARN,
             description=f"{report.drifted_share:.0%} of features drifted",

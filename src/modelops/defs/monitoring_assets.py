@@ -18,25 +18,24 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from modelops import names
+from modelops.defs.history_assets import history_asset, stored_history
 from modelops.defs.kubernetes import pod_tags
-from modelops.defs.outputs import Metadata, markdown, stored_report, stored_table, table_markdown
+from modelops.defs.outputs import (
+    Metadata,
+    dataset_spec,
+    markdown,
+    stored_report,
+    stored_table,
+    table_markdown,
+)
 from modelops.defs.partitions import month_of, monthly_partitions
 from modelops.defs.versioning import code_version
 from modelops.formatting import json_document
 from modelops.governance.champion import champion_bundle
 from modelops.ml.batch_parsing import batch_facts, batch_filename, parse_batch
 from modelops.monitoring.history import drift_history as read_drift_history
-from modelops.names import (
-    BATCH,
-    DRIFT_HISTORY,
-    MONTHLY_DRIFT,
-    PREDICTIONS,
-    PRODUCTION_FEATURES,
-    PRODUCTION_QUARANTINE,
-    SOURCE_TOKEN,
-    monthly,
-)
-from modelops.resources.alerts import Alert, AlertSink
+from modelops.resources.alerts import AlertSink
 from modelops.resources.audit_log import AuditLog
 from modelops.resources.source import DataSource
 from modelops.resources.storage import ArtifactStore
@@ -60,15 +59,8 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
     light = pod_tags(spec.compute.default)
     data_owners, model_owners = spec.owners.dataset_owners, spec.owners.dagster_owners
 
-    def alert(alerts: AlertSink, kind: str, summary: str, **details: object) -> None:
-        alerts.send(
-            Alert(
-                use_case=uc, kind=kind, summary=summary, owners=tuple(model_owners), details=details
-            )
-        )
-
     @dg.asset(
-        key=key(BATCH),
+        key=key(names.BATCH),
         partitions_def=partitions,
         owners=data_owners,
         kinds={"polars", monitoring.batches.format or "parquet"},
@@ -85,7 +77,7 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         batch_source = monitoring.batches.source_for(month, spec.source)
         content = source.read_bytes(batch_source)
         facts = batch_facts(content, batch_source)
-        name, filename = monthly(BATCH, month), batch_filename(batch_source)
+        name, filename = names.monthly(names.BATCH, month), batch_filename(batch_source)
         version = store.store_files(uc, name, {filename: content})
         return dg.MaterializeResult(
             data_version=dg.DataVersion(version),
@@ -93,37 +85,31 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
                 "dagster/row_count": facts.rows,
                 "uri": dg.MetadataValue.url(store.uri(uc, name, version, filename)),
                 "source": dg.MetadataValue.url(source.location(batch_source)),
-                SOURCE_TOKEN: source.probe(batch_source) or "",
+                names.SOURCE_TOKEN: source.probe(batch_source) or "",
             },
         )
+
+    descriptions = {
+        names.PRODUCTION_FEATURES: "Valid applications of the month as model inputs.",
+        names.PRODUCTION_QUARANTINE: "Applications of the month that failed validation, "
+        "with every reason; they are answered 'refer', never scored.",
+    }
+    validation_version = code_version(("modelops.ml.validation",), spec.data_schema)
+    features_version = code_version(
+        ("modelops.ml.validation", "modelops.ml.features"), spec.data_schema, spec.features
+    )
+
+    def checked(name: str, version: str) -> dg.AssetSpec:
+        """One of the datasets the validation of the month's batch writes."""
+        deps, kinds = [key(names.BATCH)], {"pandera", "polars"}
+        return dataset_spec(spec, name, deps, kinds, version, descriptions[name])
 
     @dg.multi_asset(
         name=f"{uc}__production_features",
         partitions_def=partitions,
         specs=[
-            dg.AssetSpec(
-                key(PRODUCTION_FEATURES),
-                deps=[key(BATCH)],
-                owners=data_owners,
-                kinds={"pandera", "polars"},
-                group_name=uc,
-                description="Valid applications of the month as model inputs.",
-                code_version=code_version(
-                    ("modelops.ml.validation", "modelops.ml.features"),
-                    spec.data_schema,
-                    spec.features,
-                ),
-            ),
-            dg.AssetSpec(
-                key(PRODUCTION_QUARANTINE),
-                deps=[key(BATCH)],
-                owners=data_owners,
-                kinds={"pandera", "polars"},
-                group_name=uc,
-                description="Applications of the month that failed validation, "
-                "with every reason; they are answered 'refer', never scored.",
-                code_version=code_version(("modelops.ml.validation",), spec.data_schema),
-            ),
+            checked(names.PRODUCTION_FEATURES, features_version),
+            checked(names.PRODUCTION_QUARANTINE, validation_version),
         ],
         op_tags=light,
     )
@@ -135,7 +121,7 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
 
         month = month_of(context.partition_key)
         batch_source = monitoring.batches.source_for(month, spec.source)
-        name = monthly(BATCH, month)
+        name = names.monthly(names.BATCH, month)
         content = store.read_bytes(
             uc, name, store.require_current(uc, name), batch_filename(batch_source)
         )
@@ -151,12 +137,16 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         if broken:
             extra["all_null_inputs"] = broken
         yield stored_table(
-            store, key(PRODUCTION_FEATURES), monthly(PRODUCTION_FEATURES, month), features, extra
+            store,
+            key(names.PRODUCTION_FEATURES),
+            names.monthly(names.PRODUCTION_FEATURES, month),
+            features,
+            extra,
         )
         yield stored_table(
             store,
-            key(PRODUCTION_QUARANTINE),
-            monthly(PRODUCTION_QUARANTINE, month),
+            key(names.PRODUCTION_QUARANTINE),
+            names.monthly(names.PRODUCTION_QUARANTINE, month),
             outcome.quarantined,
         )
         limit = spec.data_schema.max_quarantine_share
@@ -169,12 +159,12 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
                 problem += f"; input(s) {', '.join(broken)} arrived all-null"
             context.log.warning(problem)
             top_failures = outcome.failures.head(5).to_dicts()
-            alert(alerts, "validation", problem, month=month, top_failures=top_failures)
+            alerts.notify(spec, "validation", problem, month=month, top_failures=top_failures)
 
     @dg.asset(
-        key=key(PREDICTIONS),
+        key=key(names.PREDICTIONS),
         partitions_def=partitions,
-        deps=[key(PRODUCTION_FEATURES), key(PRODUCTION_QUARANTINE)],
+        deps=[key(names.PRODUCTION_FEATURES), key(names.PRODUCTION_QUARANTINE)],
         owners=model_owners,
         kinds={"scikitlearn", "mlflow", "polars"},
         code_version=code_version(
@@ -199,15 +189,15 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         month = month_of(context.partition_key)
         bundle = champion_bundle(store, audit_log, spec)
         if bundle is None:
-            alert(
-                alerts,
+            alerts.notify(
+                spec,
                 "scoring",
                 f"{month} answered 'refer' throughout: no champion model",
                 month=month,
             )
         table = answer_month(
-            store.read_table(uc, monthly(PRODUCTION_FEATURES, month)),
-            store.read_table(uc, monthly(PRODUCTION_QUARANTINE, month)),
+            store.read_table(uc, names.monthly(names.PRODUCTION_FEATURES, month)),
+            store.read_table(uc, names.monthly(names.PRODUCTION_QUARANTINE, month)),
             bundle,
             spec,
             month=month,
@@ -216,8 +206,8 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         decisions = table.get_column("decision").value_counts(sort=True)
         return stored_table(
             store,
-            key(PREDICTIONS),
-            monthly(PREDICTIONS, month),
+            key(names.PREDICTIONS),
+            names.monthly(names.PREDICTIONS, month),
             table,
             {
                 "model_version": bundle.model_version if bundle else "none",
@@ -231,15 +221,15 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         )
 
     @dg.asset(
-        key=key(MONTHLY_DRIFT),
+        key=key(names.MONTHLY_DRIFT),
         partitions_def=partitions,
-        deps=[key(PRODUCTION_FEATURES), key(PREDICTIONS)],
+        deps=[key(names.PRODUCTION_FEATURES), key(names.PREDICTIONS)],
         owners=model_owners,
         kinds={"numpy", "evidently"},
         check_specs=[
             dg.AssetCheckSpec(
                 DRIFT_CHECK,
-                asset=key(MONTHLY_DRIFT),
+                asset=key(names.MONTHLY_DRIFT),
                 description="The month's inputs have not drifted from the champion's "
                 "training data.",
             )
@@ -259,7 +249,7 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         from modelops.ml.monthly_drift import DRIFT_FILE, MonthlyDrift, measure_month_drift
 
         month = month_of(context.partition_key)
-        features = store.read_table(uc, monthly(PRODUCTION_FEATURES, month))
+        features = store.read_table(uc, names.monthly(names.PRODUCTION_FEATURES, month))
         bundle = champion_bundle(store, audit_log, spec)
         if bundle is None:
             raise RuntimeError("no champion model: drift is measured against its training data")
@@ -268,14 +258,16 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             files = {DRIFT_FILE: json_document(summary.model_dump())}
             text = summary.note or ""
             metadata: Metadata = {}
-            alert(
-                alerts,
+            alerts.notify(
+                spec,
                 "drift",
                 f"{month}: no valid application to compare, every row was quarantined",
                 month=month,
             )
         else:
-            scores = store.read_table(uc, monthly(PREDICTIONS, month)).get_column("score")
+            scores = store.read_table(uc, names.monthly(names.PREDICTIONS, month)).get_column(
+                "score"
+            )
             measure = measure_month_drift(bundle, features, scores, spec, month)
             summary, table = measure.summary, measure.result.to_markdown()
             files = {
@@ -290,8 +282,8 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
                 "score_psi": psi if psi is not None else float("nan"),
             }
             if summary.breach:
-                alert(
-                    alerts,
+                alerts.notify(
+                    spec,
                     "drift",
                     f"{month}: drift breach; {summary.drifted_share:.0%} of features drifted "
                     f"({', '.join(summary.drifted_columns[:6]) or 'none'}), largest CSI "
@@ -302,15 +294,15 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
                 )
         yield stored_report(
             store,
-            key(MONTHLY_DRIFT),
-            monthly(MONTHLY_DRIFT, month),
+            key(names.MONTHLY_DRIFT),
+            names.monthly(names.MONTHLY_DRIFT, month),
             files,
             {"report": markdown(text), "model_version": bundle.model_version, **metadata},
             links={"html_report": "drift.html"} if "drift.html" in files else None,
         )
         yield dg.AssetCheckResult(
             check_name=DRIFT_CHECK,
-            asset_key=key(MONTHLY_DRIFT),
+            asset_key=key(names.MONTHLY_DRIFT),
             passed=not summary.breach,
             severity=dg.AssetCheckSeverity.WARN,
             description=summary.note
@@ -318,25 +310,8 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             f"{summary.max_csi:.2f} ({summary.max_csi_column})",
         )
 
-    @dg.asset(
-        key=key(DRIFT_HISTORY),
-        automation_condition=dg.AutomationCondition.eager(),
-        deps=[key(MONTHLY_DRIFT)],
-        owners=model_owners,
-        kinds={"polars"},
-        code_version=code_version(("modelops.monitoring.history",)),
-        description="Drift of every scored month, as the retraining sensor reads it.",
-        group_name=uc,
-        op_tags=light,
-    )
+    @history_asset(spec, names.DRIFT_HISTORY, names.MONTHLY_DRIFT)
     def drift_history(store: ArtifactStore) -> dg.MaterializeResult:
-        history = read_drift_history(store, spec)
-        return stored_table(
-            store,
-            key(DRIFT_HISTORY),
-            DRIFT_HISTORY,
-            history,
-            {"history": table_markdown(history, limit=36)},
-        )
+        return stored_history(store, key(names.DRIFT_HISTORY), read_drift_history(store, spec))
 
     return [production_batch, production_features, predictions, monthly_drift, drift_history]

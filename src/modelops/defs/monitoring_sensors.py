@@ -15,22 +15,12 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from modelops import names
 from modelops.defs.partitions import month_of, monthly_partitions
 from modelops.governance.champion import serving_champion
 from modelops.governance.model_record import read_model_record
 from modelops.monitoring.history import drift_summaries, performance_summaries
-from modelops.names import (
-    BATCH,
-    LABELS,
-    RETRAINING_REASON_TAG,
-    SOURCE_TOKEN,
-    labels_job,
-    new_files_sensor,
-    retraining_sensor,
-    scoring_job,
-    training_job,
-)
-from modelops.resources.alerts import Alert, AlertSink
+from modelops.resources.alerts import AlertSink
 from modelops.resources.audit_log import AuditLog
 from modelops.resources.source import DataSource
 from modelops.resources.storage import ArtifactStore
@@ -45,19 +35,19 @@ def monitoring_sensors(spec: UseCaseSpec) -> list[dg.SensorDefinition | dg.Sched
     if monitoring is None:
         return []
     sensors: list[dg.SensorDefinition | dg.ScheduleDefinition] = [
-        new_files(spec, monitoring.batches, "batches", scoring_job(spec.id))
+        new_files(spec, monitoring.batches, "batches", names.scoring_job(spec.id))
     ]
     if monitoring.labels is not None:
-        sensors.append(new_files(spec, monitoring.labels, "labels", labels_job(spec.id)))
+        sensors.append(new_files(spec, monitoring.labels, "labels", names.labels_job(spec.id)))
     sensors.append(retraining(spec))
     if monitoring.retraining.schedule:
         sensors.append(
             dg.ScheduleDefinition(
                 name=f"{spec.id}_scheduled_retraining",
                 cron_schedule=monitoring.retraining.schedule,
-                job_name=training_job(spec.id),
+                job_name=names.training_job(spec.id),
                 execution_timezone="UTC",
-                tags={RETRAINING_REASON_TAG: "schedule"},
+                tags={names.RETRAINING_REASON_TAG: "schedule"},
                 default_status=dg.DefaultScheduleStatus.RUNNING,
             )
         )
@@ -70,10 +60,10 @@ def new_files(spec: UseCaseSpec, files: MonthlyFiles, what: str, job: str) -> dg
     A month missing from the cursor (a new sensor, a lost cursor, runs launched by the demo)
     is compared with the token recorded on its latest materialization, so a file already
     processed is not processed again."""
-    asset = dg.AssetKey([spec.id, BATCH if what == "batches" else LABELS])
+    asset = dg.AssetKey([spec.id, names.BATCH if what == "batches" else names.LABELS])
 
     @dg.sensor(
-        name=new_files_sensor(spec.id, what),
+        name=names.new_files_sensor(spec.id, what),
         job_name=job,
         minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
@@ -112,7 +102,7 @@ def _recorded_token(instance: dg.DagsterInstance, asset: dg.AssetKey, partition:
     ).records
     if not records or records[0].asset_materialization is None:
         return None
-    value = records[0].asset_materialization.metadata.get(SOURCE_TOKEN)
+    value = records[0].asset_materialization.metadata.get(names.SOURCE_TOKEN)
     return str(value.value) if value is not None else None
 
 
@@ -124,8 +114,8 @@ def retraining(spec: UseCaseSpec) -> dg.SensorDefinition:
     policy = spec.monitoring.retraining
 
     @dg.sensor(
-        name=retraining_sensor(spec.id),
-        job_name=training_job(spec.id),
+        name=names.retraining_sensor(spec.id),
+        job_name=names.training_job(spec.id),
         minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Retrain on drift in {policy.drift_breaches} of {policy.drift_window} "
@@ -161,20 +151,19 @@ def retraining(spec: UseCaseSpec) -> dg.SensorDefinition:
         )
         if not decision.due:
             return dg.SkipReason(decision.detail)
-        alerts.send(
-            Alert(
-                use_case=spec.id,
-                kind="retraining",
-                severity="info",
-                summary=f"retraining requested: {decision.detail}",
-                owners=tuple(spec.owners.dagster_owners),
-                details={"reason": decision.reason, "champion": champion},
-            )
+        alerts.notify(
+            spec,
+            "retraining",
+            f"retraining requested: {decision.detail}",
+            severity="info",
+            reason=decision.reason,
+            champion=champion,
         )
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(
-                    run_key=decision.run_key, tags={RETRAINING_REASON_TAG: str(decision.reason)}
+                    run_key=decision.run_key,
+                    tags={names.RETRAINING_REASON_TAG: str(decision.reason)},
                 )
             ],
             cursor=json.dumps({"last": now.isoformat(), "run_key": decision.run_key}),
@@ -191,7 +180,9 @@ def _labelled_rows_since(
         return 0
     trained_at = read_model_record(store, spec.id, champion).trained_at.timestamp()
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey([spec.id, LABELS]), after_timestamp=trained_at),
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey([spec.id, names.LABELS]), after_timestamp=trained_at
+        ),
         limit=1000,
     ).records
     latest: dict[str, int] = {}

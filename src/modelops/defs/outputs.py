@@ -13,6 +13,7 @@ import polars as pl
 
 from modelops.formatting import frame_table
 from modelops.resources.storage import ArtifactStore
+from modelops.spec import UseCaseSpec
 
 MetadataEntry = dg.MetadataValue | dg.TableSchema | str | int | float | bool | list[str] | None
 Metadata = dict[str, MetadataEntry]
@@ -21,6 +22,27 @@ Metadata = dict[str, MetadataEntry]
 
 def table_schema(columns: Mapping[str, str]) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name=c, type=t) for c, t in columns.items()])
+
+
+def dataset_spec(
+    spec: UseCaseSpec,
+    name: str,
+    deps: list[dg.AssetKey],
+    kinds: set[str],
+    version: str,
+    description: str,
+) -> dg.AssetSpec:
+    """One of the datasets a multi-asset step writes: `<use case>/<name>`, in the use case's
+    group, owned by the spec's dataset owners."""
+    return dg.AssetSpec(
+        dg.AssetKey([spec.id, name]),
+        deps=deps,
+        owners=spec.owners.dataset_owners,
+        kinds=kinds,
+        code_version=version,
+        description=description,
+        group_name=spec.id,
+    )
 
 
 def stored_table(

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
+from modelops import names
 from modelops.defs.kubernetes import pod_tags
 from modelops.defs.outputs import Metadata, markdown, stored_report
 from modelops.defs.run_context import run_actor, this_run_file, this_run_model
@@ -31,21 +32,7 @@ from modelops.governance.gate_review import (
     review_gates,
     stored_gate_plan,
 )
-from modelops.governance.model_record import ModelRecord
 from modelops.governance.release_desk import ReleaseDesk
-from modelops.names import (
-    CARD,
-    DRIFT,
-    EVALUATION,
-    FAIRNESS,
-    GATES,
-    HOLDOUT,
-    MODEL,
-    PROMOTION_POOL,
-    RAW,
-    RELEASE,
-    TRAINING,
-)
 from modelops.release_metadata import card_metadata, release_metadata
 from modelops.resources.audit_log import AuditLog
 from modelops.resources.source import DataSource
@@ -54,6 +41,11 @@ from modelops.resources.tracking import ModelTracking
 from modelops.spec import UseCaseSpec
 from modelops.spec.risk import GATE_NAMES, RiskPolicy
 
+REPORTS = (names.EVALUATION, names.DRIFT, names.FAIRNESS)
+"""The model's reports: the release gates judge them, the card shows them."""
+GATE_INPUTS = (names.MODEL, *REPORTS, names.TRAINING, names.HOLDOUT, names.RAW)
+"""The raw batch stands in for production's columns until a production batch lands."""
+CARD_INPUTS = (names.MODEL, *REPORTS, names.GATES, names.RELEASE)
 GATE_DESCRIPTIONS = {
     "minimum_performance": "Holdout AUC, KS and Brier within the spec's evaluation thresholds.",
     "beats_baseline": "Holdout AUC above the simple baseline's by the tier's margin.",
@@ -81,28 +73,25 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
     tier = policy.for_tier(assessment.tier)
 
     def card_of_this_run(
-        context: dg.AssetExecutionContext,
-        desk: ReleaseDesk,
-        store: ArtifactStore,
-        tracking: ModelTracking,
-        record: ModelRecord,
+        context: dg.AssetExecutionContext, store: ArtifactStore, desk: ReleaseDesk
     ) -> PublishedCard:
         """The card of the model this run trained, from this run's reports."""
+        record = this_run_model(context, store, uc)
 
         def report(asset: str, filename: str) -> bytes:
             return this_run_file(context, store, uc, asset, filename)
 
         inputs = CardInputs(
             model=record,
-            evaluation=json.loads(report(EVALUATION, "evaluation.json")),
-            drift=json.loads(report(DRIFT, "drift.json")),
-            fairness_markdown=report(FAIRNESS, "fairness.md").decode(),
+            evaluation=json.loads(report(names.EVALUATION, "evaluation.json")),
+            drift=json.loads(report(names.DRIFT, "drift.json")),
+            fairness_markdown=report(names.FAIRNESS, "fairness.md").decode(),
         )
-        return publish_model_card(desk, store, tracking, record.version, inputs)
+        return publish_model_card(desk, store, desk.tracking, record.version, inputs)
 
     @dg.asset(
-        key=key(FAIRNESS),
-        deps=[key(MODEL), key(HOLDOUT)],
+        key=key(names.FAIRNESS),
+        deps=[key(names.MODEL), key(names.HOLDOUT)],
         kinds={"fairlearn"},
         code_version=code_version(("modelops.ml.fairness",), spec.evaluation),
         description=(
@@ -120,7 +109,7 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
 
         record = this_run_model(context, store, uc)
         plan = stored_gate_plan(store, uc, record)
-        table = store.read_table(uc, HOLDOUT, record.holdout_set_version)
+        table = store.read_table(uc, names.HOLDOUT, record.holdout_set_version)
         report = build_report(
             labels(table),
             predict_scores(tracking.load_model(record.model_uri), table, spec),
@@ -142,7 +131,7 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
             ):
                 if value is not None:
                     metadata[f"{attribute.attribute}/{name}"] = round(value, 6)
-        stored = stored_report(store, key(FAIRNESS), FAIRNESS, files, metadata)
+        stored = stored_report(store, key(names.FAIRNESS), names.FAIRNESS, files, metadata)
         tracking.log_files(record.run_id, files, folder="fairness")
         return stored
 
@@ -150,8 +139,8 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
         name=f"{uc}__release_gates",
         specs=[
             dg.AssetSpec(
-                key(GATES),
-                deps=[key(n) for n in (MODEL, EVALUATION, FAIRNESS, DRIFT, TRAINING, HOLDOUT, RAW)],
+                key(names.GATES),
+                deps=[key(n) for n in GATE_INPUTS],
                 kinds={"python"},
                 code_version=code_version(
                     ("modelops.ml.release_gates", "modelops.governance.gate_review"),
@@ -168,7 +157,7 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
         check_specs=[
             dg.AssetCheckSpec(
                 f"gate_{name}",
-                asset=key(GATES),
+                asset=key(names.GATES),
                 blocking=True,
                 description=GATE_DESCRIPTIONS[name]
                 + (" Required" if name in tier.required_gates else " Reported (not required)")
@@ -196,10 +185,10 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
             record,
             plan,
             evaluation=EvaluationReport.from_dict(
-                json.loads(this_run_file(context, store, uc, EVALUATION, "evaluation.json"))
+                json.loads(this_run_file(context, store, uc, names.EVALUATION, "evaluation.json"))
             ),
             fairness=FairnessReport.from_dict(
-                json.loads(this_run_file(context, store, uc, FAIRNESS, "fairness.json"))
+                json.loads(this_run_file(context, store, uc, names.FAIRNESS, "fairness.json"))
             ),
             store=store,
             tracking=tracking,
@@ -209,8 +198,8 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
         files = {"gates.json": json_document(review.to_dict()), "gates.md": text.encode()}
         stored = stored_report(
             store,
-            key(GATES),
-            GATES,
+            key(names.GATES),
+            names.GATES,
             files,
             {
                 "gates": markdown(text),
@@ -232,13 +221,12 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
         if not review.passed:
             # The card asset will not run (it is downstream of a failed blocking check), yet
             # every version gets a card: the blocked one is rendered here, with why.
-            desk = ReleaseDesk(spec, policy, tracking, audit_log)
-            card = card_of_this_run(context, desk, store, tracking, record)
+            card = card_of_this_run(context, store, ReleaseDesk(spec, policy, tracking, audit_log))
             context.log_event(
                 dg.AssetMaterialization(
-                    asset_key=key(CARD),
+                    asset_key=key(names.CARD),
                     metadata={
-                        **card_metadata(card.markdown, record.version, card.uri),
+                        **card_metadata(card),
                         "release_status": "blocked by the release gates",
                     },
                 )
@@ -252,7 +240,7 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
                     metadata[name] = value
             yield dg.AssetCheckResult(
                 check_name=f"gate_{result.name}",
-                asset_key=key(GATES),
+                asset_key=key(names.GATES),
                 passed=result.passed,
                 severity=dg.AssetCheckSeverity.ERROR
                 if result.required
@@ -264,10 +252,10 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
     approval = tier.approval
 
     @dg.asset(
-        key=key(RELEASE),
-        deps=[key(GATES)],
+        key=key(names.RELEASE),
+        deps=[key(names.GATES)],
         kinds={"mlflow"},
-        pool=PROMOTION_POOL,
+        pool=names.PROMOTION_POOL,
         code_version=code_version(
             ("modelops.governance.release_desk", "modelops.governance.release_rules"),
             spec.risk,
@@ -296,13 +284,13 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
         status = desk.release_candidate(record.version, run_actor(context))
         context.log.info(status.summary())
         return dg.MaterializeResult(
-            asset_key=key(RELEASE),
+            asset_key=key(names.RELEASE),
             metadata=release_metadata(desk, status, candidate=record.version),
         )
 
     @dg.asset(
-        key=key(CARD),
-        deps=[key(MODEL), key(EVALUATION), key(DRIFT), key(FAIRNESS), key(GATES), key(RELEASE)],
+        key=key(names.CARD),
+        deps=[key(n) for n in CARD_INPUTS],
         kinds={"mlflow", "markdown"},
         code_version=code_version(
             ("modelops.governance.model_card",), spec.documentation, spec.owners, spec.risk
@@ -320,17 +308,15 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
         tracking: ModelTracking,
         audit_log: AuditLog,
     ) -> dg.MaterializeResult:
-        record = this_run_model(context, store, uc)
-        desk = ReleaseDesk(spec, policy, tracking, audit_log)
-        card = card_of_this_run(context, desk, store, tracking, record)
+        card = card_of_this_run(context, store, ReleaseDesk(spec, policy, tracking, audit_log))
         return dg.MaterializeResult(
-            asset_key=key(CARD),
+            asset_key=key(names.CARD),
             data_version=dg.DataVersion(card.version),
             metadata={
-                **card_metadata(card.markdown, record.version, card.uri),
-                "risk_tier": desk.tier,
+                **card_metadata(card),
+                "risk_tier": assessment.tier,
                 "card_html": dg.MetadataValue.url(
-                    store.uri(uc, CARD, card.version, "model_card.html")
+                    store.uri(uc, names.CARD, card.version, "model_card.html")
                 ),
             },
         )

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import dagster as dg
 
+from modelops import names
 from modelops.governance.model_record import ModelRecord, read_model_record
-from modelops.names import ACTOR_TAG, MODEL
 from modelops.resources.storage import ArtifactStore
 
 
 def run_actor(context: dg.AssetExecutionContext) -> str:
     """Who a run acts for: the launching person's tag, else the sensor or 'dagster'."""
     tags = context.run.tags
-    if tags.get(ACTOR_TAG):
-        return tags[ACTOR_TAG]
+    if tags.get(names.ACTOR_TAG):
+        return tags[names.ACTOR_TAG]
     sensor = tags.get("dagster/sensor_name")
     return f"dagster:sensor/{sensor}" if sensor else f"dagster:run/{context.run.run_id[:8]}"
 
@@ -58,4 +58,6 @@ def this_run_model(
     context: dg.AssetExecutionContext, store: ArtifactStore, use_case: str
 ) -> ModelRecord:
     """The record of the model this run trained (the current one when it trained none)."""
-    return read_model_record(store, use_case, version_for_run(context, store, use_case, MODEL))
+    return read_model_record(
+        store, use_case, version_for_run(context, store, use_case, names.MODEL)
+    )

@@ -84,7 +84,6 @@ def verify_chain(
             implicated.append(last.seq)
 
     return ChainVerification(
-        ok=not problems,
         checked=len(records),
         problems=tuple(problems),
         first_bad_seq=min(implicated) if implicated else None,

@@ -110,11 +110,19 @@ class AuditHead:
 
 @dataclass(frozen=True)
 class ChainVerification:
-    ok: bool
+    """What `verify_chain` found in a log, or in an auditor's copy of one."""
+
     checked: int
+    """Records read, in the order they are stored."""
     problems: tuple[str, ...]
+    """One sentence a problem, naming the record(s) it is about."""
     first_bad_seq: int | None
     """The lowest seq the problems implicate: records before it can still be trusted."""
+
+    @property
+    def ok(self) -> bool:
+        """Intact: no problem found."""
+        return not self.problems
 
     def text(self) -> str:
         if self.ok:

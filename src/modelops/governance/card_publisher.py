@@ -56,6 +56,7 @@ class CardInputs(BaseModel):
 
 @dataclass(frozen=True)
 class PublishedCard:
+    model_version: str
     markdown: str
     version: str
     """The card's own version: the fingerprint of its markdown."""
@@ -110,7 +111,12 @@ def publish_model_card(
         "`model_card/model_card.md` (and `.html`).\n\n"
     )
     tracking.describe_version(saved.model.registered_name, version, summary + markdown)
-    return PublishedCard(markdown, card_version, store.uri(uc, CARD, card_version, CARD_FILE))
+    return PublishedCard(
+        model_version=version,
+        markdown=markdown,
+        version=card_version,
+        uri=store.uri(uc, CARD, card_version, CARD_FILE),
+    )
 
 
 def has_card_inputs(store: ArtifactStore, use_case: str, version: str) -> bool:

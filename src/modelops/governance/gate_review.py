@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from modelops.governance.audit_records import AuditEvent
 from modelops.governance.history import GATE_THRESHOLDS
 from modelops.governance.model_record import ModelRecord
 from modelops.ml.batch_parsing import batch_filename, parse_batch
@@ -183,16 +182,13 @@ def record_gate_review(
         record.registered_name, record.version, GATES_TAG, "passed" if review.passed else "blocked"
     )
     audit_log.append(
-        AuditEvent(
-            event="gate_result",
+        record.audit_event(
+            "gate_result",
             actor=actor,
             use_case=use_case,
             reason="all required gates passed"
             if review.passed
             else "blocked by " + ", ".join(review.blocking_gates),
-            model_version=record.version,
-            data_versions=record.data_versions,
-            code_version=record.code_version,
             details=review.to_dict(),
         )
     )

@@ -9,11 +9,13 @@ earlier versions of the platform load too: fields added since are optional.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
+from modelops.governance.audit_records import AuditEvent
 from modelops.names import MODEL, MODEL_RECORD_FILE
 
 if TYPE_CHECKING:
@@ -58,6 +60,21 @@ class ModelRecord(BaseModel):
             "holdout_set": self.holdout_set_version,
         }
         return {name: str(value) for name, value in versions.items() if value}
+
+    def audit_event(
+        self, event: str, *, actor: str, use_case: str, reason: str, details: Mapping[str, object]
+    ) -> AuditEvent:
+        """An audit event about this version, naming the data and code it was trained from."""
+        return AuditEvent(
+            event=event,
+            actor=actor,
+            use_case=use_case,
+            reason=reason,
+            model_version=self.version,
+            data_versions=self.data_versions,
+            code_version=self.code_version,
+            details=details,
+        )
 
     def recorded_spec(self) -> UseCaseSpec | None:
         """The spec the version was trained with (None for versions recorded before specs were)."""

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from modelops.formatting import json_document
-from modelops.governance.audit_records import AuditEvent
 from modelops.governance.model_record import ModelRecord, write_model_record
 from modelops.names import GATE_PLAN_FILE, HOLDOUT, MODEL, SERVING_BUNDLE_PREFIX, TRAINING
 from modelops.provenance import code_revision, lock_digest
@@ -184,14 +183,7 @@ def _record_training(
         ),
     ):
         audit_log.append(
-            AuditEvent(
-                event=event,
-                actor=run.actor,
-                use_case=spec.id,
-                reason=reason,
-                model_version=record.version,
-                data_versions=record.data_versions,
-                code_version=record.code_version,
-                details=details,
+            record.audit_event(
+                event, actor=run.actor, use_case=spec.id, reason=reason, details=details
             )
         )

@@ -9,6 +9,9 @@ Conventions shared by every function:
 Ranking metrics (AUC, Gini, KS, PR-AUC) are undefined when `y` holds a single class, which
 happens on small segments or tiny holdouts. They then return `nan` instead of raising, so one
 degenerate slice cannot abort a whole evaluation report; callers decide how to show it.
+
+scikit-learn is imported inside the functions that use it, so the result types load with the
+code location (which must not import it).
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 LOG_LOSS_EPS = 1e-15
 """Probabilities are clipped to [eps, 1 - eps] so a confident mistake costs a finite loss."""
@@ -52,6 +54,8 @@ def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
     y, p = _as_arrays(y, p)
     if _single_class(y):
         return math.nan
+    from sklearn.metrics import roc_auc_score
+
     return float(roc_auc_score(y, p))
 
 
@@ -69,6 +73,8 @@ def ks_statistic(y: np.ndarray, p: np.ndarray) -> float:
     y, p = _as_arrays(y, p)
     if _single_class(y):
         return math.nan
+    from sklearn.metrics import roc_curve
+
     fpr, tpr, _ = roc_curve(y, p, drop_intermediate=False)
     return float(np.max(np.abs(tpr - fpr)))
 
@@ -87,6 +93,8 @@ def roc_points(
     y, p = _as_arrays(y, p)
     if _single_class(y):
         return np.empty(0), np.empty(0)
+    from sklearn.metrics import roc_curve
+
     fpr, tpr, _ = roc_curve(y, p)
     if fpr.size > max_points:
         keep = np.unique(np.linspace(0, fpr.size - 1, max_points).round().astype(np.int64))
@@ -109,6 +117,8 @@ def pr_auc(y: np.ndarray, p: np.ndarray) -> float:
     y, p = _as_arrays(y, p)
     if _single_class(y):
         return math.nan
+    from sklearn.metrics import average_precision_score
+
     return float(average_precision_score(y, p))
 
 

@@ -107,7 +107,7 @@ def measure_month_drift(
 ) -> MonthDriftMeasure:
     """Compare a month's valid applications (`features`, at least one row) and their scores
     with the champion's training data."""
-    from modelops.ml.drift import build_drift_report, score_psi
+    from modelops.ml.drift import drift_report_for, score_psi
     from modelops.ml.retraining import drift_breach
 
     result = bundle.drift_reference.compare(
@@ -118,15 +118,8 @@ def measure_month_drift(
     scored = scores.drop_nulls()
     stability = score_psi(bundle.holdout_scores, scored) if scored.len() else None
     inputs = [c for c in spec.model_inputs if features.get_column(c).null_count() < features.height]
-    report = build_drift_report(
-        bundle.reference_sample.select(inputs),
-        features.select(inputs),
-        numeric=[c for c in spec.numeric_features if c in inputs],
-        categorical=[c for c in spec.categorical_features if c in inputs],
-        drift_share=spec.drift.drift_share,
-        stattest_threshold=spec.drift.stattest_threshold,
-        max_rows=spec.drift.max_rows,
-        seed=spec.split.seed,
+    report = drift_report_for(
+        spec, bundle.reference_sample.select(inputs), features.select(inputs), inputs=inputs
     )
     top_csi = max(result.features, key=lambda c: c.psi if c.psi == c.psi else -1.0)
     summary = MonthlyDrift(

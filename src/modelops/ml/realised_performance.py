@@ -6,9 +6,12 @@ holdout at release: the gap is how much the model has decayed in production.
 
 from __future__ import annotations
 
-import polars as pl
-from pydantic import BaseModel, ConfigDict
+from dataclasses import dataclass
 
+import polars as pl
+from pydantic import TypeAdapter
+
+from modelops.ml.metrics import BinaryMetrics, CalibrationBin, binary_metrics, calibration_table
 from modelops.spec import UseCaseSpec
 
 PERFORMANCE_FILE = "performance.json"
@@ -18,47 +21,33 @@ class NoOutcomesError(ValueError):
     """No scored application of the month has a known outcome of both classes."""
 
 
-class CalibrationRow(BaseModel):
-    lower: float
-    upper: float
-    count: int
-    mean_predicted: float
-    observed_rate: float
-
-
-class RealisedPerformance(BaseModel):
-    """What `realised_performance` stores for a month (`performance.json`)."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
+@dataclass(frozen=True, kw_only=True)
+class RealisedPerformance(BinaryMetrics):
+    """What `realised_performance` stores for a month (`performance.json`, flat: the headline
+    metrics beside the fields below)."""
 
     month: str
     model_version: str
     """The version(s) that scored the month, comma-separated."""
     labelled_rows: int
-    n: int
-    positives: int
-    auc: float
-    gini: float
-    ks: float
-    brier: float
-    pr_auc: float
-    log_loss: float
     release_auc: float | None
     """The holdout AUC of the scoring version at release (one version only)."""
-    calibration: list[CalibrationRow]
+    calibration: tuple[CalibrationBin, ...]
 
     @property
     def versions(self) -> list[str]:
         return self.model_version.split(",")
+
+    @classmethod
+    def from_json(cls, content: bytes) -> RealisedPerformance:
+        return TypeAdapter(cls).validate_json(content)
 
 
 def measure_realised_performance(
     scored: pl.DataFrame, outcomes: pl.DataFrame, spec: UseCaseSpec, month: str
 ) -> RealisedPerformance:
     """Join the month's model scores with their outcomes; `release_auc` is left for the
-    caller to fill in from the registry (`model_copy(update=...)`)."""
-    from modelops.ml.metrics import binary_metrics, calibration_table
-
+    caller to fill in from the registry (`dataclasses.replace`)."""
     assert spec.monitoring is not None
     target = spec.data_schema.column(spec.target.column).header
     joined = (
@@ -83,5 +72,5 @@ def measure_realised_performance(
         labelled_rows=joined.height,
         **binary_metrics(y, p).as_dict(),
         release_auc=None,
-        calibration=[CalibrationRow(**vars(b)) for b in calibration_table(y, p, 10)],
+        calibration=tuple(calibration_table(y, p, 10)),
     )

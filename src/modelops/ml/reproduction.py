@@ -22,6 +22,7 @@ DEFAULT_TOLERANCE = 1e-6
 class MetricCheck:
     metric: str
     recorded: float | None
+    """The figure recorded at release; None when it was not recorded (then never within)."""
     reproduced: float
     difference: float | None
     within_tolerance: bool
@@ -31,9 +32,11 @@ class MetricCheck:
 class ReproductionReport:
     version: str
     tolerance: float
+    """The largest difference accepted, for each metric and for each prediction."""
     metrics: tuple[MetricCheck, ...]
     max_prediction_difference: float
     rows: int
+    """The holdout rows scored by both models."""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property

@@ -63,9 +63,7 @@ def drift_summaries(store: ArtifactStore, spec: UseCaseSpec) -> list[MonthlyDrif
 
 def performance_summaries(store: ArtifactStore, spec: UseCaseSpec) -> list[RealisedPerformance]:
     return [
-        RealisedPerformance.model_validate_json(
-            _current(store, spec, PERFORMANCE, month, PERFORMANCE_FILE)
-        )
+        RealisedPerformance.from_json(_current(store, spec, PERFORMANCE, month, PERFORMANCE_FILE))
         for month in stored_months(store, spec, PERFORMANCE)
     ]
 

@@ -1,4 +1,4 @@
-"""Alerts that reach the people a spec names as owners (M22), per environment.
+"""Alerts that reach the people a spec names as owners, per environment.
 
 Locally an alert is a JSON line in the platform home (and a line in the Dagster log of the
 run or sensor that raised it); in production it is posted to a webhook (Slack, Teams or an
@@ -23,20 +23,23 @@ import dagster as dg
 
 from modelops.governance.audit_records import AuditEvent
 from modelops.resources.audit_log import AuditLog
+from modelops.spec import UseCaseSpec
 
 Severity = Literal["info", "warning", "critical"]
 _log = logging.getLogger("modelops.alerts")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Alert:
     use_case: str
     kind: str
     """What happened: drift, freshness, run_failure, performance, retraining, validation."""
     summary: str
     owners: tuple[str, ...]
+    """Who must act: the use case's owners as the spec names them for Dagster."""
     severity: Severity = "warning"
     details: dict[str, Any] = field(default_factory=dict)
+    """JSON-serialisable facts; a `champion` entry is the audit record's model version."""
     raised_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     def to_json(self) -> str:
@@ -51,12 +54,33 @@ class Alert:
 class AlertSink(dg.ConfigurableResource):
     """Where alerts go. `send` returns where the alert was delivered.
 
-    With an `audit_log`, every alert is also recorded there (M1: alerts and retraining
+    With an `audit_log`, every alert is also recorded there (alerts and retraining
     triggers belong to the audit trail); a retraining alert is recorded as a
     `retraining_trigger`.
     """
 
     audit_log: AuditLog | None = None
+
+    def notify(
+        self,
+        spec: UseCaseSpec,
+        kind: str,
+        summary: str,
+        *,
+        severity: Severity = "warning",
+        **details: Any,
+    ) -> str:
+        """Alert the owners of `spec`'s use case."""
+        return self.send(
+            Alert(
+                use_case=spec.id,
+                kind=kind,
+                summary=summary,
+                owners=tuple(spec.owners.dagster_owners),
+                severity=severity,
+                details=details,
+            )
+        )
 
     def send(self, alert: Alert) -> str:
         delivered = self._deliver(alert)

@@ -22,19 +22,34 @@ import os
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import dagster as dg
 
 from modelops.governance.audit_chain import verify_chain
 from modelops.governance.audit_records import (
+    COLUMNS,
     AuditEvent,
     AuditHead,
     AuditRecord,
     ChainVerification,
     canonical_json,
+    next_record,
+    record_row,
+    row_record,
 )
+
+
+class Cursor(Protocol):
+    """The DB-API cursor both backends hand out (sqlite3, psycopg2)."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> object: ...
+
+    def fetchone(self) -> Sequence[Any] | None: ...
+
+    def fetchall(self) -> list[Sequence[Any]]: ...
 
 
 class _HeldLock:
@@ -71,14 +86,34 @@ def _held_lock(name: str) -> _HeldLock:
 
 
 class AuditLog(dg.ConfigurableResource):
-    """Where audit records go. Subclasses implement storage; the chain logic is shared."""
+    """Where audit records go. The chain and its SQL are shared; a backend supplies its
+    tables, its placeholder, its transactions and its cross-process lock."""
 
     lock_timeout_seconds: float = 300.0
     """How long `append` and `exclusive` wait for another writer before giving up."""
 
+    placeholder: ClassVar[str]
+    """How the backend's driver marks a query parameter (`?`, `%s`)."""
+    lock_head: ClassVar[str] = ""
+    """Appended to the head's read in `append` where the backend locks the row that way."""
+
     def append(self, event: AuditEvent) -> AuditRecord:
         """Atomically read the head, chain the record to it, write record and head."""
-        raise NotImplementedError
+        records_table, head_table = self._tables()
+        mark = self.placeholder
+        with self._transaction(write=True) as cursor:
+            cursor.execute(f"SELECT seq, hash FROM {head_table} WHERE id = 1{self.lock_head}")
+            record = next_record(event, self._head(cursor.fetchone()))
+            cursor.execute(
+                f"INSERT INTO {records_table} ({', '.join(COLUMNS)}) "
+                f"VALUES ({', '.join([mark] * len(COLUMNS))})",
+                record_row(record),
+            )
+            cursor.execute(
+                f"UPDATE {head_table} SET seq = {mark}, hash = {mark} WHERE id = 1",
+                (record.seq, record.hash),
+            )
+        return record
 
     def records(
         self,
@@ -91,7 +126,17 @@ class AuditLog(dg.ConfigurableResource):
         in seq order."""
         if events is not None and not events:
             return []
-        return self._select(use_case, None if events is None else list(events), since_seq)
+        where, params = _where_clause(
+            use_case, None if events is None else list(events), since_seq, self.placeholder
+        )
+        records_table, _ = self._tables()
+        with self._transaction() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM {records_table} WHERE {where} ORDER BY seq",
+                params,
+            )
+            rows = cursor.fetchall()
+        return [row_record(row) for row in rows]
 
     def verify(self) -> ChainVerification:
         """Check the stored chain, in storage order, against the head."""
@@ -100,7 +145,7 @@ class AuditLog(dg.ConfigurableResource):
         if head is not None:
             return result
         problem = "the head is missing (deleted): the end of the log cannot be checked"
-        return dataclasses.replace(result, ok=False, problems=(*result.problems, problem))
+        return dataclasses.replace(result, problems=(*result.problems, problem))
 
     def export_jsonl(self, path: str | os.PathLike[str]) -> int:
         """Write every record, in seq order, one canonical JSON object a line (for an auditor;
@@ -154,16 +199,26 @@ class AuditLog(dg.ConfigurableResource):
             )
         return AuditHead(int(row[0]), str(row[1]))
 
+    def _snapshot(self) -> tuple[list[AuditRecord], AuditHead | None]:
+        """All records in storage order and the head, read in one transaction: one consistent
+        snapshot (an append between two reads would look like tampering)."""
+        records_table, head_table = self._tables()
+        with self._transaction() as cursor:
+            cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {records_table} ORDER BY position")
+            rows = cursor.fetchall()
+            cursor.execute(f"SELECT seq, hash FROM {head_table} WHERE id = 1")
+            head = cursor.fetchone()
+        return [row_record(row) for row in rows], AuditHead(*head) if head else None
+
     # Backend hooks.
 
-    def _select(
-        self, use_case: str | None, events: list[str] | None, since_seq: int
-    ) -> list[AuditRecord]:
+    def _tables(self) -> tuple[str, str]:
+        """The records table and the head table, quoted as the SQL needs them."""
         raise NotImplementedError
 
-    def _snapshot(self) -> tuple[list[AuditRecord], AuditHead | None]:
-        """All records in storage order and the head, read in one consistent snapshot (an
-        append between two reads would look like tampering)."""
+    def _transaction(self, *, write: bool = False) -> AbstractContextManager[Cursor]:
+        """A cursor in one transaction, committed on success, rolled back on failure. A read
+        sees one consistent snapshot; a write queues behind other writers."""
         raise NotImplementedError
 
     def _lock_name(self) -> str:
@@ -194,7 +249,7 @@ def record_columns(integer: str) -> str:
     hash TEXT NOT NULL"""
 
 
-def where_clause(
+def _where_clause(
     use_case: str | None, events: list[str] | None, since_seq: int, placeholder: str
 ) -> tuple[str, list[Any]]:
     clauses, params = ["seq > " + placeholder], [since_seq]

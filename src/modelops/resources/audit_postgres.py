@@ -6,29 +6,18 @@ import contextlib
 import hashlib
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import dagster as dg
 from pydantic import ConfigDict, field_validator
 
-from modelops.governance.audit_records import (
-    APPEND_ONLY,
-    COLUMNS,
-    GENESIS,
-    HEAD_FORWARD_ONLY,
-    AuditEvent,
-    AuditHead,
-    AuditRecord,
-    next_record,
-    record_row,
-    row_record,
-)
+from modelops.governance.audit_records import APPEND_ONLY, GENESIS, HEAD_FORWARD_ONLY
 from modelops.resources.audit_log import (
     AuditLog,
+    Cursor,
     mark_schema_ready,
     record_columns,
     schema_ready,
-    where_clause,
 )
 
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
@@ -93,6 +82,8 @@ class PostgresAuditLog(AuditLog):
     `postgresql://modelops@db:5432/modelops`; libpq reads the password from PGPASSWORD (or
     ~/.pgpass)."""
     table: str = "modelops_audit_log"
+    placeholder: ClassVar[str] = "%s"
+    lock_head: ClassVar[str] = " FOR UPDATE"
 
     @field_validator("dsn", mode="before")
     @classmethod
@@ -131,13 +122,17 @@ class PostgresAuditLog(AuditLog):
 
         return psycopg2.connect(self.dsn, application_name="modelops-audit-log")
 
+    def _tables(self) -> tuple[str, str]:
+        return f'"{self.table}"', f'"{self.table}_head"'
+
     @contextlib.contextmanager
-    def _transaction(self, *, snapshot: bool = False) -> Iterator[Any]:
-        """A cursor in one transaction, committed on success; the connection is closed."""
+    def _transaction(self, *, write: bool = False) -> Iterator[Cursor]:
+        # A write locks the head row (`lock_head`), so concurrent appends queue in commit
+        # order; a read is one read-only snapshot.
         self._ensure_schema()
         connection = self._connect()
         try:
-            if snapshot:
+            if not write:
                 connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -178,41 +173,6 @@ class PostgresAuditLog(AuditLog):
         finally:
             connection.close()
         mark_schema_ready(key)
-
-    def append(self, event: AuditEvent) -> AuditRecord:
-        with self._transaction() as cursor:
-            cursor.execute(f'SELECT seq, hash FROM "{self.table}_head" WHERE id = 1 FOR UPDATE')
-            record = next_record(event, self._head(cursor.fetchone()))
-            cursor.execute(
-                f'INSERT INTO "{self.table}" ({", ".join(COLUMNS)}) '
-                f"VALUES ({', '.join(['%s'] * len(COLUMNS))})",
-                record_row(record),
-            )
-            cursor.execute(
-                f'UPDATE "{self.table}_head" SET seq = %s, hash = %s WHERE id = 1',
-                (record.seq, record.hash),
-            )
-        return record
-
-    def _select(
-        self, use_case: str | None, events: list[str] | None, since_seq: int
-    ) -> list[AuditRecord]:
-        where, params = where_clause(use_case, events, since_seq, "%s")
-        with self._transaction() as cursor:
-            cursor.execute(
-                f'SELECT {", ".join(COLUMNS)} FROM "{self.table}" WHERE {where} ORDER BY seq',
-                params,
-            )
-            rows = cursor.fetchall()
-        return [row_record(row) for row in rows]
-
-    def _snapshot(self) -> tuple[list[AuditRecord], AuditHead | None]:
-        with self._transaction(snapshot=True) as cursor:
-            cursor.execute(f'SELECT {", ".join(COLUMNS)} FROM "{self.table}" ORDER BY position')
-            rows = cursor.fetchall()
-            cursor.execute(f'SELECT seq, hash FROM "{self.table}_head" WHERE id = 1')
-            head = cursor.fetchone()
-        return [row_record(row) for row in rows], AuditHead(*head) if head else None
 
     def _lock_name(self) -> str:
         return f"postgres:{self.dsn}#{self.table}"

@@ -7,26 +7,15 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from modelops.governance.audit_records import (
-    APPEND_ONLY,
-    COLUMNS,
-    GENESIS,
-    HEAD_FORWARD_ONLY,
-    AuditEvent,
-    AuditHead,
-    AuditRecord,
-    next_record,
-    record_row,
-    row_record,
-)
+from modelops.governance.audit_records import APPEND_ONLY, GENESIS, HEAD_FORWARD_ONLY
 from modelops.resources.audit_log import (
     AuditLog,
+    Cursor,
     mark_schema_ready,
     record_columns,
     schema_ready,
-    where_clause,
 )
 
 _SQLITE_SCHEMA = f"""
@@ -59,6 +48,7 @@ class SqliteAuditLog(AuditLog):
     an flock on `<path>.lock`, and creating the tables an flock on `<path>.init.lock`."""
 
     path: str
+    placeholder: ClassVar[str] = "?"
 
     def location(self) -> str:
         return self.path
@@ -97,51 +87,21 @@ class SqliteAuditLog(AuditLog):
             _funlock(handle)
         mark_schema_ready(self.path)
 
-    def append(self, event: AuditEvent) -> AuditRecord:
+    def _tables(self) -> tuple[str, str]:
+        return "audit_records", "audit_head"
+
+    @contextlib.contextmanager
+    def _transaction(self, *, write: bool = False) -> Iterator[Cursor]:
         with self._connection() as connection:
-            connection.execute("BEGIN IMMEDIATE")
+            # IMMEDIATE takes the write lock at once, so concurrent appends queue in commit
+            # order; a read is one transaction, so it sees one WAL snapshot.
+            connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                head = connection.execute("SELECT seq, hash FROM audit_head WHERE id = 1")
-                record = next_record(event, self._head(head.fetchone()))
-                connection.execute(
-                    f"INSERT INTO audit_records ({', '.join(COLUMNS)}) "
-                    f"VALUES ({', '.join('?' * len(COLUMNS))})",
-                    record_row(record),
-                )
-                connection.execute(
-                    "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
-                    (record.seq, record.hash),
-                )
+                yield connection.cursor()
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
-        return record
-
-    def _select(
-        self, use_case: str | None, events: list[str] | None, since_seq: int
-    ) -> list[AuditRecord]:
-        where, params = where_clause(use_case, events, since_seq, "?")
-        with self._connection() as connection:
-            rows = connection.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM audit_records WHERE {where} ORDER BY seq",
-                params,
-            ).fetchall()
-        return [row_record(row) for row in rows]
-
-    def _snapshot(self) -> tuple[list[AuditRecord], AuditHead | None]:
-        with self._connection() as connection:
-            connection.execute("BEGIN")  # one read transaction: one WAL snapshot
-            try:
-                rows = connection.execute(
-                    f"SELECT {', '.join(COLUMNS)} FROM audit_records ORDER BY position"
-                ).fetchall()
-                head = connection.execute(
-                    "SELECT seq, hash FROM audit_head WHERE id = 1"
-                ).fetchone()
-            finally:
-                connection.execute("COMMIT")
-        return [row_record(row) for row in rows], AuditHead(*head) if head else None
 
     def _lock_name(self) -> str:
         return f"sqlite:{Path(self.path).resolve()}"

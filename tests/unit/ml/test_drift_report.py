@@ -8,7 +8,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from modelops.ml.drift import DriftResult, build_drift_report, sample_rows
+from modelops.ml.drift import (
+    DriftResult,
+    build_drift_report,
+    drift_report_for,
+    evidently_report,
+    sample_rows,
+)
+from modelops.spec import UseCaseSpec
 
 NUMERIC = ["amount", "age"]
 CATEGORICAL = ["purpose", "housing", "dependents"]
@@ -349,3 +356,29 @@ def test_sample_rows_keeps_small_frames_and_is_seeded() -> None:
     assert sample_rows(frame, 100, seed=3).equals(sample_rows(frame, 100, seed=3))
     assert not sample_rows(frame, 100, seed=3).equals(sample_rows(frame, 100, seed=4))
     assert sample_rows(frame, 100, seed=3).height == 100
+
+
+def test_drift_report_for_sets_the_report_up_from_the_spec(
+    german_spec: UseCaseSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict] = []
+    monkeypatch.setattr(
+        evidently_report, "build_drift_report", lambda ref, cur, **kwargs: calls.append(kwargs)
+    )
+    frame = pl.DataFrame({"x": [1.0]})
+    kept = [german_spec.numeric_features[0], german_spec.categorical_features[-1]]
+    drift_report_for(german_spec, frame, frame)
+    drift_report_for(german_spec, frame, frame, inputs=kept)
+    settings = {
+        "drift_share": german_spec.drift.drift_share,
+        "stattest_threshold": german_spec.drift.stattest_threshold,
+        "max_rows": german_spec.drift.max_rows,
+        "seed": german_spec.split.seed,
+    }
+    every, some = calls
+    assert every == {
+        "numeric": german_spec.numeric_features,
+        "categorical": german_spec.categorical_features,
+        **settings,
+    }
+    assert some == {"numeric": kept[:1], "categorical": kept[1:], **settings}

@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 
 from modelops.ml.evaluation import (
-    MISSING_CATEGORY,
-    ROC_MAX_POINTS,
     ChampionScores,
     EvaluationReport,
     build_evaluation_report,
@@ -20,6 +18,7 @@ from modelops.ml.evaluation import (
     evaluation_markdown,
     roc_plot_png,
 )
+from modelops.ml.evaluation.build import MISSING_CATEGORY, ROC_MAX_POINTS
 
 LABELS = np.array([0, 0, 1, 1, 0, 1, 0, 1])
 CANDIDATE = np.array([0.1, 0.4, 0.35, 0.8, 0.2, 0.7, 0.3, 0.9])

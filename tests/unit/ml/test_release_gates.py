@@ -14,13 +14,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from modelops.ml.evaluation import (
-    ChampionResult,
-    ChampionScores,
-    EvaluationReport,
-    SegmentMetrics,
-    build_evaluation_report,
-)
+from modelops.ml.evaluation import ChampionScores, EvaluationReport, build_evaluation_report
+from modelops.ml.evaluation.report import ChampionResult, SegmentMetrics
 from modelops.ml.fairness import FairnessReport, fairness_report
 from modelops.ml.metrics import BinaryMetrics, Confusion
 from modelops.ml.release_gates import (

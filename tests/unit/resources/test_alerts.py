@@ -14,6 +14,7 @@ import pytest
 from modelops.resources.alerts import Alert, LocalAlerts, WebhookAlerts
 from modelops.resources.environment import alerts_for
 from modelops.settings import Settings
+from modelops.spec import UseCaseSpec
 
 ALERT = Alert(
     use_case="german_credit",
@@ -56,6 +57,18 @@ def test_local_alerts_append_one_json_line_each(tmp_path: Path) -> None:
     assert [r["kind"] for r in records] == ["drift", "freshness"]
     assert records[0]["owners"] == ["team:credit-risk-models", "anna.berg@bank.example"]
     assert records[0]["details"]["drifted_share"] == 0.67
+
+
+def test_notify_alerts_the_owners_the_spec_names(tmp_path: Path, german_spec: UseCaseSpec) -> None:
+    sink = LocalAlerts(path=str(tmp_path / "alerts.jsonl"))
+    sink.notify(german_spec, "performance", "realised AUC 0.61 below the floor", month="2025-06")
+    sink.notify(german_spec, "run_failure", "run 1 failed", severity="critical", job="x")
+    performance, failure = sink.read()
+    assert performance["use_case"] == german_spec.id
+    assert performance["owners"] == ["team:credit-risk-models", "anna.berg@bank.example"]
+    assert (performance["kind"], performance["severity"]) == ("performance", "warning")
+    assert performance["details"] == {"month": "2025-06"}
+    assert (failure["severity"], failure["details"]) == ("critical", {"job": "x"})
 
 
 def test_webhook_receives_the_alert_with_its_owners(webhook, tmp_path: Path) -> None:

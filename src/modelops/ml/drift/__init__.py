@@ -4,7 +4,8 @@ Two producers give the same result (`DriftResult`, one `ColumnDrift` per column)
 same decisions, those of Evidently's default test per column (`stattests`):
 
 * `build_drift_report` runs Evidently itself on a sample (`sample_rows`), for its HTML page
-  with the histograms. About a minute per million rows.
+  with the histograms (`drift_report_for` sets it up from a spec). About a minute per
+  million rows.
 * `DriftReference` is the fast engine: `fit` summarises the training data once (stored with
   the model, pickle-free), `compare` tests a whole batch in seconds and adds each column's
   PSI. It reproduces Evidently's scores without importing it; `tests/unit/ml` checks that
@@ -18,7 +19,7 @@ Modules: `result` (the result types), `psi`, `stattests` (test choice and comput
 (the engine), `evidently_report`, `checks` (argument checks both producers share).
 """
 
-from modelops.ml.drift.evidently_report import build_drift_report, sample_rows
+from modelops.ml.drift.evidently_report import build_drift_report, drift_report_for, sample_rows
 from modelops.ml.drift.psi import PsiBand, PsiResult, psi, psi_band, score_psi
 from modelops.ml.drift.reference import DriftReference
 from modelops.ml.drift.result import ColumnDrift, DriftResult, FeatureKind
@@ -33,6 +34,7 @@ __all__ = [
     "PsiBand",
     "PsiResult",
     "build_drift_report",
+    "drift_report_for",
     "psi",
     "psi_band",
     "sample_rows",

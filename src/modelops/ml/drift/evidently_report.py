@@ -10,6 +10,7 @@ this package never need it.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -19,6 +20,8 @@ from modelops.ml.drift.result import ColumnDrift, DriftResult
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from modelops.spec import UseCaseSpec
 
 _VALUE_DRIFT_TYPE = "evidently:metric_v2:ValueDrift"
 _WHO = "drift report"
@@ -77,6 +80,32 @@ def build_drift_report(
         current_rows=cur.height,
         sampled=ref.height < reference.height or cur.height < current.height,
         html=html,
+    )
+
+
+def drift_report_for(
+    spec: UseCaseSpec,
+    reference: pl.DataFrame,
+    current: pl.DataFrame,
+    *,
+    inputs: Collection[str] | None = None,
+) -> DriftResult:
+    """`build_drift_report` as the spec sets it up: its feature types and drift settings,
+    sampled with its seed, over every model input or only `inputs` (a month's inputs that
+    are not all null)."""
+    numeric, categorical = spec.numeric_features, spec.categorical_features
+    if inputs is not None:
+        numeric = [c for c in numeric if c in inputs]
+        categorical = [c for c in categorical if c in inputs]
+    return build_drift_report(
+        reference,
+        current,
+        numeric=numeric,
+        categorical=categorical,
+        drift_share=spec.drift.drift_share,
+        stattest_threshold=spec.drift.stattest_threshold,
+        max_rows=spec.drift.max_rows,
+        seed=spec.split.seed,
     )
 
 

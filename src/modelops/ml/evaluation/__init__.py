@@ -7,43 +7,18 @@ confusion matrix at the operating threshold, calibration and per-segment results
 - `report`: what the report holds, and its JSON both ways (the release gates read it back);
 - `build`: computing it from the holdout's labels and scores;
 - `display`: its markdown and its ROC and calibration plots.
+
+The package exports what the pipeline and the release steps use; the report's parts and the
+constants are imported from the modules.
 """
 
-from modelops.ml.evaluation.build import (
-    COMPARED_METRICS,
-    MISSING_CATEGORY,
-    ROC_MAX_POINTS,
-    ChampionScores,
-    build_evaluation_report,
-    category_labels,
-)
-from modelops.ml.evaluation.display import (
-    calibration_plot_png,
-    evaluation_markdown,
-    roc_plot_png,
-)
-from modelops.ml.evaluation.report import (
-    LOWER_IS_BETTER,
-    ChampionResult,
-    EvaluationReport,
-    MetricComparison,
-    RocCurve,
-    SegmentMetrics,
-    ThresholdResult,
-)
+from modelops.ml.evaluation.build import ChampionScores, build_evaluation_report, category_labels
+from modelops.ml.evaluation.display import calibration_plot_png, evaluation_markdown, roc_plot_png
+from modelops.ml.evaluation.report import EvaluationReport
 
 __all__ = [
-    "COMPARED_METRICS",
-    "LOWER_IS_BETTER",
-    "MISSING_CATEGORY",
-    "ROC_MAX_POINTS",
-    "ChampionResult",
     "ChampionScores",
     "EvaluationReport",
-    "MetricComparison",
-    "RocCurve",
-    "SegmentMetrics",
-    "ThresholdResult",
     "build_evaluation_report",
     "calibration_plot_png",
     "category_labels",

@@ -1,0 +1,52 @@
+"""The monitoring histories (`drift_history`, `performance_history`): one table across every
+month of a partitioned asset, refreshed whenever a month changes.
+
+The factories that own the monthly assets declare their history with `history_asset`, so the
+UI links each history to the factory that wires it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dagster as dg
+import polars as pl
+
+from modelops import names
+from modelops.defs.kubernetes import pod_tags
+from modelops.defs.outputs import stored_table, table_markdown
+from modelops.defs.versioning import code_version
+from modelops.resources.storage import ArtifactStore
+from modelops.spec import UseCaseSpec
+
+DESCRIPTIONS = {
+    names.DRIFT_HISTORY: "Drift of every scored month, as the retraining sensor reads it.",
+    names.PERFORMANCE_HISTORY: "Realised performance of every labelled vintage.",
+}
+
+
+def history_asset(
+    spec: UseCaseSpec, name: str, monthly: str
+) -> Callable[[Callable[[ArtifactStore], dg.MaterializeResult]], dg.AssetsDefinition]:
+    """`@dg.asset` for the history `name` of the monthly asset `monthly`: refreshed whenever a
+    month of it is, owned by the model's owners."""
+    return dg.asset(
+        key=dg.AssetKey([spec.id, name]),
+        automation_condition=dg.AutomationCondition.eager(),
+        deps=[dg.AssetKey([spec.id, monthly])],
+        owners=spec.owners.dagster_owners,
+        kinds={"polars"},
+        code_version=code_version(("modelops.monitoring.history",)),
+        description=DESCRIPTIONS[name],
+        group_name=spec.id,
+        op_tags=pod_tags(spec.compute.default),
+    )
+
+
+def stored_history(
+    store: ArtifactStore, key: dg.AssetKey, table: pl.DataFrame
+) -> dg.MaterializeResult:
+    """Store a history under its asset's name, with up to 36 months shown in the UI."""
+    return stored_table(
+        store, key, key.path[-1], table, {"history": table_markdown(table, limit=36)}
+    )
