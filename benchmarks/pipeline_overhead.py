@@ -5,8 +5,11 @@ in a bare script, at several sizes, in one process.
 
 The data are synthetic applications with the German credit schema, calibrated on the real
 data (`modelops.simulation.synthetic`), written once to benchmarks/output/. The bare script
-calls the same `modelops.ml` functions in sequence and writes the same final outputs (quarantine,
-MLflow run and model version, reports, card) but hands tables from step to step in memory.
+calls the same `modelops.ml` and `modelops.governance` functions in sequence and writes the
+same final outputs (quarantine; MLflow run and model version; the serving bundle, model record
+and gate plan beside the version; evaluation, drift, fairness and gate reports; the audit
+records of training, gates and release; the challenger alias; the card) but hands tables from
+step to step in memory.
 The Dagster run is what `modelops run` does: the main job in process on a SQLite instance
 (created beforehand, as `make setup` does), every intermediate table versioned on disk.
 
@@ -55,7 +58,8 @@ STEPS = (
     "model_release",
     "model_card",
 )
-"""Steps as Dagster names them; the bare script does fairness, gates and the challenger alias
+"""Steps as Dagster names them; the bare script builds the serving bundle in its
+`trained_model` step (timed apart as a part) and does fairness, gates and the challenger alias
 in its `release_gates` step."""
 
 
@@ -96,6 +100,8 @@ class RunProfile:
     label: str
     total: float = 0.0
     steps: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (start, end)
+    parts: dict[str, float] = field(default_factory=dict)
+    """Seconds of named parts inside a step (the bare side only: e.g. the serving bundle)."""
     start_rss: int = 0
     peak_rss: int = 0
 
@@ -104,6 +110,12 @@ class RunProfile:
         start = time.time()
         yield
         self.steps[name] = (start, time.time())
+
+    @contextlib.contextmanager
+    def part(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.parts[name] = time.perf_counter() - start
 
 
 def _settings(workdir: Path, data: Path):
@@ -124,19 +136,35 @@ def _settings(workdir: Path, data: Path):
 
 
 def run_bare(settings, profile: RunProfile) -> None:
-    """The pipeline as one would script it without an orchestrator."""
+    """The pipeline as one would script it without an orchestrator: the same `modelops.ml`
+    and `modelops.governance` calls as the assets, the same stored outputs and audit records,
+    tables handed over in memory."""
+    from datetime import UTC, datetime
+
     import polars as pl
 
-    from modelops.ml.drift import build_drift_report
+    from modelops.formatting import json_document
+    from modelops.governance.card_publisher import CardInputs, publish_model_card
+    from modelops.governance.gate_review import GateReview, record_gate_review
+    from modelops.governance.model_record import ModelRecord, write_model_record
+    from modelops.governance.release_desk import ReleaseDesk
+    from modelops.ml.drift import build_drift_report, score_psi
     from modelops.ml.evaluation import (
         build_evaluation_report,
         calibration_plot_png,
         evaluation_markdown,
         roc_plot_png,
     )
+    from modelops.ml.fairness import fairness_report
     from modelops.ml.features import build_features
     from modelops.ml.metrics import binary_metrics
-    from modelops.ml.model_card import ModelCardInputs, render_html, render_model_card
+    from modelops.ml.release_gates import (
+        check_feature_availability,
+        evaluate_release_gates,
+        gate_plan,
+        gates_markdown,
+    )
+    from modelops.ml.serving_bundle import ServingBundle
     from modelops.ml.split import split_train_holdout
     from modelops.ml.training import (
         fit_baseline,
@@ -146,14 +174,23 @@ def run_bare(settings, profile: RunProfile) -> None:
         predict_scores,
     )
     from modelops.ml.validation import validate_batch
+    from modelops.names import GATE_PLAN_FILE, MODEL, SERVING_BUNDLE_PREFIX
     from modelops.resources.environment import resources_for
     from modelops.resources.tracking import DatasetRef
     from modelops.spec import load_specs
+    from modelops.spec.risk import load_risk_policy
 
     spec = load_specs(settings.specs_dir)[0]
     resources = resources_for(settings)
-    source, store, tracking = resources["source"], resources["store"], resources["tracking"]
-    uc = spec.id
+    source, store, tracking, audit_log = (
+        resources.source,
+        resources.store,
+        resources.tracking,
+        resources.audit_log,
+    )
+    uc, actor = spec.id, "bare-script"
+    policy = load_risk_policy()
+    assessment = policy.assess(spec.risk, spec.data_schema.protected_attributes)
 
     with profile.step("raw_dataset"):
         raw = source.read(spec.source)
@@ -165,8 +202,10 @@ def run_bare(settings, profile: RunProfile) -> None:
     with profile.step("split"):
         train, holdout = split_train_holdout(features, spec)
     with profile.step("trained_model"):
+        # What `governance.training_record.train_and_register` does, on the tables in memory.
         pipeline = fit_model(train, spec)
         fit = binary_metrics(labels(train), predict_scores(pipeline, train, spec))
+        plan = gate_plan(spec, assessment, policy.for_tier(assessment.tier))
         registered = tracking.record_training(
             use_case=uc,
             registered_name=spec.registered_model_name,
@@ -174,17 +213,70 @@ def run_bare(settings, profile: RunProfile) -> None:
             input_example=input_example(train, spec),
             params={"estimator": spec.model.estimator, **spec.model.params},
             metrics={f"train_{k}": v for k, v in fit.as_dict().items()},
-            tags={"modelops.use_case": uc},
+            tags={"modelops.use_case": uc, "modelops.gate_plan_sha256": plan.fingerprint()},
             datasets=[
                 (DatasetRef(f"{uc}/training_set", "memory", "bare", "training"), train.head(1000))
             ],
             run_name="bare",
         )
+        version = registered.version
+        with profile.part("serving_bundle"):
+            bundle = ServingBundle.build(
+                spec,
+                model_version=version,
+                pipeline=pipeline,
+                training=train,
+                holdout=holdout,
+                model_sha256=registered.artifact_sha256,
+            )
+            bundle_files = bundle.to_files()
+            for filename, content in bundle_files.items():
+                store.write_bytes(uc, MODEL, version, f"{SERVING_BUNDLE_PREFIX}{filename}", content)
+        record = ModelRecord(
+            registered_name=registered.name,
+            version=version,
+            run_id=registered.run_id,
+            experiment_id=registered.experiment_id,
+            model_uri=registered.model_uri,
+            training_set_version="bare",
+            holdout_set_version="bare",
+            trained_at=datetime.now(UTC),
+            training_rows=train.height,
+            training_positive_rate=fit.positives / fit.n,
+            estimator=spec.model.estimator,
+            code_version="bare",
+            git_commit="bare",
+            lock_sha256="bare",
+            trained_by=actor,
+            artifact_sha256=registered.artifact_sha256,
+            risk_tier=assessment.tier,
+            serving_bundle_sha256=ServingBundle.digest_of(bundle_files),
+            spec=spec.model_dump(mode="json", by_alias=True),
+        )
+        plan_bytes = json_document(plan.to_dict())
+        store.write_bytes(uc, MODEL, version, GATE_PLAN_FILE, plan_bytes)
+        write_model_record(store, uc, record)
+        tracking.log_files(registered.run_id, {GATE_PLAN_FILE: plan_bytes}, folder="governance")
+        for event, details in (
+            (
+                "training",
+                {
+                    "artifact_sha256": record.artifact_sha256,
+                    "serving_bundle_sha256": record.serving_bundle_sha256,
+                    "risk_tier": record.risk_tier,
+                },
+            ),
+            ("gate_thresholds", {"plan": plan.to_dict(), "plan_fingerprint": plan.fingerprint()}),
+        ):
+            audit_log.append(
+                record.audit_event(event, actor=actor, use_case=uc, reason="bare", details=details)
+            )
+        store.publish(uc, MODEL, version)
     with profile.step("evaluation_report"):
         baseline = fit_baseline(train, spec)
         report = build_evaluation_report(
             use_case=uc,
-            model_version=registered.version,
+            model_version=version,
             labels=labels(holdout),
             candidate_scores=predict_scores(pipeline, holdout, spec),
             baseline_scores=predict_scores(baseline, holdout, spec),
@@ -196,17 +288,21 @@ def run_bare(settings, profile: RunProfile) -> None:
             },
             threshold=spec.evaluation.operating_threshold,
             calibration_bins=spec.evaluation.calibration_bins,
-            thresholds={"min_auc": spec.evaluation.min_auc},
+            thresholds={
+                "min_auc": spec.evaluation.min_auc,
+                "min_ks": spec.evaluation.min_ks,
+                "max_brier": spec.evaluation.max_brier,
+            },
         )
-        files = {
-            "evaluation.json": json.dumps(report.to_dict()).encode(),
+        evaluation_files = {
+            "evaluation.json": json_document(report.to_dict()),
             "evaluation.md": evaluation_markdown(report).encode(),
             "roc.png": roc_plot_png(report),
             "calibration.png": calibration_plot_png(report),
         }
-        for name, content in files.items():
+        for name, content in evaluation_files.items():
             store.write_bytes(uc, "evaluation_report", "bare", name, content)
-        tracking.log_files(registered.run_id, files, folder="evaluation")
+        tracking.log_files(registered.run_id, evaluation_files, folder="evaluation")
         tracking.log_metrics(
             registered.run_id, {f"holdout_{k}": v for k, v in report.candidate.as_dict().items()}
         )
@@ -221,21 +317,15 @@ def run_bare(settings, profile: RunProfile) -> None:
             max_rows=spec.drift.max_rows,
             seed=spec.split.seed,
         )
-        store.write_bytes(uc, "drift_report", "bare", "drift.html", drift.html.encode())
+        drift_files = {
+            "drift.json": json_document(drift.to_dict()),
+            "drift.md": drift.to_markdown().encode(),
+            "drift.html": (drift.html or "").encode(),
+        }
+        for name, content in drift_files.items():
+            store.write_bytes(uc, "drift_report", "bare", name, content)
     with profile.step("release_gates"):
-        # What the fairness_report, release_gates and model_release assets compute.
-        from modelops.ml.drift import score_psi
-        from modelops.ml.fairness import fairness_report
-        from modelops.ml.release_gates import (
-            check_feature_availability,
-            evaluate_release_gates,
-            gate_plan,
-        )
-        from modelops.spec.risk import load_risk_policy
-
-        policy = load_risk_policy()
-        assessment = policy.assess(spec.risk, spec.data_schema.protected_attributes)
-        plan = gate_plan(spec, assessment, policy.for_tier(assessment.tier))
+        # What the fairness_report, release_gates and model_release assets do.
         holdout_scores = predict_scores(pipeline, holdout, spec)
         fairness = fairness_report(
             labels(holdout),
@@ -245,38 +335,48 @@ def run_bare(settings, profile: RunProfile) -> None:
             min_group_size=plan.min_group_size,
             min_outcome_count=plan.min_outcome_count,
         )
-        gates = evaluate_release_gates(
+        fairness_files = {
+            "fairness.json": json_document(fairness.to_dict()),
+            "fairness.md": fairness.to_markdown().encode(),
+        }
+        for name, content in fairness_files.items():
+            store.write_bytes(uc, "fairness_report", "bare", name, content)
+        tracking.log_files(registered.run_id, fairness_files, folder="fairness")
+        results = evaluate_release_gates(
             plan,
             evaluation=report,
             fairness=fairness,
             score_psi=score_psi(predict_scores(pipeline, train, spec), holdout_scores).psi,
-            fitted_inputs=list(getattr(pipeline, "feature_names_in_", [])),
+            fitted_inputs=[str(c) for c in getattr(pipeline, "feature_names_in_", [])],
             availability=check_feature_availability(spec, raw.head(10_000), "source"),
         )
-        store.write_bytes(
-            uc, "release_gates", "bare", "gates.json",
-            json.dumps([g.to_dict() for g in gates]).encode(),
-        )  # fmt: skip
-        tracking.set_alias(registered.name, "challenger", registered.version)
-    with profile.step("model_card"):
-        card = render_model_card(
-            ModelCardInputs(
-                spec=spec,
-                model_ref={
-                    "version": registered.version,
-                    "registered_name": registered.name,
-                    "model_uri": registered.model_uri,
-                    "estimator": spec.model.estimator,
-                    "run_id": registered.run_id,
-                },
-                evaluation=report.to_dict(),
-                drift=drift.to_dict(),
-                training_rows=train.height,
-                training_positive_rate=float(train.get_column("label").mean()),
-            )
+        review = GateReview(version, plan.tier, plan.fingerprint(), tuple(results))
+        gates_files = {
+            "gates.json": json_document(review.to_dict()),
+            "gates.md": gates_markdown(review.results).encode(),
+        }
+        for name, content in gates_files.items():
+            store.write_bytes(uc, "release_gates", "bare", name, content)
+        tracking.log_files(registered.run_id, gates_files, folder="governance")
+        record_gate_review(
+            review, record, use_case=uc, actor=actor, tracking=tracking, audit_log=audit_log
         )
-        store.write_bytes(uc, "model_card", "bare", "model_card.html", render_html(card).encode())
-        tracking.describe_version(registered.name, registered.version, card)
+        desk = ReleaseDesk(spec, policy, tracking, audit_log)
+        if review.passed:
+            desk.release_candidate(version, actor)
+    with profile.step("model_card"):
+        publish_model_card(
+            desk,
+            store,
+            tracking,
+            version,
+            CardInputs(
+                model=record,
+                evaluation=json.loads(evaluation_files["evaluation.json"]),
+                drift=json.loads(drift_files["drift.json"]),
+                fairness_markdown=fairness_files["fairness.md"].decode(),
+            ),
+        )
 
 
 def run_dagster(settings, profile: RunProfile) -> None:
@@ -368,6 +468,8 @@ def time_both(rows: int, repeat: int, sampler: RssSampler) -> dict:
         )
     outside = dagster.total - sum(r["dagster_s"] for r in steps.values())
     print(f"{'(outside steps)':<20}{'':>9}{outside:>11.2f}{outside:>12.2f}")
+    for name, seconds in bare.parts.items():
+        print(f"  of which {name} (bare): {seconds:.2f} s")
     ratio = dagster.total / bare.total
     # Each attempt runs the two sides back to back: the median of those paired ratios is
     # less sensitive to a slow stretch of the machine than the ratio of the two minimums.
@@ -391,6 +493,7 @@ def time_both(rows: int, repeat: int, sampler: RssSampler) -> dict:
         "ratio": ratio,
         "median_paired_ratio": paired,
         "steps": steps,
+        "bare_parts_s": bare.parts,
         "all_bare_s": [p.total for p in profiles["bare"]],
         "all_dagster_s": [p.total for p in profiles["dagster"]],
     }
