@@ -5,7 +5,9 @@ Tiers mirror the code's layers and are markers, set by folder:
 - `unit` (tests/unit): spec, ml, governance, resources and simulation code; no Dagster instance;
 - `dagster` (tests/dagster): the definitions, layers, single assets and sensors;
 - `integration` (tests/integration, and any test marked so elsewhere): whole pipelines and
-  real servers (PostgreSQL, the GCS emulator, an MLflow server, deploy/).
+  real servers (PostgreSQL, the GCS emulator, an MLflow server, deploy/);
+- `robustness` (tests/robustness): bad input and faults: every one named, quarantined or
+  survived, never a traceback.
 
 `make test-fast` runs `-m "unit or dagster"`; `make test` (and CI) runs everything.
 """
@@ -20,7 +22,7 @@ from support import GERMAN_SPEC
 
 pytest_plugins = ["support.postgres", "support.gcs_emulator", "support.mlflow_server"]
 
-TIERS = ("unit", "dagster", "integration")
+TIERS = ("unit", "dagster", "integration", "robustness")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -19,10 +19,11 @@ modelops inventory                        every use case, owner, tier, champion,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from modelops.settings import Settings, SettingsError
 from modelops.spec import SpecError
@@ -143,10 +144,43 @@ def _governance_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def _governance(settings: Settings, args: argparse.Namespace) -> int:
+    """An operator command. Exit codes: 0 done; 1 a check found a problem (the audit log is
+    tampered with, a version did not reproduce); 2 the platform cannot do it here (no audit
+    log, an unreadable one, an unwritable export file, MLflow unreachable or failing); 3 the
+    governance refused it (the message says why). Never a traceback for any of these."""
     from modelops.governance.release_desk import ReleaseRefused
+    from modelops.operator import OperatorError
+    from modelops.resources.audit_log import AuditLogError
+    from modelops.resources.tracking import TrackingUnavailableError
+    from modelops.settings import redact
+
+    _quiet_libraries()
+    try:
+        with _bounded_mlflow_requests():
+            return _operator_command(settings, args)
+    except (ReleaseRefused, OperatorError) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 3
+    except (AuditLogError, TrackingUnavailableError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if not type(exc).__module__.startswith("mlflow"):
+            raise
+        # MLflow answered with an error, or stopped answering in the middle of the command.
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        print(
+            f"error: MLflow at {redact(settings.mlflow_tracking_uri)} failed: {redact(lines[0])}",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def _operator_command(settings: Settings, args: argparse.Namespace) -> int:
     from modelops.operator import (
         OperatorError,
         Platform,
+        audit_export,
         audit_show,
         audit_verify,
         inventory_text,
@@ -155,50 +189,42 @@ def _governance(settings: Settings, args: argparse.Namespace) -> int:
         status_text,
     )
 
-    _quiet_libraries()
     platform = Platform(settings)
-    try:
-        if args.command in ("approve", "reject", "promote", "rollback"):
-            if not args.by:
-                raise OperatorError("name yourself with --by EMAIL (or set MODELOPS_ACTOR)")
-            print(
-                release_action(
-                    platform,
-                    args.command,
-                    args.use_case,
-                    version=getattr(args, "version", None),
-                    actor=args.by,
-                    reason=args.reason,
-                    role=getattr(args, "role", None),
-                    promote=not getattr(args, "no_promote", False),
-                )
+    if args.command in ("approve", "reject", "promote", "rollback"):
+        if not args.by:
+            raise OperatorError("name yourself with --by EMAIL (or set MODELOPS_ACTOR)")
+        print(
+            release_action(
+                platform,
+                args.command,
+                args.use_case,
+                version=getattr(args, "version", None),
+                actor=args.by,
+                reason=args.reason,
+                role=getattr(args, "role", None),
+                promote=not getattr(args, "no_promote", False),
             )
-            return 0
-        if args.command == "status":
-            print(status_text(platform, args.use_case, args.at))
-            return 0
-        if args.command == "inventory":
-            print(inventory_text(platform))
-            return 0
-        if args.command == "reproduce":
-            matches, text = reproduce(
-                platform, args.use_case, args.version, args.tolerance, args.by
-            )
-            print(text)
-            return 0 if matches else 1
-        if args.audit_command == "verify":
-            ok, text = audit_verify(platform)
-            print(text)
-            return 0 if ok else 1
-        if args.audit_command == "export":
-            count = platform.resources.audit_log.export_jsonl(args.file)
-            print(f"{count} records written to {args.file}")
-            return 0
-        print(audit_show(platform, args.use_case, args.event, args.limit))
+        )
         return 0
-    except (ReleaseRefused, OperatorError) as exc:
-        print(f"refused: {exc}", file=sys.stderr)
-        return 3
+    if args.command == "status":
+        print(status_text(platform, args.use_case, args.at))
+        return 0
+    if args.command == "inventory":
+        print(inventory_text(platform))
+        return 0
+    if args.command == "reproduce":
+        matches, text = reproduce(platform, args.use_case, args.version, args.tolerance, args.by)
+        print(text)
+        return 0 if matches else 1
+    if args.audit_command == "verify":
+        ok, text = audit_verify(platform)
+        print(text)
+        return 0 if ok else 1
+    if args.audit_command == "export":
+        print(audit_export(platform, args.file))
+        return 0
+    print(audit_show(platform, args.use_case, args.event, args.limit))
+    return 0
 
 
 def _init(settings: Settings) -> int:
@@ -224,6 +250,7 @@ def _run(settings: Settings, use_case: str | None) -> int:
     from modelops.definitions import build_definitions
     from modelops.instance import local_instance
     from modelops.names import ACTOR_TAG, MAIN_JOB, training_job
+    from modelops.run_recovery import close_orphaned_runs, worker_tags
     from modelops.run_summary import summarize_run
 
     defs = build_definitions(settings)
@@ -236,6 +263,9 @@ def _run(settings: Settings, use_case: str | None) -> int:
     _quiet_libraries()
     instance = local_instance(settings.dagster_home)
     storage = type(instance.run_storage).__name__.removesuffix("RunStorage")
+    # A run killed earlier (kill -9, a crash) would otherwise stay STARTED for ever.
+    for closed in close_orphaned_runs(instance, settings.mlflow_tracking_uri):
+        print(closed.text)
     print(f"Running job '{job_name}' on the {storage} instance at {instance.root_directory}")
     started = time.perf_counter()
     # Who trained: recorded with the model, so that person cannot also approve it.
@@ -243,12 +273,33 @@ def _run(settings: Settings, use_case: str | None) -> int:
     result = job.execute_in_process(
         instance=instance,
         raise_on_error=False,
-        tags={ACTOR_TAG: actor} if actor else None,
+        # Which process runs it, so that the next run can tell if it was killed.
+        tags={**worker_tags(), **({ACTOR_TAG: actor} if actor else {})},
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
     summary = summarize_run(result, settings, time.perf_counter() - started)
     print(summary.text)
     return 0 if result.success else 1
+
+
+@contextlib.contextmanager
+def _bounded_mlflow_requests() -> Iterator[None]:
+    """An operator command makes a few short MLflow calls: a server that stops answering is
+    reported within a minute, not after MLflow's default seven retries with backoff (about
+    five minutes). MLflow reads these at each request; a setting already made wins, and the
+    environment is restored afterwards."""
+    bounds = {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+    }
+    added = [name for name in bounds if name not in os.environ]
+    os.environ.update({name: bounds[name] for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 def _quiet_libraries() -> None:

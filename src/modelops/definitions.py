@@ -23,7 +23,7 @@ from modelops.spec.risk import RiskPolicy, load_risk_policy
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    specs = load_specs(settings.specs_dir)
+    specs = load_specs(settings.specs_dir, settings.spec_allowances)
     policy = load_risk_policy(settings.risk_policy_file)
     return dg.Definitions.merge(
         *[use_case_definitions(spec, policy) for spec in specs],

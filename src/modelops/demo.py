@@ -83,7 +83,9 @@ def run_demo(
     from modelops.simulation.synthetic import SyntheticApplications
     from modelops.simulation.writers import Layout
 
-    project_specs = {spec.id: spec for spec in load_specs(settings.specs_dir)}
+    project_specs = {
+        spec.id: spec for spec in load_specs(settings.specs_dir, settings.spec_allowances)
+    }
     base = project_specs.get(use_case)
     if base is None or base.monitoring is None or base.monitoring.labels is None:
         raise ValueError(f"use case '{use_case}' needs a monitoring section with labels")
@@ -99,7 +101,7 @@ def run_demo(
     history.parent.mkdir(parents=True)
     generator.sample(history_rows, seed=seed).write_parquet(history)
     demo_settings = _sandbox_settings(settings, base, sandbox, history)
-    spec = load_specs(demo_settings.specs_dir)[0]
+    spec = load_specs(demo_settings.specs_dir, demo_settings.spec_allowances)[0]
     assert spec.monitoring is not None
 
     defs = build_definitions(demo_settings)

@@ -1,15 +1,19 @@
-"""Numbers, tables and cell escaping for every markdown report, card and UI summary.
+"""Numbers, tables and escaping for every markdown report, card, UI summary and message.
 
 Column names, category values, group labels and error messages are user data: in a table
 they pass through `cell`, which makes them inert in markdown and in the HTML rendered from it
-(no broken row, no link, no emphasis, no tag). Text the platform writes itself and wants
-rendered (bold verdicts, code spans) is wrapped in `Markdown` to say so.
+(no broken row, no link, no emphasis, no tag); a spec's free text (descriptions, intended
+uses) passes through `paragraphs`, a value shown as code through `code`. Text the platform
+writes itself and wants rendered (bold verdicts, code spans) is wrapped in `Markdown` to say
+so. On a terminal, user text (reasons, actors) is `quoted` so it cannot pass for a record.
+(Secrets in connection strings are removed from messages by `settings.redact`.)
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -19,7 +23,11 @@ if TYPE_CHECKING:
 NOT_AVAILABLE = "n/a"
 """How an absent or undefined figure (None, NaN, infinity) reads."""
 
-_ESCAPED = {c: "\\" + c for c in "\\|`*[]"}
+_ESCAPED = {c: "\\" + c for c in "\\|`*[]~"}
+_LONE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
+"""An underscore that could open or close emphasis: not between two letters or digits
+(`60_plus` stays as it is)."""
+_ORDERED_ITEM = re.compile(r"^(\d+)([.)])")
 
 
 class Markdown(str):
@@ -68,8 +76,46 @@ def cell(value: object) -> str:
     if isinstance(value, Markdown):
         return " ".join(value.split())
     escaped = "".join(_ESCAPED.get(char, char) for char in str(value))
+    escaped = _LONE_UNDERSCORE.sub(r"\\_", escaped)
     escaped = escaped.replace("<", "&lt;").replace(">", "&gt;")
     return " ".join(escaped.split())
+
+
+def paragraphs(value: object) -> str:
+    """Free text (a spec's description, intended use, attribution) as inert markdown: blank
+    lines still separate paragraphs; each paragraph is one line escaped like a cell that
+    cannot start a heading, list, quote, rule or code block."""
+    blocks = re.split(r"\n\s*\n", str(value).strip())
+    return "\n\n".join(text for text in (_inline_block(block) for block in blocks) if text)
+
+
+def code(value: object) -> str:
+    """A value shown as a code span (a path, a parameter): its backticks cannot close the
+    span, and what is inside a code span is never rendered. Not for table cells (a `|` still
+    splits the row there: use `cell`)."""
+    text = " ".join(str(value).split())
+    if not text:
+        return ""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text[0] == "`" or text[-1] == "`" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _inline_block(value: object) -> str:
+    """`cell`, and a leading character that would open a block (`#`, `-`, `+`, `=`, `1.`)
+    escaped: the text stays one paragraph (or list item) of plain text."""
+    text = cell(value)
+    ordered = _ORDERED_ITEM.match(text)
+    if ordered:
+        return f"{ordered.group(1)}\\{ordered.group(2)}{text[ordered.end() :]}"
+    return "\\" + text if text[:1] in ("#", "-", "+", "=") else text
+
+
+def quoted(value: object) -> str:
+    """User text (a reason, an actor, a role) on a terminal line or in a message: quoted,
+    with newlines, control and invisible formatting characters escaped (Python's `repr`), so
+    it cannot start a line of its own or pass for a record the platform wrote."""
+    return repr(str(value))
 
 
 def table(
@@ -102,7 +148,7 @@ def frame_table(frame: pl.DataFrame, *, limit: int) -> str:
 
 def bullets(items: Iterable[object]) -> list[str]:
     """A markdown list; each item escaped like a cell."""
-    return [f"- {cell(item)}" for item in items]
+    return [f"- {_inline_block(item)}" for item in items]
 
 
 def json_document(data: object) -> bytes:

@@ -5,6 +5,10 @@ Each release action goes through `governance.release_desk` (the same code the pi
 then re-renders the affected model cards and reports the new release state to Dagster as
 runless materializations of `<use case>/model_release`, `<use case>/model_card` and
 `governance/model_inventory`, so the UI shows what the CLI did.
+
+What people typed (reasons, actors, roles) is shown `quoted`, so a reason holding a newline and
+a made-up history line cannot pass for a record. MLflow is probed before it is used, so an
+unreachable server is named within seconds rather than after minutes of retries.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from modelops.formatting import quoted
 from modelops.governance.audit_records import AuditEvent
 from modelops.governance.release_desk import ReleaseDesk, ReleaseRefused
 from modelops.resources.environment import PlatformResources, resources_for
@@ -22,6 +27,8 @@ from modelops.spec.risk import RiskPolicy, load_risk_policy
 
 if TYPE_CHECKING:
     import dagster as dg
+
+    from modelops.resources.tracking import ModelTracking
 
 
 class OperatorError(Exception):
@@ -39,8 +46,18 @@ class Platform:
         return resources_for(self.settings)
 
     @cached_property
+    def tracking(self) -> ModelTracking:
+        """MLflow, once it is known to answer (`TrackingUnavailableError` otherwise)."""
+        tracking = self.resources.tracking
+        tracking.check_reachable()
+        return tracking
+
+    @cached_property
     def specs(self) -> dict[str, UseCaseSpec]:
-        return {spec.id: spec for spec in load_specs(self.settings.specs_dir)}
+        return {
+            spec.id: spec
+            for spec in load_specs(self.settings.specs_dir, self.settings.spec_allowances)
+        }
 
     @cached_property
     def policy(self) -> RiskPolicy:
@@ -49,13 +66,13 @@ class Platform:
     def spec(self, use_case: str) -> UseCaseSpec:
         if use_case not in self.specs:
             known = ", ".join(sorted(self.specs)) or "none"
-            raise OperatorError(f"no use case '{use_case}' (known: {known})")
+            raise OperatorError(f"no use case {quoted(use_case)} (known: {known})")
         return self.specs[use_case]
 
     def desk(self, use_case: str) -> ReleaseDesk:
-        resources = self.resources
+        spec, resources = self.spec(use_case), self.resources
         return ReleaseDesk(
-            self.spec(use_case), self.policy, resources.tracking, resources.audit_log
+            spec, self.policy, self.tracking, resources.audit_log, store=resources.store
         )
 
     def instance(self) -> dg.DagsterInstance:
@@ -80,6 +97,8 @@ def release_action(
     promote: bool = True,
 ) -> str:
     """approve | reject | promote | rollback; returns the new status line."""
+    if version is not None and not version.isdigit():
+        raise OperatorError(f"--version {quoted(version)} is not a model version (a number)")
     desk = platform.desk(use_case)
     try:
         return _carry_out(platform, desk, action, version, actor, reason, role, promote)
@@ -170,7 +189,7 @@ def _report(
             )
         )
     rows = inventory_rows(
-        list(platform.specs.values()), platform.policy, resources.tracking, resources.audit_log
+        list(platform.specs.values()), platform.policy, platform.tracking, resources.audit_log
     )
     instance.report_runless_asset_event(
         dg.AssetMaterialization(
@@ -193,7 +212,8 @@ def status_text(platform: Platform, use_case: str, at: str | None = None) -> str
     for change in history:
         lines.append(
             f"    {change.recorded_at}  {change.event:<9} v{change.version} "
-            f"(previous {change.previous or '-'}) by {change.actor}: {change.reason}"
+            f"(previous {change.previous or '-'}) by {quoted(change.actor)}: "
+            f"{quoted(change.reason)}"
         )
     if at is not None:
         try:
@@ -209,6 +229,8 @@ def status_text(platform: Platform, use_case: str, at: str | None = None) -> str
 
 
 def audit_verify(platform: Platform) -> tuple[bool, str]:
+    """Whether the chain is intact, and what to print; `NoAuditLogError` where there is no
+    log (zero records would otherwise read as an intact chain)."""
     log = platform.resources.audit_log
     result = log.verify()
     if result.ok:
@@ -219,16 +241,31 @@ def audit_verify(platform: Platform) -> tuple[bool, str]:
 
 
 def audit_show(platform: Platform, use_case: str | None, event: str | None, limit: int) -> str:
+    """The last `limit` records, one line each, what people typed quoted."""
     log = platform.resources.audit_log
+    log.require_log()
     records = log.records(use_case=use_case, events=[event] if event else None)[-limit:]
     return (
         "\n".join(
             f"{r.seq:>5} {r.recorded_at[:19]} {r.event:<17} {r.use_case:<16} "
-            f"v{r.model_version or '-':<4} {r.actor}: {r.reason}"
+            f"{_version(r.model_version):<5} {quoted(r.actor)}: {quoted(r.reason)}"
             for r in records
         )
         or "no records"
     )
+
+
+def audit_export(platform: Platform, file: str) -> str:
+    log = platform.resources.audit_log
+    count = log.export_jsonl(file)
+    return f"audit log {log.location()}: {count} records written to {file}"
+
+
+def _version(version: str | None) -> str:
+    """A model version as a record line shows it: `v3`, `-`, or quoted when it is not one."""
+    if version is None:
+        return "-"
+    return f"v{version}" if version.isdigit() else quoted(version)
 
 
 def inventory_text(platform: Platform) -> str:
@@ -236,7 +273,7 @@ def inventory_text(platform: Platform) -> str:
 
     resources = platform.resources
     rows = inventory_rows(
-        list(platform.specs.values()), platform.policy, resources.tracking, resources.audit_log
+        list(platform.specs.values()), platform.policy, platform.tracking, resources.audit_log
     )
     return inventory_markdown(rows)
 
@@ -255,7 +292,7 @@ def reproduce(
     version = version or desk.champion()
     if version is None:
         raise OperatorError(f"{use_case} has no champion; name the version with --version")
-    store, tracking = platform.resources.store, platform.resources.tracking
+    store, tracking = platform.resources.store, platform.tracking
     if not has_model_record(store, use_case, version):
         raise OperatorError(f"{use_case} version {version} is not in the artifact store")
     record = read_model_record(store, use_case, version)

@@ -4,28 +4,51 @@ Read once when the code location loads and validated there, so a wrong value sto
 with a message naming the variable, instead of failing in the middle of a run (Dagster's
 `EnvVar` is only resolved at run time). Secrets (database passwords, MLflow credentials)
 are never settings: their clients read them from the environment themselves, so they cannot
-end up in asset metadata or logs.
+end up in asset metadata or logs; a message that names a connection shows it through `redact`,
+so a secret given by mistake is not printed either.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
+from modelops.spec.allowances import Allowances
+from modelops.spec.estimator_policy import EstimatorPolicyError, load_estimator_policy
+from modelops.spec.source_roots import ROOTS_VARIABLE, SourceRoots
+
 Environment = Literal["local", "gcp", "k8s"]
 ENVIRONMENTS: tuple[str, ...] = ("local", "gcp", "k8s")
 WEBHOOK_VARIABLE = "MODELOPS_ALERT_WEBHOOK_URL"
 """A secret: its value is only read by the alert resource at run time."""
+ESTIMATOR_POLICY_VARIABLE = "MODELOPS_ESTIMATOR_POLICY"
 
 _PROJECT_MARKERS = ("pyproject.toml", "workspace.yaml")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_SECRET_KEYS = (
+    r"password|passwd|pwd|pass|sslpassword|secret|client_secret|token|access_token|"
+    r"refresh_token|api_key|apikey"
+)
+"""Names of secret values in a key-value DSN and in a URL's query (which also has `key`,
+`sig`, `signature` and `auth`, e.g. signed or API-key URLs)."""
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*):\S*@")
+_QUERY_SECRET = re.compile(
+    rf"(?P<head>[?&;](?:{_SECRET_KEYS}|key|sig|signature|auth)=)[^&#\s]*", re.IGNORECASE
+)
+_KEY_VALUE_SECRET = re.compile(
+    rf"(?P<head>\b(?:{_SECRET_KEYS})\s*=\s*)"
+    r"(?:'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|\S+)",
+    re.IGNORECASE,
+)
+REDACTED = "***"
+"""What a secret reads as in any message."""
 
 
 class SettingsError(ValueError):
@@ -78,6 +101,11 @@ class Settings(BaseModel):
     """Postgres database of the audit log (gcp, k8s); None = the SQLite file under home."""
     risk_policy_file: Path | None = None
     """The bank's risk policy; None = the policy packaged with the platform."""
+    estimator_policy_file: Path | None = None
+    """The estimator classes specs may name; None = the policy packaged with the platform."""
+    source_roots: tuple[str, ...] = ()
+    """Folders or gs:// prefixes sources may be read from, besides the project's `data/`,
+    the landing folder under the platform home and (gcp) the platform's bucket."""
 
     @property
     def audit_log_path(self) -> Path:
@@ -90,6 +118,30 @@ class Settings(BaseModel):
     @property
     def dagster_home(self) -> Path:
         return self.home_dir / "dagster"
+
+    @property
+    def landing_dir(self) -> Path:
+        """Where files land under the platform home (the demo's simulated traffic)."""
+        return self.home_dir / "traffic"
+
+    @property
+    def readable_roots(self) -> SourceRoots:
+        """Where sources may be read from: the project's data folder, the landing folder,
+        the declared roots and, on GCP, the platform's bucket."""
+        roots: tuple[str | Path, ...] = (self.project_dir / "data", self.landing_dir)
+        if self.gcp is not None:
+            roots += (f"gs://{self.gcp.bucket}",)
+        return SourceRoots.of(
+            self.project_dir, (*roots, *self.source_roots), remote=self.gcp is not None
+        )
+
+    @property
+    def spec_allowances(self) -> Allowances:
+        """What specs may name here: the estimator policy and the readable roots."""
+        return Allowances(
+            estimators=load_estimator_policy(self.estimator_policy_file),
+            roots=self.readable_roots,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -160,6 +212,8 @@ class Settings(BaseModel):
         policy_file = (project / policy).resolve() if policy else None
         if policy_file is not None and not policy_file.is_file():
             reader.fail("MODELOPS_RISK_POLICY", f"{policy_file} is not a file")
+        estimator_policy = _estimator_policy(reader, project)
+        source_roots = _source_roots(reader, project)
 
         reader.raise_if_failed()
         return cls(
@@ -176,6 +230,8 @@ class Settings(BaseModel):
             alert_webhook=reader.get(WEBHOOK_VARIABLE) is not None,
             audit_database_url=audit_url,
             risk_policy_file=policy_file,
+            estimator_policy_file=estimator_policy,
+            source_roots=source_roots,
         )
 
 
@@ -225,11 +281,25 @@ class _Reader:
             )
 
 
+def redact(text: object, *, secrets: Iterable[str] = ()) -> str:
+    """`text` with every secret of a connection replaced by `***`: the password of a URL
+    (`scheme://user:PASSWORD@host`), secret query parameters (`?password=`, `&token=`), and
+    `password=...` pairs of a key-value DSN, quoted or not; and each of `secrets` (e.g. a
+    webhook URL, which is a secret whole) wherever it appears. For every message that names
+    a database, a tracking server or a webhook."""
+    shown = str(text)
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        shown = shown.replace(secret, REDACTED)
+    shown = _URL_PASSWORD.sub(rf"\g<head>:{REDACTED}@", shown)
+    shown = _QUERY_SECRET.sub(rf"\g<head>{REDACTED}", shown)
+    return _KEY_VALUE_SECRET.sub(rf"\g<head>{REDACTED}", shown)
+
+
 def _check_tracking_uri(reader: _Reader, uri: str | None) -> None:
     if not uri:
         return
     parts = urlsplit(uri)
-    if parts.password or parts.username:
+    if parts.password or parts.username or redact(uri) != uri:
         reader.fail(
             "MODELOPS_MLFLOW_TRACKING_URI",
             "must not contain credentials; set "
@@ -246,7 +316,7 @@ def _check_tracking_uri(reader: _Reader, uri: str | None) -> None:
     ):
         reader.fail(
             "MODELOPS_MLFLOW_TRACKING_URI",
-            f"{uri!r} is not an MLflow tracking URI (http(s)://, sqlite:///, ...)",
+            f"{redact(uri)!r} is not an MLflow tracking URI (http(s)://, sqlite:///, ...)",
         )
 
 
@@ -255,13 +325,44 @@ def _check_audit_url(reader: _Reader, url: str) -> None:
     if parts.scheme not in ("postgresql", "postgres"):
         reader.fail(
             "MODELOPS_AUDIT_DATABASE_URL",
-            f"{url!r} is not a Postgres URL (postgresql://user@host:5432/database)",
+            f"{redact(url)!r} is not a Postgres URL (postgresql://user@host:5432/database)",
         )
-    if parts.password:
+    if redact(url) != url:  # a password in any form: user:pw@, ?password=, password=...
         reader.fail(
             "MODELOPS_AUDIT_DATABASE_URL",
             "must not contain a password; set PGPASSWORD (a secret) instead",
         )
+
+
+def _estimator_policy(reader: _Reader, project: Path) -> Path | None:
+    """The platform team's estimator policy file, checked now so a typo stops the load."""
+    value = reader.get(ESTIMATOR_POLICY_VARIABLE)
+    if value is None:
+        return None
+    path = (project / value).resolve()
+    try:
+        load_estimator_policy(path)
+    except EstimatorPolicyError as exc:
+        reader.fail(ESTIMATOR_POLICY_VARIABLE, str(exc))
+    return path
+
+
+def _source_roots(reader: _Reader, project: Path) -> tuple[str, ...]:
+    """Extra roots: comma-separated folders (from the project when relative) or gs:// prefixes."""
+    roots: list[str] = []
+    for entry in (e.strip() for e in (reader.get(ROOTS_VARIABLE) or "").split(",")):
+        if not entry:
+            continue
+        if entry.startswith("gs://"):
+            if not _BUCKET.match(entry.removeprefix("gs://").split("/")[0]):
+                reader.fail(ROOTS_VARIABLE, f"{entry!r} is not a gs://bucket[/prefix] URI")
+            roots.append(entry.rstrip("/"))
+            continue
+        folder = (project / entry).resolve()
+        if not folder.is_dir():
+            reader.fail(ROOTS_VARIABLE, f"{folder} is not a directory")
+        roots.append(str(folder))
+    return tuple(roots)
 
 
 def _find_project_dir() -> Path:

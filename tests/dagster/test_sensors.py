@@ -31,6 +31,7 @@ def _settings(tmp_path: Path, **changes: object) -> Settings:
             "MODELOPS_PROJECT_DIR": str(PROJECT),
             "MODELOPS_HOME": str(tmp_path / "home"),
             "MODELOPS_SPECS_DIR": str(specs),
+            "MODELOPS_SOURCE_ROOTS": str(tmp_path),
         }
     )
 

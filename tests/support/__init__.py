@@ -20,12 +20,16 @@ GERMAN_DATA = PROJECT / "data" / "german_credit.csv"
 
 
 def make_settings(root: Path, specs_dir: Path) -> Settings:
-    """Settings for an isolated platform under `root`: own datasets, MLflow store, instance."""
+    """Settings for an isolated platform under `root`: own datasets, MLflow store, instance.
+    The platform team of this platform lets specs read source files from under `root` (a
+    test writes its altered copies of the data there)."""
+    root.mkdir(parents=True, exist_ok=True)
     return Settings.from_env(
         {
             "MODELOPS_PROJECT_DIR": str(PROJECT),
             "MODELOPS_SPECS_DIR": str(specs_dir),
             "MODELOPS_HOME": str(root / "home"),
+            "MODELOPS_SOURCE_ROOTS": str(root),
         }
     )
 

@@ -20,7 +20,7 @@ from modelops.defs.kubernetes import pod_tags
 from modelops.defs.outputs import Metadata, dataset_spec, stored_table, table_markdown, table_schema
 from modelops.defs.versioning import code_version
 from modelops.ml.batch_parsing import batch_facts, batch_filename
-from modelops.resources.source import DataSource, EmptySourceError
+from modelops.resources.source import DataSource
 from modelops.resources.storage import ArtifactStore
 from modelops.spec import UseCaseSpec
 from modelops.spec.columns import LABEL, ROW_ID
@@ -68,9 +68,7 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         context: dg.AssetExecutionContext, source: DataSource, store: ArtifactStore
     ) -> dg.MaterializeResult:
         content = source.read_bytes(spec.source, spec)
-        facts = batch_facts(content, spec.source)
-        if facts.rows == 0:
-            raise EmptySourceError(f"source {source.location(spec.source)} has no rows")
+        facts = batch_facts(content, spec.source)  # refuses an empty or unreadable batch
         version = store.store_files(uc, names.RAW, {batch_filename(spec.source): content})
         metadata: Metadata = {
             "dagster/row_count": facts.rows,
@@ -117,6 +115,7 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         extra: Metadata = {
             "quarantined_rows": outcome.quarantined.height,
             "quarantine_share": round(outcome.quarantine_share, 6),
+            "duplicate_rows": outcome.duplicate_rows,
             "failed_checks": table_markdown(outcome.failures, limit=50),
         }
         if outcome.ignored_columns:
@@ -130,16 +129,21 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             {"sample": table_markdown(outcome.quarantined.select(ROW_ID, "reasons"), limit=20)},
         )
         problems = outcome.quality_problems(limit, floor)
+        duplicates = f"{outcome.duplicate_rows} duplicate row(s) " + (
+            "allowed by the spec" if spec.data_schema.duplicates == "allow" else "quarantined"
+        )
         yield dg.AssetCheckResult(
             check_name=BATCH_QUALITY,
             asset_key=key(names.VALIDATED),
             passed=not problems,
             severity=dg.AssetCheckSeverity.ERROR,
-            description="; ".join(problems) or "batch within quality limits",
+            description="; ".join(problems or ["batch within quality limits"])
+            + (f"; {duplicates}" if outcome.duplicate_rows else ""),
             metadata={
                 "valid_rows": outcome.valid.height,
                 "quarantined_rows": outcome.quarantined.height,
                 "quarantine_share": round(outcome.quarantine_share, 6),
+                "duplicate_rows": outcome.duplicate_rows,
             },
         )
 

@@ -76,7 +76,7 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         month = month_of(context.partition_key)
         batch_source = monitoring.batches.source_for(month, spec.source)
         content = source.read_bytes(batch_source)
-        facts = batch_facts(content, batch_source)
+        facts = batch_facts(content, batch_source, section="monitoring.batches")
         name, filename = names.monthly(names.BATCH, month), batch_filename(batch_source)
         version = store.store_files(uc, name, {filename: content})
         return dg.MaterializeResult(
@@ -126,12 +126,17 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             uc, name, store.require_current(uc, name), batch_filename(batch_source)
         )
         outcome = validate_batch(
-            parse_batch(content, batch_source), spec, labelled=False, carry=carry
+            parse_batch(content, batch_source, section="monitoring.batches"),
+            spec,
+            labelled=False,
+            carry=carry,
         )
         features = build_features(outcome.valid, spec, with_label=False, carry=carry)
         broken = all_null_inputs(features, spec)
         extra: Metadata = {
             "quarantine_share": round(outcome.quarantine_share, 6),
+            "duplicate_rows": outcome.duplicate_rows,
+            "duplicate_ids": outcome.duplicate_ids,
             "failed_checks": table_markdown(outcome.failures, limit=30),
         }
         if broken:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from modelops.formatting import cell
 from modelops.governance.gate_review import GateReview
 from modelops.governance.history import VersionState
 from modelops.governance.model_card import (
@@ -107,7 +108,7 @@ def publish_model_card(
     verdict = "not run" if gates is None else ("passed" if gates.passed else "blocked")
     summary = (
         f"**Risk tier {governance.tier}; release gates {verdict}; "
-        f"status: {governance.release_status}.** Full card: run artifact "
+        f"status: {cell(governance.release_status)}.** Full card: run artifact "
         "`model_card/model_card.md` (and `.html`).\n\n"
     )
     tracking.describe_version(saved.model.registered_name, version, summary + markdown)

@@ -45,6 +45,48 @@ def recorded_bundle_digest(audit_log: AuditLog, spec: UseCaseSpec, version: str)
     return trainings[-1].details.get("serving_bundle_sha256") if trainings else None
 
 
+def bundle_problem(
+    store: ArtifactStore, audit_log: AuditLog, spec: UseCaseSpec, version: str
+) -> str | None:
+    """Why the stored serving bundle of `version` is not the one trained (None: it is), read
+    without deserialising anything: the digest of its files against the training record's,
+    then, to name what differs, each file against the manifest's sha256."""
+    import hashlib
+    import json
+
+    from modelops.ml.model_integrity import files_digest
+    from modelops.ml.serving_bundle import FILES, MANIFEST
+
+    recorded = recorded_bundle_digest(audit_log, spec, version)
+    if recorded is None:
+        return "no serving bundle was recorded at training (retrain it to release it)"
+    names = {name: f"{SERVING_BUNDLE_PREFIX}{name}" for name in FILES}
+    missing = [
+        stored for stored in names.values() if not store.exists(spec.id, MODEL, version, stored)
+    ]
+    if missing:
+        return f"serving bundle file(s) {', '.join(missing)} missing from the artifact store"
+    files = {
+        name: store.read_bytes(spec.id, MODEL, version, stored) for name, stored in names.items()
+    }
+    actual = files_digest(files)
+    if actual == recorded:
+        return None
+    try:
+        listed = dict(json.loads(files[MANIFEST])["files"])
+    except (ValueError, KeyError, TypeError):
+        listed = {}
+    changed = [
+        names[name]
+        for name, content in files.items()
+        if name != MANIFEST and listed.get(name) != hashlib.sha256(content).hexdigest()
+    ]
+    return (
+        f"serving bundle file(s) {', '.join(changed or [names[MANIFEST]])} changed after "
+        f"training (bundle sha256 {actual[:12]}, recorded {recorded[:12]})"
+    )
+
+
 def load_serving_bundle(
     store: ArtifactStore, audit_log: AuditLog, spec: UseCaseSpec, version: str
 ) -> ServingBundle:

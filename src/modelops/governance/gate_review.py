@@ -17,7 +17,7 @@ import polars as pl
 
 from modelops.governance.history import GATE_THRESHOLDS
 from modelops.governance.model_record import ModelRecord
-from modelops.ml.batch_parsing import batch_filename, parse_batch
+from modelops.ml.batch_parsing import BatchFormatError, batch_filename, parse_batch
 from modelops.names import GATE_PLAN_FILE, MODEL, RAW
 from modelops.spec import UseCaseSpec
 from modelops.spec.calendar import ended_months
@@ -114,13 +114,15 @@ def production_sample(
     spec: UseCaseSpec, source: DataSource, store: ArtifactStore
 ) -> tuple[pl.DataFrame, str]:
     """The newest production batch the source holds (what production really provides); before
-    the first batch lands, the stored raw training batch, labelled as such."""
+    the first batch lands, the stored raw training batch, labelled as such. A batch that
+    cannot be read raises `BatchFormatError` (file, field, reason)."""
     if spec.monitoring is not None:
         months = ended_months(spec.monitoring.start_month)
         for month in reversed(months[-36:]):
             batch = spec.monitoring.batches.source_for(month, spec.source)
             if source.probe(batch) is not None:
-                frame = parse_batch(source.read_bytes(batch, spec), batch)
+                content = source.read_bytes(batch, spec)
+                frame = parse_batch(content, batch, section="monitoring.batches")
                 return frame.head(PRODUCTION_SAMPLE_ROWS), source.location(batch)
     version = store.require_current(spec.id, RAW)
     content = store.read_bytes(spec.id, RAW, version, batch_filename(spec.source))
@@ -142,6 +144,7 @@ def review_gates(
     """Evaluate every gate of `record`'s version against its plan."""
     from modelops.ml.drift import score_psi
     from modelops.ml.release_gates import check_feature_availability, evaluate_release_gates
+    from modelops.ml.release_gates.availability import unreadable_production
     from modelops.ml.training import predict_scores
     from modelops.names import HOLDOUT, TRAINING
 
@@ -156,14 +159,18 @@ def review_gates(
     stability = score_psi(
         predict_scores(pipeline, train, spec), predict_scores(pipeline, holdout, spec)
     )
-    sample, location = production_sample(spec, source, store)
+    try:
+        sample, location = production_sample(spec, source, store)
+        availability = check_feature_availability(spec, sample, location)
+    except BatchFormatError as exc:  # production delivers nothing usable: the gate says why
+        availability = unreadable_production(spec, exc.file, f"{exc.field}: {exc.reason}")
     results = evaluate_release_gates(
         plan,
         evaluation=evaluation,
         fairness=fairness,
         score_psi=stability.psi,
         fitted_inputs=[str(c) for c in getattr(pipeline, "feature_names_in_", [])],
-        availability=check_feature_availability(spec, sample, location),
+        availability=availability,
     )
     return GateReview(record.version, plan.tier, plan.fingerprint(), tuple(results))
 

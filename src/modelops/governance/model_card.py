@@ -4,7 +4,9 @@ Sections follow Mitchell et al., "Model Cards for Model Reporting" (2019): detai
 use, factors, metrics, evaluation data, training data, quantitative analyses, ethical
 considerations, caveats; plus the risk tier, gate results and approvals of the release. Nothing
 in it is typed by hand except the spec's `documentation`, so the card cannot drift from the
-model it describes. Every value taken from data (segment values, reasons, messages) is escaped.
+model it describes. Every value taken from data or the spec (segment values, reasons, messages,
+the spec's free text) is escaped through `modelops.formatting`: the card is markdown, shown in
+the Dagster UI and as the MLflow version's description, and rendered to HTML.
 """
 
 from __future__ import annotations
@@ -15,7 +17,17 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from modelops.formatting import Markdown, bullets, cell, number, pass_fail, percent, table
+from modelops.formatting import (
+    Markdown,
+    bullets,
+    cell,
+    code,
+    number,
+    paragraphs,
+    pass_fail,
+    percent,
+    table,
+)
 from modelops.governance.audit_records import AuditRecord
 from modelops.governance.gate_review import GateReview
 from modelops.governance.history import Approval
@@ -73,17 +85,21 @@ def render_model_card(inputs: ModelCardInputs) -> str:
     lines = [
         f"# Model card: {spec.id} version {model.version}",
         "",
-        spec.description.strip(),
+        paragraphs(spec.description),
         "",
         "## Model details",
         "",
         *_list(
-            f"Registered model: `{model.registered_name}` version {model.version} "
-            f"(`{model.model_uri}`)",
-            f"Estimator: `{model.estimator}` with {spec.model.preprocessing} preprocessing",
+            f"Registered model: {code(model.registered_name)} version {cell(model.version)} "
+            f"({code(model.model_uri)})",
+            f"Estimator: {code(model.estimator)} with {cell(spec.model.preprocessing)} "
+            "preprocessing",
             "Parameters: "
-            + (", ".join(f"`{k}={v}`" for k, v in sorted(spec.model.params.items())) or "defaults"),
-            f"Owner: {spec.owners.person} (team {spec.owners.team})",
+            + (
+                ", ".join(code(f"{k}={v}") for k, v in sorted(spec.model.params.items()))
+                or "defaults"
+            ),
+            f"Owner: {cell(spec.owners.person)} (team {cell(spec.owners.team)})",
             f"Code: commit `{model.git_commit}`, code version `{model.code_version}`",
             f"MLflow run: `{model.run_id}`",
         ),
@@ -91,7 +107,7 @@ def render_model_card(inputs: ModelCardInputs) -> str:
         *_governance_section(inputs.governance),
         "## Intended use",
         "",
-        spec.documentation.intended_use.strip(),
+        paragraphs(spec.documentation.intended_use),
         "",
     ]
     if spec.documentation.out_of_scope_uses:
@@ -100,14 +116,14 @@ def render_model_card(inputs: ModelCardInputs) -> str:
         "## Factors",
         "",
         *_list(
-            f"Target: `{spec.target.column}` = {spec.target.positive_class!r}"
-            + (f" ({spec.target.description})" if spec.target.description else ""),
+            f"Target: {code(spec.target.column)} = {cell(repr(spec.target.positive_class))}"
+            + (f" ({cell(spec.target.description)})" if spec.target.description else ""),
             f"Model inputs ({len(spec.model_inputs)}): "
-            + ", ".join(f"`{c}`" for c in spec.model_inputs),
+            + ", ".join(code(c) for c in spec.model_inputs),
             "Protected attributes (not model inputs): "
-            + (", ".join(f"`{c}`" for c in spec.data_schema.protected_attributes) or "none"),
+            + (", ".join(code(c) for c in spec.data_schema.protected_attributes) or "none"),
             "Evaluation segments: "
-            + (", ".join(f"`{c}`" for c in spec.evaluation.segments) or "none"),
+            + (", ".join(code(c) for c in spec.evaluation.segments) or "none"),
         ),
         "",
         "## Metrics",
@@ -132,8 +148,8 @@ def render_model_card(inputs: ModelCardInputs) -> str:
         "## Training data",
         "",
         *_list(
-            f"Source: `{spec.source.description}`"
-            + (f" — {spec.source.attribution}" if spec.source.attribution else ""),
+            f"Source: {code(spec.source.description)}"
+            + (f" — {cell(spec.source.attribution)}" if spec.source.attribution else ""),
             f"Training set version `{model.training_set_version}`: {model.training_rows} "
             f"rows, positive rate {percent(model.training_positive_rate)}",
         ),

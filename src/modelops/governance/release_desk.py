@@ -7,7 +7,10 @@ rejection is final for the version. Rollback restores the previous champion in o
 
 Every move happens inside the audit log's exclusive section (moving an MLflow alias is
 last-writer-wins, so two promotions must not interleave), is checked against the log, and is
-recorded in it; the registry alias follows the log, never the other way round.
+recorded in it; the registry alias follows the log, never the other way round. Before an
+alias moves (and before an approval is recorded), the version's stored artifacts are shown to
+be the ones trained: the registered model files and the serving bundle, digested as they are
+stored now, against the digests of the audit log's training record.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from modelops.formatting import quoted
 from modelops.governance.audit_records import AuditEvent
+from modelops.governance.champion import bundle_problem
 from modelops.governance.history import (
     APPROVAL,
     CHALLENGER,
@@ -46,6 +51,7 @@ from modelops.spec.risk import ApprovalRule, RiskAssessment, RiskPolicy, Tier, T
 
 if TYPE_CHECKING:
     from modelops.resources.audit_log import AuditLog
+    from modelops.resources.storage import ArtifactStore
     from modelops.resources.tracking import ModelTracking
 
 
@@ -54,7 +60,9 @@ class ReleaseRefused(Exception):
 
 
 class ReleaseDesk:
-    """Release decisions for one use case, under the bank's risk policy."""
+    """Release decisions for one use case, under the bank's risk policy. With the artifact
+    `store`, a release also verifies the version's serving bundle (what production scores
+    with); without it, only the registered model's files."""
 
     def __init__(
         self,
@@ -62,11 +70,13 @@ class ReleaseDesk:
         policy: RiskPolicy,
         tracking: ModelTracking,
         audit_log: AuditLog,
+        store: ArtifactStore | None = None,
     ) -> None:
         self.spec = spec
         self.policy = policy
         self.tracking = tracking
         self.audit_log = audit_log
+        self.store = store
         self.assessment: RiskAssessment = policy.assess(
             spec.risk, spec.data_schema.protected_attributes
         )
@@ -134,13 +144,29 @@ class ReleaseDesk:
         return promotion_problems(state, self._rule, tier=self.tier, use_case=self.spec.id)
 
     def _check_integrity(self, state: VersionState) -> None:
-        recorded = state.artifact_sha256
-        current = self.tracking.version_digest(self._name, state.version)
-        if not recorded or current != recorded:
+        """Refuse unless the version's stored artifacts are the ones its training recorded."""
+        v, recorded = state.version, state.artifact_sha256
+        if not recorded:
+            problem = "its training record holds no artifact digest to verify it against"
+        elif (tagged := self.tracking.version_digest(self._name, v)) != recorded:
+            problem = (
+                f"the registry's digest tag ({(tagged or 'none')[:12]}) differs from the "
+                f"digest recorded at training ({recorded[:12]}): the registry was edited"
+            )
+        elif (stored := self.tracking.stored_digest(self._name, v)) != recorded:
+            problem = (
+                f"its registered model files (sha256 {stored[:12]}) differ from the digest "
+                f"recorded at training ({recorded[:12]}): a file of the model was changed "
+                "after training"
+            )
+        elif self.store is not None:
+            problem = bundle_problem(self.store, self.audit_log, self.spec, v)
+        else:
+            problem = None
+        if problem:
             raise ReleaseRefused(
-                f"version {state.version}: the registry's artifact digest "
-                f"({(current or 'none')[:12]}) does not match the digest recorded at training "
-                f"({(recorded or 'none')[:12]}); the model was changed after registration"
+                f"{self.spec.id} version {v} cannot be released: {problem}; restore the "
+                "artifacts from a backup or retrain"
             )
 
     # Actions -------------------------------------------------------------------------------
@@ -178,25 +204,30 @@ class ReleaseDesk:
                     actor,
                     reason=f"{self.tier} tier: promoted automatically after passing the gates",
                     event=PROMOTION,
+                    verified=True,
                 )
         return self.status()
 
     def approve(
         self, version: str, approver: str, role: str, reason: str, *, promote: bool = True
     ) -> ReleaseStatus:
-        """Record an approval; promote when the tier's approvals are then complete."""
+        """Record an approval of the version as trained (its artifacts are verified first);
+        promote when the tier's approvals are then complete."""
         _require(reason, "a reason for the approval")
         with self.audit_log.exclusive():
             state = self.state(version)
             problems = approval_problems(state, approver, role, self._rule, tier=self.tier)
             if problems:
                 raise ReleaseRefused(
-                    f"approval of {self.spec.id} version {version} by {approver} refused: "
-                    + "; ".join(problems)
+                    f"approval of {self.spec.id} version {version} by {quoted(approver)} "
+                    "refused: " + "; ".join(problems)
                 )
+            self._check_integrity(state)
             self._append(APPROVAL, approver, state, reason=reason, details={"role": role})
             if promote and not self.promotion_problems(self.state(version)):
-                self._move_champion(version, approver, reason=reason, event=PROMOTION)
+                self._move_champion(
+                    version, approver, reason=reason, event=PROMOTION, verified=True
+                )
         return self.status()
 
     def reject(self, version: str, actor: str, role: str, reason: str) -> ReleaseStatus:
@@ -248,16 +279,20 @@ class ReleaseDesk:
             if target.rejection is not None:
                 raise ReleaseRefused(
                     f"the previous champion, version {target.version}, was rejected by "
-                    f"{target.rejection.actor} ({target.rejection.reason}); promote another "
-                    "approved version instead"
+                    f"{quoted(target.rejection.actor)} ({quoted(target.rejection.reason)}); "
+                    "promote another approved version instead"
                 )
             self._move_champion(stack[-2], actor, reason=reason, event=ROLLBACK)
         return self.status()
 
-    def _move_champion(self, version: str, actor: str, *, reason: str, event: str) -> None:
-        """Move the alias, then record the move; if recording fails the alias goes back."""
+    def _move_champion(
+        self, version: str, actor: str, *, reason: str, event: str, verified: bool = False
+    ) -> None:
+        """Move the alias, then record the move; if recording fails the alias goes back.
+        The artifacts are verified first, unless the caller just did (`verified`)."""
         state = self.state(version)
-        self._check_integrity(state)
+        if not verified:
+            self._check_integrity(state)
         approvals = valid_approvals(state, self._rule)
         previous_in_log = self.champion()
         previous = self.tracking.version_for_alias(self._name, CHAMPION)

@@ -3,13 +3,15 @@
 Pure functions over what the audit log says about one version (`VersionState`) and the
 approval rule of the use case's tier, so they read the same from the desk, the CLI and tests.
 Each returns the reasons an action is refused, in words an operator can act on; none means
-the action is allowed.
+the action is allowed. What people typed (names, roles, reasons) is `quoted` in them, so a
+refusal cannot be made to read like something else.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from modelops.formatting import quoted
 from modelops.governance.history import Approval, VersionState
 from modelops.spec.risk import ApprovalRule, Tier
 
@@ -69,8 +71,8 @@ def promotion_problems(
     problems = []
     if state.rejection is not None:
         problems.append(
-            f"version {v} was rejected by {state.rejection.actor} "
-            f"({state.rejection.recorded_at}): {state.rejection.reason}"
+            f"version {v} was rejected by {quoted(state.rejection.actor)} "
+            f"({state.rejection.recorded_at}): {quoted(state.rejection.reason)}"
         )
     if state.gates is None:
         problems.append(f"version {v} has not been through the release gates")
@@ -100,12 +102,13 @@ def approval_problems(
         return [f"version {state.version} has no training record in the audit log"]
     if who in state.developers:
         problems.append(
-            f"{approver} built this model version (separation of duties: the developer "
+            f"{quoted(approver)} built this model version (separation of duties: the developer "
             "cannot approve their own model)"
         )
     if rule.roles and role not in rule.roles:
         problems.append(
-            f"role '{role}' may not approve at the {tier} tier (allowed: {', '.join(rule.roles)})"
+            f"role {quoted(role)} may not approve at the {tier} tier "
+            f"(allowed: {', '.join(rule.roles)})"
         )
     if not state.gates_passed:
         problems.append(
@@ -113,9 +116,9 @@ def approval_problems(
             f"({', '.join(state.blocking_gates) or 'no gate result'})"
         )
     if state.rejection is not None:
-        problems.append(f"version {state.version} was rejected: {state.rejection.reason}")
+        problems.append(f"version {state.version} was rejected: {quoted(state.rejection.reason)}")
     if any(a.approver.lower() == who for a in state.approvals):
-        problems.append(f"{approver} already approved version {state.version}")
+        problems.append(f"{quoted(approver)} already approved version {state.version}")
     return problems
 
 
@@ -133,7 +136,7 @@ def rejection_problem(
         return "the person rejecting must be named by email address"
     if rule.roles and role not in rule.roles and who not in state.developers:
         return (
-            f"role '{role}' may not reject at the {tier} tier (allowed: "
+            f"role {quoted(role)} may not reject at the {tier} tier (allowed: "
             f"{', '.join(rule.roles)}, or the model's developer withdrawing it)"
         )
     return None

@@ -1,4 +1,8 @@
-"""The train/holdout split: seeded and stratified, or out-of-time on the declared date column."""
+"""The train/holdout split: seeded and stratified, or out-of-time on the declared date column.
+
+Identical rows (kept when the spec's `schema.duplicates` allows them) always land on the same
+side, so the holdout never scores a copy of a training row.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import numpy as np
 import polars as pl
 
 from modelops.spec import UseCaseSpec
-from modelops.spec.columns import LABEL
+from modelops.spec.columns import LABEL, ROW_ID
 
 
 class SplitError(ValueError):
@@ -33,19 +37,31 @@ def split_train_holdout(
 
 
 def _random_mask(features: pl.DataFrame, spec: UseCaseSpec) -> pl.Series:
+    """Draw the holdout among distinct rows, then give every copy its first row's side: the
+    draw (and so the split of a file without copies) does not depend on how many copies
+    there are."""
+    first = _first_copy(features)
+    distinct = np.unique(first)
     rng = np.random.default_rng(spec.split.seed)
     fraction = spec.split.holdout_fraction
-    mask = np.zeros(features.height, dtype=bool)
+    mask = np.zeros(len(distinct), dtype=bool)
     if spec.split.stratify:
-        labels = features.get_column(LABEL).to_numpy()
+        labels = features.get_column(LABEL).to_numpy()[distinct]
         for value in np.unique(labels):
             members = np.flatnonzero(labels == value)
             chosen = rng.permutation(members)[: round(len(members) * fraction)]
             mask[chosen] = True
     else:
-        chosen = rng.permutation(features.height)[: round(features.height * fraction)]
+        chosen = rng.permutation(len(distinct))[: round(len(distinct) * fraction)]
         mask[chosen] = True
-    return pl.Series("in_holdout", mask)
+    return pl.Series("in_holdout", mask[np.searchsorted(distinct, first)])
+
+
+def _first_copy(features: pl.DataFrame) -> np.ndarray:
+    """For each row, the position of the first row identical to it (itself when unique)."""
+    values = [c for c in features.columns if c != ROW_ID]
+    numbered = features.with_row_index("_position")
+    return numbered.select(pl.col("_position").min().over(values)).to_series().to_numpy()
 
 
 def _out_of_time_mask(features: pl.DataFrame, spec: UseCaseSpec) -> pl.Series:

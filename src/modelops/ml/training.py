@@ -25,29 +25,33 @@ from modelops.spec.columns import LABEL
 
 
 class EstimatorError(ValueError):
-    """The spec names an estimator that cannot be built (missing class, bad parameters)."""
+    """The spec names an estimator that cannot be built: not allowed, not a classifier,
+    missing class, bad parameters. `field` is the spec field at fault (estimator or params)."""
+
+    def __init__(self, message: str, field: str = "estimator") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def resolve_estimator(spec: EstimatorSpec) -> ClassifierMixin:
-    """Instantiate the estimator the spec names by import path, with a clear error if it can't."""
-    module_name, _, class_name = spec.estimator.rpartition(".")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise EstimatorError(
-            f"estimator '{spec.estimator}': cannot import '{module_name}'"
-        ) from exc
-    cls = getattr(module, class_name, None)
-    if not isinstance(cls, type):
-        raise EstimatorError(
-            f"estimator '{spec.estimator}': '{module_name}' has no class '{class_name}'"
-        )
+    """The classifier the spec names, built with its parameters and checked, with a clear
+    error if it can't be.
+
+    The estimator policy that allowed the spec when it loaded is checked again first, so
+    nothing outside it is imported, and nothing is instantiated before the class is known to
+    be a probabilistic classifier and every parameter name is accepted.
+    """
+    refusal = spec.policy.refusal(spec.estimator)
+    if refusal is not None:
+        raise EstimatorError(refusal)
+    cls = _classifier_class(spec.estimator)
     accepted = set(inspect.signature(cls).parameters)
     unknown = sorted(set(spec.params) - accepted)
     if unknown:
         raise EstimatorError(
             f"estimator '{spec.estimator}' does not take parameter(s) {unknown}; "
-            f"it takes {sorted(accepted)}"
+            f"it takes {sorted(accepted)}",
+            "params",
         )
     try:
         estimator = cls(**spec.params)
@@ -55,12 +59,53 @@ def resolve_estimator(spec: EstimatorSpec) -> ClassifierMixin:
             # scikit-learn checks values only at fit(); check them now, with the spec's name.
             estimator._validate_params()
     except (TypeError, ValueError) as exc:
-        raise EstimatorError(f"estimator '{spec.estimator}': {exc}") from exc
+        raise EstimatorError(f"estimator '{spec.estimator}': {exc}", "params") from exc
     if not hasattr(estimator, "predict_proba"):
         raise EstimatorError(
-            f"estimator '{spec.estimator}' has no predict_proba; a score is needed"
+            f"estimator '{spec.estimator}' has no predict_proba with these parameters; "
+            "a score is needed",
+            "params",
         )
     return estimator
+
+
+def _classifier_class(import_path: str) -> type:
+    """The class at an allowed import path, if it is a classifier with predict_proba."""
+    module_name, _, class_name = import_path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise EstimatorError(f"estimator '{import_path}': cannot import '{module_name}'") from exc
+    cls = getattr(module, class_name, None)
+    if not isinstance(cls, type):
+        raise EstimatorError(
+            f"estimator '{import_path}': '{module_name}' has no class '{class_name}'"
+        )
+    if not (
+        issubclass(cls, ClassifierMixin) or getattr(cls, "_estimator_type", None) == "classifier"
+    ):
+        raise EstimatorError(
+            f"estimator '{import_path}' is not a classifier; the platform scores a binary "
+            "target with a classifier's predict_proba"
+        )
+    if not hasattr(cls, "predict_proba"):
+        raise EstimatorError(f"estimator '{import_path}' has no predict_proba; a score is needed")
+    return cls
+
+
+def estimator_problems(spec: UseCaseSpec) -> list[tuple[str, str]]:
+    """What training would refuse about the model and the baseline, found without fitting
+    (`modelops validate`): (spec field, reason) pairs."""
+    problems: list[tuple[str, str]] = []
+    for section, estimator in (
+        ("model", spec.model),
+        ("evaluation.baseline", spec.evaluation.baseline),
+    ):
+        try:
+            resolve_estimator(estimator)
+        except EstimatorError as exc:
+            problems.append((f"{section}.{exc.field}", str(exc)))
+    return problems
 
 
 def build_pipeline(

@@ -2,11 +2,19 @@
 
 A bank cannot silently lose a loan application, so validation never drops a row: each row
 either passes every check (and is typed) or lands in the quarantine with every reason it
-failed. Only problems with the batch as a whole (a declared column is missing) stop the run.
+failed. Only problems with the batch as a whole (a declared column is missing, or arrives in a
+type none of whose values can be read, such as a list) stop the run.
+
+Reading a value as its declared type never raises: a value that cannot be read, or that does
+not fit the type (an integer beyond 64 bits, a year beyond 9999), quarantines its row. A row
+identical to an earlier one, or repeating an earlier row's id, is quarantined too (unless the
+spec's `schema.duplicates` allows identical rows), so no case is counted twice or lands on
+both sides of the train/holdout split.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandera.polars as pap
@@ -25,10 +33,40 @@ _POLARS_TYPES: dict[str, pl.DataType] = {
 }
 _TRUE = ("true", "yes", "y", "1", "t")
 _FALSE = ("false", "no", "n", "0", "f")
+_YEARS = (1, 9999)
+"""Dates every reader of a table (Python, pandas, Parquet tools) can hold."""
+_RANGES = {
+    "int": "the 64-bit integer range",
+    "float": "the 64-bit float range",
+    "date": f"the supported years ({_YEARS[0]} to {_YEARS[1]})",
+    "datetime": f"the supported years ({_YEARS[0]} to {_YEARS[1]})",
+}
+_READABLE = {
+    # The kinds of source values each spec type can be read from.
+    "int": {"text", "number", "bool"},
+    "float": {"text", "number", "bool"},
+    "category": {"text", "number", "bool", "temporal"},
+    "bool": {"text", "number", "bool"},
+    "date": {"text", "temporal"},
+    "datetime": {"text", "temporal"},
+}
+WHOLE_ROW = "(row)"
+"""The `column` of a failure that concerns the whole row (a duplicate)."""
+_FAILURE_SCHEMA = {
+    ROW_ID: pl.Int64,
+    "column": pl.String,
+    "check": pl.String,
+    "value": pl.String,
+    "reason": pl.String,
+}
 
 
 class MissingColumnsError(ValueError):
     """The batch lacks columns the spec declares: no row can be validated."""
+
+
+class UnreadableColumnError(ValueError):
+    """A declared column arrives in a type none of whose values can be read as the spec's type."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +80,11 @@ class ValidationOutcome:
     """One row per (column, check) that failed, with the number of rows failing it."""
     ignored_columns: tuple[str, ...]
     """Source columns the spec does not declare; reported, not validated."""
+    duplicate_rows: int = 0
+    """Rows identical to an earlier row in every declared column (quarantined unless the spec
+    allows duplicates)."""
+    duplicate_ids: int = 0
+    """Other rows repeating an earlier row's id (always quarantined)."""
 
     @property
     def quarantine_share(self) -> float:
@@ -52,9 +95,11 @@ class ValidationOutcome:
         """Why the batch as a whole is unfit to train on (empty when it is fit)."""
         problems = []
         if self.quarantine_share > max_quarantine_share:
+            repeated = self.duplicate_rows + self.duplicate_ids
             problems.append(
                 f"{self.quarantine_share:.2%} of rows quarantined "
                 f"(limit {max_quarantine_share:.0%})"
+                + (f", {repeated} of them duplicates" if repeated else "")
             )
         if self.valid.height < min_valid_rows:
             problems.append(f"{self.valid.height} valid rows (minimum {min_valid_rows})")
@@ -65,7 +110,7 @@ def polars_type(column: Column) -> pl.DataType:
     return _POLARS_TYPES[column.type]
 
 
-def pandera_schema(spec: UseCaseSpec, only: list[Column] | None = None) -> pap.DataFrameSchema:
+def pandera_schema(spec: UseCaseSpec, only: Sequence[Column] | None = None) -> pap.DataFrameSchema:
     """The pandera schema the spec implies: types, nullability, allowed values, ranges."""
     columns = {}
     for column in spec.data_schema.columns if only is None else only:
@@ -89,6 +134,15 @@ def _is_finite(data: pap.PolarsData) -> pl.LazyFrame:
     return data.lazyframe.select(pl.col(data.key).is_finite() | pl.col(data.key).is_null())
 
 
+def unreadable_reason(dtype: pl.DataType, column: Column) -> str | None:
+    """Why no value of a source column of `dtype` can be read as the column's spec type (a
+    list, a struct, bytes, a date where a number is expected), or None when they can be."""
+    kind = _kind(dtype)
+    if kind == "null" or kind in _READABLE[column.type]:
+        return None
+    return f"{dtype} values cannot be read as {column.type}"
+
+
 def validate_batch(
     raw: pl.DataFrame, spec: UseCaseSpec, *, labelled: bool = True, carry: tuple[str, ...] = ()
 ) -> ValidationOutcome:
@@ -96,7 +150,8 @@ def validate_batch(
 
     A production batch is not `labelled` (the outcome is not known yet): its target column is
     neither required nor checked. `carry` names source columns kept as they are beside
-    `row_id` in both outputs (an application id), required but never validated.
+    `row_id` in both outputs (an application id), required but never validated, except that
+    an id repeated from an earlier row quarantines the later row.
     """
     columns = [c for c in spec.data_schema.columns if labelled or c.name != spec.target.column]
     expected = [*carry, *(c.header for c in columns)]
@@ -108,20 +163,13 @@ def validate_batch(
         )
     ignored = tuple(c for c in raw.columns if c not in expected)
 
-    source = raw.select(
-        pl.int_range(1, raw.height + 1, dtype=pl.Int64).alias(ROW_ID),
-        *[pl.col(name) for name in carry],
-        *[pl.col(c.header).alias(c.name) for c in columns],
-    )
-    typed = source.select(ROW_ID, *carry, *[_coerce(source, c) for c in columns])
-
-    cast_failures = pl.concat([_cast_failures(source, typed, c) for c in columns])
-    # A value that could not be parsed is null after coercion; say "not a valid int" once,
-    # not also "value is missing".
-    check_failures = _check_failures(typed, spec, columns).join(
-        cast_failures.select(ROW_ID, "column"), on=[ROW_ID, "column"], how="anti"
-    )
-    failure_frame = pl.concat([cast_failures, check_failures], how="vertical")
+    source = _numbered(raw, columns, carry)
+    typed, failure_frame = _typed_and_failures(source, spec, columns, carry)
+    repeats = _repeats(source, [c.name for c in columns], carry)
+    duplicate_rows = repeats.filter(pl.col("column") == WHOLE_ROW).height
+    if spec.data_schema.duplicates == "allow":
+        repeats = repeats.filter(pl.col("column") != WHOLE_ROW)
+    failure_frame = pl.concat([failure_frame, repeats], how="vertical")
 
     bad_ids = failure_frame.get_column(ROW_ID).unique()
     per_row = (
@@ -144,7 +192,193 @@ def validate_batch(
         .agg(pl.len().cast(pl.Int64).alias("rows"), pl.col("value").first().alias("example"))
         .sort("rows", "column", descending=[True, False])
     )
-    return ValidationOutcome(valid, quarantined, failures, ignored)
+    duplicate_ids = repeats.filter(pl.col("column") != WHOLE_ROW).height
+    return ValidationOutcome(valid, quarantined, failures, ignored, duplicate_rows, duplicate_ids)
+
+
+def column_failures(
+    raw: pl.DataFrame, spec: UseCaseSpec, columns: Sequence[Column]
+) -> pl.DataFrame:
+    """What validation would quarantine in `raw` because of `columns` alone: one row per
+    (row, column, check) failed, with `row_id` (1-based), `column`, `check`, `value` and
+    `reason`. Every column must be present (by its source header) and readable."""
+    source = _numbered(raw, columns, ())
+    return _typed_and_failures(source, spec, columns, ())[1]
+
+
+def _numbered(raw: pl.DataFrame, columns: Sequence[Column], carry: tuple[str, ...]) -> pl.DataFrame:
+    """The declared columns under the spec's names, after a 1-based `row_id` and the carried
+    columns; refuses a column no value of which can be read."""
+    unreadable = [
+        f"'{c.header}' ({reason})"
+        for c in columns
+        if (reason := unreadable_reason(raw.schema[c.header], c)) is not None
+    ]
+    if unreadable:
+        raise UnreadableColumnError(
+            f"the batch's column(s) {', '.join(unreadable)} cannot be validated: "
+            "deliver them as text or in the declared type"
+        )
+    return raw.select(
+        pl.int_range(1, raw.height + 1, dtype=pl.Int64).alias(ROW_ID),
+        *[pl.col(name) for name in carry],
+        *[pl.col(c.header).alias(c.name) for c in columns],
+    )
+
+
+def _typed_and_failures(
+    source: pl.DataFrame, spec: UseCaseSpec, columns: Sequence[Column], carry: tuple[str, ...]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The declared columns in their types, and every value that failed to read or a check."""
+    readings = [_reading(source.schema[c.name], c) for c in columns]
+    typed = source.select(
+        ROW_ID, *carry, *[r.value.alias(c.name) for c, r in zip(columns, readings, strict=True)]
+    )
+    cast_failures = (
+        pl.concat(
+            [_cast_failures(source, typed, c, r) for c, r in zip(columns, readings, strict=True)],
+            how="vertical",
+        )
+        if columns
+        else pl.DataFrame(schema=_FAILURE_SCHEMA)
+    )
+    # A value that could not be read is null once typed; say "not a valid int" once, not also
+    # "value is missing".
+    check_failures = _check_failures(typed, spec, columns).join(
+        cast_failures.select(ROW_ID, "column"), on=[ROW_ID, "column"], how="anti"
+    )
+    return typed, pl.concat([cast_failures, check_failures], how="vertical")
+
+
+@dataclass(frozen=True)
+class _Reading:
+    value: pl.Expr
+    """The column in its declared type: null where a value cannot be read or does not fit."""
+    out_of_range: pl.Expr
+    """True where a value is of the type but beyond what the type can hold (evaluated on the
+    values that failed only)."""
+
+
+def _kind(dtype: pl.DataType) -> str:
+    if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum):
+        return "text"
+    if dtype == pl.Null:
+        return "null"
+    if dtype == pl.Boolean:
+        return "bool"
+    if dtype.is_numeric():
+        return "number"
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        return "temporal"
+    return "other"
+
+
+def _reading(dtype: pl.DataType, column: Column) -> _Reading:
+    """How one source column is read as its declared type, with casts that cannot raise."""
+    expr = pl.col(column.name)
+    kind = _kind(dtype)
+    if kind == "null":
+        return _Reading(expr.cast(polars_type(column)), pl.lit(False))
+    if kind == "text":
+        expr = expr.cast(pl.String).str.strip_chars()
+    never = pl.lit(False)
+    if column.type == "category":
+        return _Reading(pl.col(column.name).cast(pl.String), never)
+    if column.type == "bool":
+        if kind == "bool":
+            return _Reading(expr, never)
+        if kind == "text":
+            true, false = (
+                expr.str.to_lowercase().is_in(_TRUE),
+                expr.str.to_lowercase().is_in(_FALSE),
+            )
+        else:  # a number: 1 or 0
+            true, false = expr == 1, expr == 0
+        return _Reading(pl.when(true).then(True).when(false).then(False).otherwise(None), never)
+    if column.type == "int":
+        number = expr.cast(pl.Float64, strict=False)
+        whole = number.is_finite() & (number == number.round())
+        if kind == "text":  # "3.0" is an integer a writer printed as a float; "3.5" is not
+            value = pl.coalesce(
+                expr.cast(pl.Int64, strict=False),
+                pl.when(whole).then(number).cast(pl.Int64, strict=False),
+            )
+        else:
+            value = pl.when(whole).then(expr.cast(pl.Int64, strict=False))
+        # A whole number that does not become an Int64 is beyond its range.
+        return _Reading(value, whole.fill_null(False) & value.is_null())
+    if column.type == "float":
+        number = expr.cast(pl.Float64, strict=False)
+        # Text that is no infinity ("1e400") overflows; an infinity is reported as not finite.
+        overflow = number.is_infinite() & ~expr.str.contains("(?i)inf") if kind == "text" else never
+        overflow = overflow.fill_null(False)
+        return _Reading(pl.when(~overflow).then(number), overflow)
+    if kind == "text":
+        fmt = column.date_format
+        if column.type == "date":
+            parsed = expr.str.to_date(fmt, strict=False)
+        else:
+            parsed = expr.str.to_datetime(fmt, strict=False).cast(pl.Datetime("us"), strict=False)
+    else:
+        parsed = expr.cast(polars_type(column), strict=False)
+    fits = parsed.dt.year().is_between(*_YEARS)
+    return _Reading(pl.when(fits).then(parsed), (parsed.is_not_null() & ~fits).fill_null(False))
+
+
+def _cast_failures(
+    source: pl.DataFrame, typed: pl.DataFrame, column: Column, reading: _Reading
+) -> pl.DataFrame:
+    """A reason for every value that is there but did not become a value of the type."""
+    values = source.get_column(column.name)
+    failed = values.is_not_null() & typed.get_column(column.name).is_null()
+    if _kind(values.dtype) == "text":
+        failed = failed & (values.cast(pl.String).str.strip_chars() != "")
+    rows = source.filter(failed)
+    text = pl.col(column.name).cast(pl.String)
+    out = reading.out_of_range
+    return rows.select(
+        ROW_ID,
+        pl.lit(column.name).alias("column"),
+        pl.when(out)
+        .then(pl.lit(f"range_{column.type}"))
+        .otherwise(pl.lit(f"type_{column.type}"))
+        .alias("check"),
+        text.alias("value"),
+        pl.when(out)
+        .then(pl.lit(f"{column.name}: '") + text + f"' is out of {_RANGES.get(column.type)}")
+        .otherwise(pl.lit(f"{column.name}: '") + text + f"' is not a valid {column.type}")
+        .alias("reason"),
+    )
+
+
+def _repeats(source: pl.DataFrame, names: list[str], carry: tuple[str, ...]) -> pl.DataFrame:
+    """Rows identical to an earlier row ("duplicate of row N"), and other rows repeating an
+    earlier row's id (a carried column): the first occurrence is kept."""
+    first = source.select(
+        ROW_ID,
+        *carry,
+        pl.col(ROW_ID).min().over(*carry, *names).alias("_first"),
+        *[pl.col(ROW_ID).min().over(i).alias(f"_first_{i}") for i in carry],
+    )
+    copies = first.filter(pl.col(ROW_ID) != pl.col("_first")).select(
+        ROW_ID,
+        pl.lit(WHOLE_ROW).alias("column"),
+        pl.lit("duplicate").alias("check"),
+        pl.format("row {}", "_first").alias("value"),
+        pl.format("duplicate of row {}", "_first").alias("reason"),
+    )
+    rest = first.filter(pl.col(ROW_ID) == pl.col("_first"))
+    ids = [
+        rest.filter(pl.col(i).is_not_null() & (pl.col(ROW_ID) != pl.col(f"_first_{i}"))).select(
+            ROW_ID,
+            pl.lit(i).alias("column"),
+            pl.lit("unique").alias("check"),
+            pl.col(i).cast(pl.String).alias("value"),
+            pl.format(f"{i}: '{{}}' repeats the id of row {{}}", i, f"_first_{i}").alias("reason"),
+        )
+        for i in carry
+    ]
+    return pl.concat([copies, *ids], how="vertical").cast(_FAILURE_SCHEMA).sort(ROW_ID)
 
 
 def _categorical(column: Column) -> pl.Expr:
@@ -155,80 +389,17 @@ def _categorical(column: Column) -> pl.Expr:
     return pl.col(column.name).cast(pl.Categorical)
 
 
-def _coerce(source: pl.DataFrame, column: Column) -> pl.Expr:
-    """Cast one column to its declared type; unparseable values become null (and are reported)."""
-    expr = pl.col(column.name)
-    dtype = source.schema[column.name]
-    target = polars_type(column)
-    if dtype == target:
-        return expr
-    if dtype == pl.String:
-        text = expr.str.strip_chars()
-        if column.type == "bool":
-            lower = text.str.to_lowercase()
-            return (
-                pl.when(lower.is_in(_TRUE))
-                .then(True)
-                .when(lower.is_in(_FALSE))
-                .then(False)
-                .otherwise(None)
-                .alias(column.name)
-            )
-        if column.type == "date":
-            return text.str.to_date(column.date_format, strict=False).alias(column.name)
-        if column.type == "datetime":
-            parsed = text.str.to_datetime(column.date_format, strict=False)
-            return parsed.cast(target).alias(column.name)
-        if column.type == "category":
-            return expr
-        if column.type == "int":
-            # "3.0" is an integer that a writer printed as a float; "3.5" is not.
-            as_float = text.cast(pl.Float64, strict=False)
-            integral = pl.when(as_float == as_float.round()).then(as_float).cast(pl.Int64)
-            return pl.coalesce(text.cast(pl.Int64, strict=False), integral).alias(column.name)
-        return text.cast(target, strict=False).alias(column.name)
-    if column.type == "category":
-        return expr.cast(pl.String).alias(column.name)
-    if column.type == "int" and dtype.is_float():
-        # 3.0 is an integer that a CSV writer printed as a float; 3.5 is not.
-        return pl.when(expr == expr.round()).then(expr).cast(pl.Int64, strict=False)
-    return expr.cast(target, strict=False).alias(column.name)
-
-
-def _cast_failures(source: pl.DataFrame, typed: pl.DataFrame, column: Column) -> pl.DataFrame:
-    failed = source.get_column(column.name).is_not_null() & typed.get_column(column.name).is_null()
-    if source.schema[column.name] == pl.String:
-        failed = failed & (source.get_column(column.name).str.strip_chars() != "")
-    rows = source.filter(failed)
-    return rows.select(
-        ROW_ID,
-        pl.lit(column.name).alias("column"),
-        pl.lit(f"type_{column.type}").alias("check"),
-        pl.col(column.name).cast(pl.String).alias("value"),
-        (
-            pl.lit(f"{column.name}: '")
-            + pl.col(column.name).cast(pl.String)
-            + pl.lit(f"' is not a valid {column.type}")
-        ).alias("reason"),
-    )
-
-
-def _check_failures(typed: pl.DataFrame, spec: UseCaseSpec, columns: list[Column]) -> pl.DataFrame:
+def _check_failures(
+    typed: pl.DataFrame, spec: UseCaseSpec, columns: Sequence[Column]
+) -> pl.DataFrame:
     """Run pandera lazily and turn its failure cases into one reason per (row, check)."""
     import pandera.errors
 
-    empty = pl.DataFrame(
-        schema={
-            ROW_ID: pl.Int64,
-            "column": pl.String,
-            "check": pl.String,
-            "value": pl.String,
-            "reason": pl.String,
-        }
-    )
+    if not columns:
+        return pl.DataFrame(schema=_FAILURE_SCHEMA)
     try:
         pandera_schema(spec, columns).validate(typed, lazy=True)
-        return empty
+        return pl.DataFrame(schema=_FAILURE_SCHEMA)
     except pandera.errors.SchemaErrors as exc:
         cases = exc.failure_cases
     row_level = cases.filter(pl.col("index").is_not_null())

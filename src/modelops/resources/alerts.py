@@ -23,6 +23,7 @@ import dagster as dg
 
 from modelops.governance.audit_records import AuditEvent
 from modelops.resources.audit_log import AuditLog
+from modelops.settings import redact
 from modelops.spec import UseCaseSpec
 
 Severity = Literal["info", "warning", "critical"]
@@ -145,17 +146,19 @@ class WebhookAlerts(AlertSink):
 
     def _deliver(self, alert: Alert) -> str:
         body = json.dumps({"text": alert.text(), "alert": json.loads(alert.to_json())}).encode()
-        request = urllib.request.Request(
-            self.url, data=body, method="POST", headers={"Content-Type": "application/json"}
-        )
         try:
+            request = urllib.request.Request(
+                self.url, data=body, method="POST", headers={"Content-Type": "application/json"}
+            )
             with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
                 if 200 <= response.status < 300:
                     return "webhook"
                 problem = f"HTTP {response.status}"
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: not a URL
             problem = str(getattr(exc, "reason", exc))
-        # The URL is a secret (it authorises posting): never log it.
+        # The URL is a secret (it authorises posting): never log it, nor any part of it a
+        # library's error quotes.
+        problem = redact(problem, secrets=[self.url])
         _log.error("alert webhook failed (%s); alert kept locally: %s", problem, alert.text())
         if self.fallback_path:
             return LocalAlerts(path=self.fallback_path)._deliver(alert)

@@ -52,6 +52,15 @@ class Cursor(Protocol):
     def fetchall(self) -> list[Sequence[Any]]: ...
 
 
+class AuditLogError(RuntimeError):
+    """The audit log cannot be read or written; the message names the log and the reason."""
+
+
+class NoAuditLogError(AuditLogError):
+    """Nothing was ever recorded at the configured location: there is no log to verify,
+    show or export. Reading records there finds none, and creates nothing."""
+
+
 class _HeldLock:
     """One process's hold on a log's exclusive section: a re-entrant thread lock, and the
     cross-process lock taken by the outermost holder only."""
@@ -60,6 +69,8 @@ class _HeldLock:
         self.thread_lock = threading.RLock()
         self.depth = 0
         self.handle: Any = None
+        self.owner: int | None = None
+        """The thread holding the section (its writes go through the section's handle)."""
 
 
 _HELD: dict[str, _HeldLock] = {}
@@ -123,7 +134,15 @@ class AuditLog(dg.ConfigurableResource):
         since_seq: int = 0,
     ) -> list[AuditRecord]:
         """Records with seq > `since_seq`, optionally of one use case and some event kinds,
-        in seq order."""
+        in seq order; none where no log exists yet (reading creates no log)."""
+        try:
+            return self._records(use_case, events, since_seq)
+        except NoAuditLogError:
+            return []
+
+    def _records(
+        self, use_case: str | None, events: Sequence[str] | None, since_seq: int
+    ) -> list[AuditRecord]:
         if events is not None and not events:
             return []
         where, params = _where_clause(
@@ -139,7 +158,9 @@ class AuditLog(dg.ConfigurableResource):
         return [row_record(row) for row in rows]
 
     def verify(self) -> ChainVerification:
-        """Check the stored chain, in storage order, against the head."""
+        """Check the stored chain, in storage order, against the head; `NoAuditLogError`
+        where there is no log (an empty chain would read as intact)."""
+        self.require_log()
         records, head = self._snapshot()
         result = verify_chain(records, head=head)
         if head is not None:
@@ -149,18 +170,26 @@ class AuditLog(dg.ConfigurableResource):
 
     def export_jsonl(self, path: str | os.PathLike[str]) -> int:
         """Write every record, in seq order, one canonical JSON object a line (for an auditor;
-        `load_jsonl` + `verify_chain` check the copy). Returns the number of records."""
+        `load_jsonl` + `verify_chain` check the copy). Returns the number of records.
+        `NoAuditLogError` where there is no log; `AuditLogError` naming the file and the
+        reason when it cannot be written (nothing is left behind then)."""
+        self.require_log()
         records = self.records()
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.writelines(canonical_json(record.to_dict()) + "\n" for record in records)
-            os.replace(temp, target)
-        finally:
-            if os.path.exists(temp):
-                os.unlink(temp)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            try:
+                with os.fdopen(handle, "w", encoding="utf-8") as out:
+                    out.writelines(canonical_json(r.to_dict()) + "\n" for r in records)
+                os.replace(temp, target)
+            finally:
+                if os.path.exists(temp):
+                    os.unlink(temp)
+        except OSError as exc:
+            raise AuditLogError(
+                f"cannot write the audit log export to {target}: {exc.strerror or exc}"
+            ) from None
         return len(records)
 
     @contextlib.contextmanager
@@ -175,13 +204,14 @@ class AuditLog(dg.ConfigurableResource):
         try:
             if held.depth == 0:
                 held.handle = self._acquire_cross_process()
+                held.owner = threading.get_ident()
             held.depth += 1
             try:
                 yield
             finally:
                 held.depth -= 1
                 if held.depth == 0:
-                    handle, held.handle = held.handle, None
+                    handle, held.handle, held.owner = held.handle, None, None
                     self._release_cross_process(handle)
         finally:
             held.thread_lock.release()
@@ -189,6 +219,29 @@ class AuditLog(dg.ConfigurableResource):
     def location(self) -> str:
         """Where the log is, for messages (never contains a password)."""
         raise NotImplementedError
+
+    def exists(self) -> bool:
+        """Whether there is a log to read. A backend that creates its tables on first use
+        always has one; one that does not (SQLite) says whether anything was recorded."""
+        return True
+
+    def require_log(self) -> None:
+        """`NoAuditLogError` where there is no log: zero records must not read as an empty,
+        intact log (verify, show, export)."""
+        if not self.exists():
+            raise self._no_log()
+
+    def _no_log(self) -> NoAuditLogError:
+        return NoAuditLogError(
+            f"there is no audit log at {self.location()}: nothing has been recorded there "
+            "(check MODELOPS_HOME or MODELOPS_AUDIT_DATABASE_URL)"
+        )
+
+    def _section_handle(self) -> Any:
+        """The cross-process lock's handle if this thread is inside the exclusive section,
+        else None: a backend whose lock lives on a connection writes through it there."""
+        held = _held_lock(self._lock_name())
+        return held.handle if held.owner == threading.get_ident() else None
 
     def _head(self, row: Sequence[Any] | None) -> AuditHead:
         # Appending after a deleted head would fork the chain: refuse, loudly.

@@ -1,23 +1,45 @@
-"""The audit log in PostgreSQL: production, shared by every pod and operator."""
+"""The audit log in PostgreSQL: production, shared by every pod and operator.
+
+A database connection can drop at any time (a restarted server, a failover, a backend
+terminated by a DBA). Reads then reconnect, a bounded number of times; a write is never
+retried (its commit may have landed) and says what is known of it. Writes inside the exclusive
+section go through the session that holds the section's lock, so they commit only while the
+lock is held: if that session ends, the write fails, nothing is written and the section ends.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import dagster as dg
 from pydantic import ConfigDict, field_validator
 
-from modelops.governance.audit_records import APPEND_ONLY, GENESIS, HEAD_FORWARD_ONLY
+from modelops.governance.audit_records import (
+    APPEND_ONLY,
+    GENESIS,
+    HEAD_FORWARD_ONLY,
+    AuditHead,
+    AuditRecord,
+)
 from modelops.resources.audit_log import (
     AuditLog,
+    AuditLogError,
     Cursor,
     mark_schema_ready,
     record_columns,
     schema_ready,
+)
+from modelops.resources.postgres_connection import (
+    READ_ATTEMPTS,
+    connect,
+    connection_lost,
+    first_line,
+    holds_advisory_lock,
+    retrying,
 )
 
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
@@ -115,12 +137,33 @@ class PostgresAuditLog(AuditLog):
         return table
 
     def location(self) -> str:
-        return f"{self.dsn} (table {self.table})"
+        from modelops.settings import redact
+
+        return f"{redact(self.dsn)} (table {self.table})"
+
+    def records(
+        self,
+        *,
+        use_case: str | None = None,
+        events: Sequence[str] | None = None,
+        since_seq: int = 0,
+    ) -> list[AuditRecord]:
+        read = super().records
+        return retrying(
+            lambda: read(use_case=use_case, events=events, since_seq=since_seq), self._lost
+        )
+
+    def _snapshot(self) -> tuple[list[AuditRecord], AuditHead | None]:
+        return retrying(super()._snapshot, self._lost)
+
+    def _lost(self, error: BaseException) -> AuditLogError:
+        return AuditLogError(
+            f"audit log {self.location()}: the database connection was lost and "
+            f"{READ_ATTEMPTS} attempts to reconnect failed ({first_line(error)})"
+        )
 
     def _connect(self) -> Any:
-        import psycopg2
-
-        return psycopg2.connect(self.dsn, application_name="modelops-audit-log")
+        return connect(self.dsn, "modelops-audit-log")
 
     def _tables(self) -> tuple[str, str]:
         return f'"{self.table}"', f'"{self.table}_head"'
@@ -128,23 +171,103 @@ class PostgresAuditLog(AuditLog):
     @contextlib.contextmanager
     def _transaction(self, *, write: bool = False) -> Iterator[Cursor]:
         # A write locks the head row (`lock_head`), so concurrent appends queue in commit
-        # order; a read is one read-only snapshot.
-        self._ensure_schema()
+        # order; a read is one read-only snapshot (repeated by `retrying` if the connection
+        # drops). A write inside the exclusive section goes through the section's session.
+        section = self._section_handle() if write else None
+        try:
+            self._ensure_schema()
+            with (
+                self._section_write(section)
+                if section is not None
+                else self._fresh_transaction(write=write)
+            ) as cursor:
+                yield cursor
+        except Exception as error:
+            if not write or isinstance(error, AuditLogError) or not connection_lost(error):
+                raise
+            raise self._write_lost(error, in_section=section is not None) from error
+
+    @contextlib.contextmanager
+    def _fresh_transaction(self, *, write: bool) -> Iterator[Cursor]:
         connection = self._connect()
         try:
             if not write:
                 connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
             with connection.cursor() as cursor:
-                cursor.execute(
-                    "SET LOCAL lock_timeout = %s", (f"{int(self.lock_timeout_seconds * 1000)}ms",)
-                )
+                self._set_lock_timeout(cursor, local=True)
                 yield cursor
-            connection.commit()
+            self._commit(connection, write=write, in_section=False)
         except BaseException:
-            connection.rollback()
+            if not connection.closed:
+                connection.rollback()
             raise
         finally:
             connection.close()
+
+    @contextlib.contextmanager
+    def _section_write(self, connection: Any) -> Iterator[Cursor]:
+        """One transaction on the session holding the section's lock, after checking that the
+        lock is still held: it can only commit while the session, and so the lock, lives."""
+        if connection.closed:  # an earlier write of this section found the session gone
+            raise self._write_lost(None, in_section=True, detail="its database session ended")
+        connection.autocommit = False
+        try:
+            with connection.cursor() as cursor:
+                self._set_lock_timeout(cursor, local=True)
+                if not holds_advisory_lock(cursor, advisory_lock_key(self.table)):
+                    raise self._write_lost(
+                        None, in_section=True, detail="no longer held by its database session"
+                    )
+                yield cursor
+            self._commit(connection, write=True, in_section=True)
+        except BaseException:
+            if not connection.closed:
+                connection.rollback()
+            raise
+        finally:
+            if not connection.closed:
+                connection.autocommit = True
+
+    def _commit(self, connection: Any, *, write: bool, in_section: bool) -> None:
+        try:
+            connection.commit()
+        except Exception as error:
+            if write and connection_lost(error):
+                # Sent, then lost: the server may have committed before the connection went.
+                raise self._write_lost(error, in_section=in_section, committing=True) from error
+            raise
+
+    def _write_lost(
+        self,
+        error: BaseException | None,
+        *,
+        in_section: bool,
+        committing: bool = False,
+        detail: str = "",
+    ) -> AuditLogError:
+        """The error of a write whose connection, or whose section's lock, was lost."""
+        outcome = (
+            "the record may or may not have been written: check with `modelops audit show`"
+            if committing
+            else "nothing was written"
+        )
+        reason = first_line(error) if error is not None else ""
+        if not in_section:
+            return AuditLogError(
+                f"audit log {self.location()}: the database connection was lost while "
+                f"appending ({reason}); {outcome}"
+            )
+        detail = detail or f"its database session ended: {reason}"
+        return AuditLogError(
+            f"audit log {self.location()}: the exclusive section's lock was lost ({detail}); "
+            f"the section was aborted and {outcome}"
+        )
+
+    def _set_lock_timeout(self, cursor: Cursor, *, local: bool) -> None:
+        scope = "SET LOCAL" if local else "SET"
+        cursor.execute(
+            f"{scope} lock_timeout = %s", (f"{int(self.lock_timeout_seconds * 1000)}ms",)
+        )
 
     def _ensure_schema(self) -> None:
         key = f"{self.dsn}#{self.table}"
@@ -178,15 +301,17 @@ class PostgresAuditLog(AuditLog):
         return f"postgres:{self.dsn}#{self.table}"
 
     def _acquire_cross_process(self) -> Any:
+        # Taking the lock writes nothing: retried like a read if the connection drops.
+        return retrying(self._take_lock, self._lost)
+
+    def _take_lock(self) -> Any:
         import psycopg2
 
         connection = self._connect()
         connection.autocommit = True
         try:
             with connection.cursor() as cursor:
-                cursor.execute(
-                    "SET lock_timeout = %s", (f"{int(self.lock_timeout_seconds * 1000)}ms",)
-                )
+                self._set_lock_timeout(cursor, local=False)
                 cursor.execute("SELECT pg_advisory_lock(%s)", (advisory_lock_key(self.table),))
         except psycopg2.errors.LockNotAvailable:
             connection.close()
@@ -199,8 +324,15 @@ class PostgresAuditLog(AuditLog):
         return connection
 
     def _release_cross_process(self, handle: Any) -> None:
+        import psycopg2
+
         try:
-            with handle.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", (advisory_lock_key(self.table),))
+            if not handle.closed:
+                with handle.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_advisory_unlock(%s)", (advisory_lock_key(self.table),)
+                    )
+        except psycopg2.Error:
+            pass  # the session is gone, and its lock ended with it; closing ends it anyway
         finally:
             handle.close()

@@ -1,4 +1,10 @@
-"""The audit log in a local SQLite file: the embedded default, one log per platform home."""
+"""The audit log in a local SQLite file: the embedded default, one log per platform home.
+
+Only a write creates the file: reading, verifying or exporting where nothing was ever
+recorded says so (`NoAuditLogError`) and leaves no file behind. A file that is not a readable
+SQLite audit log (garbage, a directory, no permission) is named with the reason
+(`AuditLogError`), not passed on as a driver error.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from typing import Any, ClassVar
 from modelops.governance.audit_records import APPEND_ONLY, GENESIS, HEAD_FORWARD_ONLY
 from modelops.resources.audit_log import (
     AuditLog,
+    AuditLogError,
     Cursor,
     mark_schema_ready,
     record_columns,
@@ -53,24 +60,60 @@ class SqliteAuditLog(AuditLog):
     def location(self) -> str:
         return self.path
 
+    def exists(self) -> bool:
+        return Path(self.path).exists()
+
     @contextlib.contextmanager
-    def _connection(self) -> Iterator[Any]:
+    def _connection(self, *, write: bool) -> Iterator[Any]:
         import sqlite3
 
         target = Path(self.path)
+        if not write:
+            self.require_log()
         first_use = not target.exists() or not schema_ready(self.path)
-        if first_use:
+        if first_use and write:
             target.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(
-            self.path, timeout=self.lock_timeout_seconds, isolation_level=None
-        )
         try:
-            connection.execute("PRAGMA synchronous = FULL")
-            if first_use:
-                self._create_schema(connection)
+            connection = sqlite3.connect(
+                self.path, timeout=self.lock_timeout_seconds, isolation_level=None
+            )
+        except sqlite3.Error as exc:
+            raise self._unreadable(exc) from None
+        try:
+            try:
+                connection.execute("PRAGMA synchronous = FULL")
+                if first_use:
+                    (self._create_schema if write else self._check_schema)(connection)
+            except sqlite3.DatabaseError as exc:
+                raise self._unreadable(exc) from None
             yield connection
         finally:
             connection.close()
+
+    def _check_schema(self, connection: Any) -> None:
+        """Before the first read of an existing file: it holds the log's tables. A file
+        without them is being created (wait for its creator's lock), was left empty by a
+        creator that died (no log), or is some other database."""
+        if not _has_tables(connection):
+            _funlock(_flock(f"{self.path}.init.lock", self.lock_timeout_seconds, self.path))
+            if not _has_tables(connection):
+                if Path(self.path).stat().st_size == 0:
+                    raise self._no_log()
+                raise AuditLogError(
+                    f"audit log {self.path} is an SQLite database without the audit log's "
+                    "tables: it is not a modelops audit log"
+                )
+        mark_schema_ready(self.path)
+
+    def _unreadable(self, exc: Exception) -> AuditLogError:
+        target = Path(self.path)
+        if target.is_dir():
+            reason = "it is a directory"
+        elif target.exists() and not os.access(target, os.R_OK | os.W_OK):
+            reason = "permission denied"
+        else:
+            reason = str(exc)  # e.g. "file is not a database"
+        return AuditLogError(f"audit log {self.path} cannot be read: {reason}")
 
     def _create_schema(self, connection: Any) -> None:
         # Switching a new file to WAL does not wait for SQLite's busy timeout: processes that
@@ -92,7 +135,7 @@ class SqliteAuditLog(AuditLog):
 
     @contextlib.contextmanager
     def _transaction(self, *, write: bool = False) -> Iterator[Cursor]:
-        with self._connection() as connection:
+        with self._connection(write=write) as connection:
             # IMMEDIATE takes the write lock at once, so concurrent appends queue in commit
             # order; a read is one transaction, so it sees one WAL snapshot.
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -111,6 +154,14 @@ class SqliteAuditLog(AuditLog):
 
     def _release_cross_process(self, handle: Any) -> None:
         _funlock(handle)
+
+
+def _has_tables(connection: Any) -> bool:
+    row = connection.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+        "AND name IN ('audit_records', 'audit_head')"
+    ).fetchone()
+    return row[0] == 2
 
 
 def _flock(path: str, timeout_seconds: float, location: str) -> int:

@@ -14,6 +14,7 @@ import polars as pl
 
 from modelops.ml.batch_parsing import parse_batch
 from modelops.spec import Source, UseCaseSpec
+from modelops.spec.source_roots import SourceRoots
 
 
 class EmptySourceError(ValueError):
@@ -47,9 +48,16 @@ class DataSource(dg.ConfigurableResource):
 
 
 class LocalFileSource(DataSource):
-    """CSV or Parquet files; relative paths are resolved from `root` (the project folder)."""
+    """CSV or Parquet files; relative paths are resolved from `root` (the project folder).
+
+    With `allowed_roots` (the settings' source roots), a path that resolves outside them,
+    through `..` or a symlink, is refused before it is opened: the spec loader refuses it
+    already, this is the second line.
+    """
 
     root: str
+    allowed_roots: list[str] | None = None
+    """Folders files may be read from; None: not restricted (a source built by hand)."""
 
     def _path(self, source: Source) -> Path:
         if source.path is None:
@@ -57,6 +65,9 @@ class LocalFileSource(DataSource):
                 f"a BigQuery source ({source.description}) cannot be read by the local file "
                 "source; run with MODELOPS_ENV=gcp"
             )
+        if self.allowed_roots is not None:
+            roots = SourceRoots.of(Path(self.root), tuple(self.allowed_roots))
+            return roots.checked(source.path)
         path = Path(source.path)
         return path if path.is_absolute() else Path(self.root) / path
 

@@ -29,6 +29,7 @@ from modelops.ml.model_integrity import (
     artifact_digest,
     trusted_types,
 )
+from modelops.settings import redact
 
 MODEL_ARTIFACT = "model"
 DIGEST_TAG = "modelops.artifact_sha256"
@@ -41,6 +42,10 @@ _PINNED_FOR_SERVING = ("scikit-learn", "numpy", "pandas", "scipy", "skops")
 # The models this process registered, by URI, with their artifact digest: evaluating a model
 # right after training it (in the same in-process run) needs no round trip through the store.
 _JUST_REGISTERED: dict[str, tuple[Any, str]] = {}
+
+
+class TrackingUnavailableError(RuntimeError):
+    """The MLflow tracking server does not answer; the message names it (never a secret)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,28 @@ class ModelTracking(dg.ConfigurableResource):
         from mlflow import MlflowClient
 
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def check_reachable(self, timeout_seconds: float = 5.0) -> None:
+        """Fail within seconds, naming the server, when an HTTP tracking server does not
+        answer (MLflow's client retries for minutes). Any HTTP answer counts, even 401."""
+        import urllib.error
+        import urllib.request
+
+        if not self.tracking_uri.startswith(("http://", "https://")):
+            return  # a local store: nothing to reach
+        try:
+            urllib.request.urlopen(
+                f"{self.tracking_uri.rstrip('/')}/health", timeout=timeout_seconds
+            ).close()
+        except urllib.error.HTTPError:
+            return
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise TrackingUnavailableError(
+                f"the MLflow tracking server {redact(self.tracking_uri)} is unreachable "
+                f"({redact(reason)}); check MODELOPS_MLFLOW_TRACKING_URI and that the server "
+                "is running"
+            ) from None
 
     def experiment_id(self, use_case: str) -> str:
         """The use case's experiment, created on first use with its artifact location."""
@@ -239,10 +266,8 @@ class ModelTracking(dg.ConfigurableResource):
                 f"{expected_sha256} was expected (e.g. from the audit log); the registry's "
                 "record was changed or this is not the version that was approved"
             )
-        stored = self._client().get_model_version_download_uri(name, version)
         with tempfile.TemporaryDirectory(prefix="modelops-model-") as tmp:
-            local = self._download(stored, tmp)
-            (local / MLFLOW_META_FILE).unlink(missing_ok=True)  # load exactly what is verified
+            local = self._download_version(name, version, tmp)
             actual = artifact_digest(local)
             if actual != recorded.lower():
                 raise ModelIntegrityError(
@@ -274,6 +299,19 @@ class ModelTracking(dg.ConfigurableResource):
         if not name or not version.isdigit():
             raise unsupported
         return name, version
+
+    def _download_version(self, registered_name: str, version: str, directory: str) -> Path:
+        """A private copy of a version's artifacts as stored (less MLflow's download note)."""
+        stored = self._client().get_model_version_download_uri(registered_name, version)
+        local = self._download(stored, directory)
+        (local / MLFLOW_META_FILE).unlink(missing_ok=True)
+        return local
+
+    def stored_digest(self, registered_name: str, version: str) -> str:
+        """`artifact_digest` of a version's artifacts as the store holds them now, without
+        loading them: what a release action compares with the digest recorded at training."""
+        with tempfile.TemporaryDirectory(prefix="modelops-model-") as tmp:
+            return artifact_digest(self._download_version(registered_name, version, tmp))
 
     def version_digest(self, registered_name: str, version: str) -> str | None:
         """The artifact sha256 recorded when the version was registered; None if it has none."""

@@ -27,3 +27,16 @@ class SpecModel(BaseModel):
     """Base of every spec section: unknown keys are refused, values are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+Problem = tuple[str, str]
+"""(dotted field path, reason)."""
+
+
+class SpecProblems(ValueError):
+    """Problems found inside a section, each with the dotted path (relative to the section)
+    of the field it concerns; the loader prefixes the section's own path."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{path}: {message}" for path, message in problems))

@@ -7,20 +7,11 @@ problem is reported at once, with the dotted path of the field it concerns.
 
 from __future__ import annotations
 
+from modelops.spec.base import Problem
 from modelops.spec.columns import RESERVED
+from modelops.spec.expressions import expression_roots
 from modelops.spec.modelling import Evaluation, Features, ModelSpec, Split, Target
 from modelops.spec.schema import TEMPORAL_TYPES, Column, DataSchema, fits_type
-
-Problem = tuple[str, str]
-"""(dotted field path, reason)."""
-
-
-class SpecProblems(ValueError):
-    """Cross-field problems, each with the dotted path of the field it concerns."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{path}: {message}" for path, message in problems))
 
 
 def cross_field_problems(
@@ -145,7 +136,7 @@ def _feature_problems(
         if feature.name in declared or feature.name in feature_names:
             problems.append((f"{path}.name", f"'{feature.name}' clashes with a column or feature"))
         feature_names.add(feature.name)
-        roots, error = _expression_roots(feature.expression)
+        roots, error = expression_roots(feature.expression)
         if error:
             problems.append((f"{path}.expression", error))
             continue
@@ -215,17 +206,6 @@ def _input_problems(name: str, column: Column, target: Target, model: ModelSpec)
     if column.type in TEMPORAL_TYPES:
         return [f"'{name}' is a {column.type}; derive a numeric or categorical feature from it"]
     return []
-
-
-def _expression_roots(expression: str) -> tuple[list[str], str | None]:
-    """The columns a SQL expression reads, or why it is not valid SQL."""
-    import polars as pl
-
-    try:
-        return pl.sql_expr(expression).meta.root_names(), None
-    except Exception as exc:  # polars raises several error types for bad SQL
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return [], f"not a valid SQL expression: {first_line}"
 
 
 def _not_declared(name: str, declared: dict[str, Column]) -> str:

@@ -11,8 +11,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from modelops.spec.base import EMAIL_PATTERN, IMPORT_PATH_PATTERN, SAFE_NAME_PATTERN, TEAM_PATTERN
-from modelops.spec.cross_checks import SpecProblems
+from modelops.spec.allowances import Allowances
+from modelops.spec.base import (
+    EMAIL_PATTERN,
+    IMPORT_PATH_PATTERN,
+    SAFE_NAME_PATTERN,
+    TEAM_PATTERN,
+    SpecProblems,
+)
 from modelops.spec.model import UseCaseSpec
 
 _PATTERN_MEANING = {
@@ -34,6 +40,30 @@ class SpecError(Exception):
         lines += [f"  - {field or '(top level)'}: {reason}" for field, reason in problems]
         super().__init__("\n".join(lines))
 
+    @classmethod
+    def of_all(cls, directory: Path, errors: list[SpecError]) -> SpecError:
+        """One error for several files: each file's problems under its name."""
+        if len(errors) == 1:
+            return errors[0]
+        return cls(
+            directory,
+            [
+                (
+                    e.path.name,
+                    "\n".join(
+                        [
+                            f"invalid use-case spec ({e.path})",
+                            *(
+                                f"      - {field or '(top level)'}: {reason}"
+                                for field, reason in e.problems
+                            ),
+                        ]
+                    ),
+                )
+                for e in errors
+            ],
+        )
+
 
 class _StrictLoader(yaml.SafeLoader):
     """A YAML loader that refuses duplicate keys (PyYAML silently keeps the last one)."""
@@ -54,13 +84,20 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def load_spec(path: Path | str) -> UseCaseSpec:
-    """Parse one spec file; raise `SpecError` listing every problem found."""
+def load_spec(path: Path | str, allowances: Allowances | None = None) -> UseCaseSpec:
+    """Parse one spec file; raise `SpecError` listing every problem found.
+
+    `allowances` are what the platform lets a spec name (estimators, source folders); the
+    settings give them (`Settings.spec_allowances`). Without them the packaged estimator
+    policy applies and paths are not restricted.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(path, [("", f"cannot read the file: {exc.strerror or exc}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise SpecError(path, [("", _not_utf8(exc))]) from None
     try:
         raw = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
@@ -69,7 +106,7 @@ def load_spec(path: Path | str) -> UseCaseSpec:
         kind = "empty" if raw is None else type(raw).__name__
         raise SpecError(path, [("", f"expected a mapping of spec sections, got {kind}")])
     try:
-        spec = UseCaseSpec.model_validate(raw)
+        spec = UseCaseSpec.model_validate(raw, context=(allowances or Allowances()).context())
     except ValidationError as exc:
         raise SpecError(path, _problems(exc, raw)) from exc
     if spec.id != path.stem:
@@ -77,40 +114,70 @@ def load_spec(path: Path | str) -> UseCaseSpec:
     return spec
 
 
-def load_specs(directory: Path | str) -> list[UseCaseSpec]:
+def load_specs(directory: Path | str, allowances: Allowances | None = None) -> list[UseCaseSpec]:
     """Every `*.yaml` spec in a directory, sorted by id; all files' problems in one error."""
     directory = Path(directory)
     if not directory.is_dir():
         raise SpecError(directory, [("", "the use-case spec directory does not exist")])
-    specs: list[UseCaseSpec] = []
+    loaded: dict[Path, UseCaseSpec] = {}
     errors: list[SpecError] = []
-    for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
+    for path in spec_files(directory):
         try:
-            specs.append(load_spec(path))
+            loaded[path] = load_spec(path, allowances)
         except SpecError as exc:
             errors.append(exc)
-    if len(errors) == 1:
-        raise errors[0]
+    errors += _clashes(loaded)
     if errors:
-        raise SpecError(
-            directory,
-            [
+        raise SpecError.of_all(directory, errors)
+    return sorted(loaded.values(), key=lambda s: s.id)
+
+
+def spec_files(directory: Path) -> list[Path]:
+    """The spec files of a directory, in the order they are read."""
+    return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+
+
+def _clashes(loaded: dict[Path, UseCaseSpec]) -> list[SpecError]:
+    """Specs that would share a use case's assets or registered model with an earlier one."""
+    errors: list[SpecError] = []
+    first_id: dict[str, Path] = {}
+    first_model: dict[str, Path] = {}
+    for path, spec in loaded.items():
+        problems: list[tuple[str, str]] = []
+        if spec.id in first_id:
+            problems.append(
                 (
-                    e.path.name,
-                    "\n".join(
-                        [
-                            f"invalid use-case spec ({e.path})",
-                            *(
-                                f"      - {field or '(top level)'}: {reason}"
-                                for field, reason in e.problems
-                            ),
-                        ]
-                    ),
+                    "id",
+                    f"'{spec.id}' is already the id of {first_id[spec.id].name}; every use "
+                    "case needs its own id (keep one of the two files)",
                 )
-                for e in errors
-            ],
-        )
-    return sorted(specs, key=lambda s: s.id)
+            )
+        name = spec.registered_model_name
+        if name in first_model and spec.id not in first_id:
+            field = "model.registered_name" if spec.model.registered_name else "id"
+            problems.append(
+                (
+                    field,
+                    f"registered model '{name}' is already used by {first_model[name].name}; "
+                    "two use cases cannot share a registered model",
+                )
+            )
+        first_id.setdefault(spec.id, path)
+        first_model.setdefault(name, path)
+        if problems:
+            errors.append(SpecError(path, problems))
+    return errors
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    before = exc.object[: exc.start]
+    line = before.count(b"\n") + 1
+    column = exc.start - (before.rfind(b"\n") + 1) + 1
+    byte = exc.object[exc.start : exc.start + 1].hex()
+    return (
+        f"the file is not UTF-8 text: byte 0x{byte} at line {line}, column {column} cannot be "
+        "decoded; save the spec as UTF-8"
+    )
 
 
 def _yaml_reason(exc: yaml.YAMLError) -> str:

@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from modelops.spec.base import SafeName, SpecModel
-from modelops.spec.cross_checks import SpecProblems, cross_field_problems
+from modelops.spec.base import SafeName, SpecModel, SpecProblems
+from modelops.spec.cross_checks import cross_field_problems
 from modelops.spec.modelling import (
     EngineeredFeature,
     Evaluation,
@@ -39,8 +39,9 @@ class UseCaseSpec(SpecModel):
     target: Target
     features: Features
     split: Split = Split()
-    model: ModelSpec = ModelSpec()
-    evaluation: Evaluation = Evaluation()
+    # Validated like a written section, so the loader's estimator policy applies to defaults.
+    model: ModelSpec = Field(default_factory=dict, validate_default=True)
+    evaluation: Evaluation = Field(default_factory=dict, validate_default=True)
     drift: Drift = Drift()
     freshness: Freshness = Freshness()
     monitoring: Monitoring | None = None

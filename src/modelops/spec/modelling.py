@@ -6,9 +6,11 @@ from __future__ import annotations
 import importlib.util
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
-from modelops.spec.base import IMPORT_PATH_PATTERN, SafeName, Scalar, SpecModel
+from modelops.spec.allowances import allowances_in
+from modelops.spec.base import IMPORT_PATH_PATTERN, SafeName, Scalar, SpecModel, SpecProblems
+from modelops.spec.estimator_policy import EstimatorPolicy, load_estimator_policy
 
 
 class Target(SpecModel):
@@ -42,22 +44,38 @@ class Split(SpecModel):
 
 
 class EstimatorSpec(SpecModel):
-    """A scikit-learn compatible estimator named by import path, with its parameters."""
+    """A classifier named by import path, with its parameters.
+
+    The name must be allowed by the platform's estimator policy (`estimator_policy.py`); it
+    is checked on the name alone, so nothing a spec names is imported or instantiated to
+    decide. Training checks again with the same policy before it imports the class.
+    """
 
     estimator: Annotated[str, Field(pattern=IMPORT_PATH_PATTERN)]
     params: dict[str, Any] = Field(default_factory=dict)
     """Keyword arguments of the estimator, as YAML gives them (any JSON-like value)."""
+    _policy: EstimatorPolicy | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
-    def _package_is_installed(self) -> EstimatorSpec:
+    def _allowed_and_installed(self, info: ValidationInfo) -> EstimatorSpec:
+        policy = allowances_in(info).estimators
+        refusal = policy.refusal(self.estimator)
+        if refusal is not None:
+            raise SpecProblems([("estimator", refusal)])
         # Only the top-level package is looked up: importing scikit-learn here would make
         # every load of the code location pay for it. The class itself is resolved at training.
         package = self.estimator.split(".")[0]
         if importlib.util.find_spec(package) is None:
-            raise ValueError(
-                f"package '{package}' of estimator '{self.estimator}' is not installed"
+            raise SpecProblems(
+                [("estimator", f"package '{package}' of '{self.estimator}' is not installed")]
             )
+        self._policy = policy
         return self
+
+    @property
+    def policy(self) -> EstimatorPolicy:
+        """The policy that allowed this estimator when the spec loaded."""
+        return self._policy or load_estimator_policy()
 
 
 Preprocessing = Literal["scorecard", "standard", "native"]
@@ -91,8 +109,10 @@ class Evaluation(SpecModel):
     """Groups the fairness gate compares (categorical; a band for a numeric attribute such as
     age). Default: every categorical protected column."""
     baseline: EstimatorSpec = Field(
-        default_factory=lambda: EstimatorSpec(
-            estimator="sklearn.tree.DecisionTreeClassifier",
-            params={"max_depth": 3, "min_samples_leaf": 20, "random_state": 0},
-        )
+        default_factory=lambda: {
+            "estimator": "sklearn.tree.DecisionTreeClassifier",
+            "params": {"max_depth": 3, "min_samples_leaf": 20, "random_state": 0},
+        },
+        validate_default=True,
     )
+    """The simple model every candidate must beat; allowed by the same estimator policy."""

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from modelops.spec.allowances import allowances_in
 from modelops.spec.base import SAFE_NAME_PATTERN, SpecModel
 from modelops.spec.duration import Duration
 from modelops.spec.sources import Source
@@ -36,6 +37,8 @@ class Freshness(SpecModel):
 
 
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+SAMPLE_MONTH = "2000-01"
+"""Stands for {month} when a monthly path is checked against the roots."""
 
 
 class MonthlyFiles(SpecModel):
@@ -44,11 +47,21 @@ class MonthlyFiles(SpecModel):
     path: Annotated[str, Field(min_length=1)]
     format: Literal["csv", "parquet"] | None = None
 
-    @model_validator(mode="after")
-    def _has_month(self) -> MonthlyFiles:
-        if "{month}" not in self.path:
-            raise ValueError("'path' must contain {month}, e.g. data/production/{month}.parquet")
-        return self
+    @field_validator("path")
+    @classmethod
+    def _a_monthly_path_inside_the_roots(cls, path: str, info: ValidationInfo) -> str:
+        if "{month}" not in path:
+            raise ValueError("must contain {month}, e.g. data/production/{month}.parquet")
+        try:
+            sample = path.format(month=SAMPLE_MONTH)
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(
+                "{month} is the only placeholder a path may hold (write other braces as {{ and }})"
+            ) from None
+        refusal = allowances_in(info).path_refusal(sample, written=path)
+        if refusal is not None:
+            raise ValueError(refusal)
+        return path
 
     def source_for(self, month: str, template: Source) -> Source:
         """The month's file as a `Source`, read like the training source (separator, nulls)."""

@@ -15,10 +15,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from modelops.spec.duration import Duration
+from modelops.spec.policy_files import read_policy
 
 Tier = Literal["low", "medium", "high"]
 TIERS: tuple[Tier, ...] = ("low", "medium", "high")
@@ -208,18 +208,4 @@ def load_risk_policy(path: Path | str | None = None) -> RiskPolicy:
 
 @lru_cache(maxsize=8)
 def _load(path: Path) -> RiskPolicy:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RiskPolicyError(f"{path}: cannot read the risk policy: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise RiskPolicyError(f"{path}: the risk policy is not valid YAML: {exc}") from exc
-    try:
-        return RiskPolicy.model_validate(raw)
-    except ValidationError as exc:
-        lines = [
-            f"  - {'.'.join(map(str, e['loc'])) or '(top level)'}: "
-            + e["msg"].removeprefix("Value error, ")
-            for e in exc.errors()
-        ]
-        raise RiskPolicyError(f"{path}: invalid risk policy\n" + "\n".join(lines)) from exc
+    return read_policy(path, RiskPolicy, "risk policy", RiskPolicyError)

@@ -73,6 +73,9 @@ class DataSchema(SpecModel):
     date_column: str | None = None
     max_quarantine_share: Annotated[float, Field(ge=0, le=1)] = 0.05
     min_valid_rows: Annotated[int, Field(ge=1)] = 50
+    duplicates: Literal["quarantine", "allow"] = "quarantine"
+    """A row identical to an earlier one is quarantined ("duplicate of row N"); `allow` keeps
+    it (identical rows that are distinct cases), counted all the same."""
 
     def column(self, name: str) -> Column:
         for column in self.columns:

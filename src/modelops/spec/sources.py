@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from modelops.spec.allowances import allowances_in
 from modelops.spec.base import SpecModel
 
 BIGQUERY_TABLE_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_$-]+$"
@@ -38,6 +39,14 @@ class Source(SpecModel):
     csv_separator: Annotated[str, Field(min_length=1, max_length=1)] = ","
     null_values: list[str] = Field(default_factory=lambda: ["", "NA"])
     attribution: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _inside_the_roots(cls, path: str | None, info: ValidationInfo) -> str | None:
+        refusal = None if path is None else allowances_in(info).path_refusal(path)
+        if refusal is not None:
+            raise ValueError(refusal)
+        return path
 
     @model_validator(mode="after")
     def _one_location(self) -> Source:

@@ -1,12 +1,16 @@
 """Champion / challenger under the risk policy, against a real MLflow store and audit log.
 
 Each test gets its own registered model (same fitted pipeline, registered again), its own
-SQLite audit log, and writes the training and gate records the pipeline would write.
+SQLite audit log and artifact store, and writes what the pipeline would: the training record
+(with the model's and the serving bundle's digests), the bundle's files, the gate result.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
+import shutil
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,8 +20,12 @@ import pytest
 
 from modelops.governance.audit_records import AuditEvent
 from modelops.governance.release_desk import ReleaseDesk, ReleaseRefused
+from modelops.ml.model_integrity import files_digest
+from modelops.ml.serving_bundle import FILES, MANIFEST
 from modelops.ml.training import fit_model, model_input_frame
+from modelops.names import MODEL, SERVING_BUNDLE_PREFIX
 from modelops.resources.audit_sqlite import SqliteAuditLog
+from modelops.resources.storage import LocalArtifactStore
 from modelops.resources.tracking import DIGEST_TAG, DatasetRef, ModelTracking
 from modelops.spec import UseCaseSpec
 from modelops.spec.risk import RiskQuestionnaire, load_risk_policy
@@ -54,26 +62,48 @@ class Bench:
         )
         self.tracking = tracking
         self.logged = logged
+        self.home = home
         self.log = SqliteAuditLog(path=str(home / "audit.db"))
-        self.desk = ReleaseDesk(self.spec, load_risk_policy(), tracking, self.log)
+        self.store = LocalArtifactStore(root=str(home / "data"))
+        self.desk = ReleaseDesk(self.spec, load_risk_policy(), tracking, self.log, self.store)
 
-    def train(self, *, passed: bool = True, trainer: str = "dagster:run/abc") -> str:
-        """Register a version and record its training and gate result as the pipeline does."""
+    def train(
+        self, *, passed: bool = True, trainer: str = "dagster:run/abc", own_files: bool = False
+    ) -> str:
+        """Register a version (its files in a folder of its own if `own_files`, so a test can
+        change them), store a serving bundle, and record its training and gate result as the
+        pipeline does."""
         client = self.tracking._client()
         if not client.search_registered_models(f"name='{self.name}'"):
             client.create_registered_model(self.name)
         source = client.get_model_version_download_uri("seed_model", self.logged.version)
+        if own_files:
+            folder = self.home / f"model_{next(_names)}"
+            shutil.copytree(self.tracking._download(source, str(self.home / "download")), folder)
+            source = folder.as_uri()
         version = client.create_model_version(
             self.name,
             source,
             run_id=self.logged.run_id,
             tags={DIGEST_TAG: self.logged.artifact_sha256},
         ).version
+        bundle = {name: f"{name} of version {version}".encode() for name in FILES[1:]}
+        bundle[MANIFEST] = json.dumps(
+            {"files": {n: hashlib.sha256(c).hexdigest() for n, c in bundle.items()}}
+        ).encode()
+        for name, content in bundle.items():
+            self.store.write_bytes(
+                self.spec.id, MODEL, str(version), f"{SERVING_BUNDLE_PREFIX}{name}", content
+            )
         self.record(
             version,
             "training",
             trainer,
-            {"owner": OWNER, "artifact_sha256": self.logged.artifact_sha256},
+            {
+                "owner": OWNER,
+                "artifact_sha256": self.logged.artifact_sha256,
+                "serving_bundle_sha256": files_digest(bundle),
+            },
         )
         results = [
             {"name": "minimum_performance", "passed": True, "blocking": False},
@@ -252,9 +282,53 @@ def test_a_tampered_artifact_digest_blocks_promotion(bench: Bench) -> None:
     v1 = bench.train()
     bench.desk.release_candidate(v1, "dagster:run/abc")
     bench.tracking.set_version_tag(bench.name, v1, DIGEST_TAG, "0" * 64)
-    with pytest.raises(ReleaseRefused, match="changed after registration"):
+    with pytest.raises(ReleaseRefused, match=r"digest tag .* the registry was edited"):
         bench.desk.approve(v1, VALIDATOR, "model_validator", "ok")
     assert bench.registry_champion() is None
+    assert bench.log.records(use_case=bench.spec.id, events=["approval"]) == []
+
+
+def test_a_changed_model_file_blocks_every_release_action(bench: Bench) -> None:
+    v1, v2 = bench.train(), bench.train(own_files=True)
+    bench.desk.release_candidate(v1, "dagster:run/abc")
+    bench.desk.approve(v1, VALIDATOR, "model_validator", "v1 ok")
+    bench.desk.release_candidate(v2, "dagster:run/abc")
+    bench.desk.approve(v2, VALIDATOR, "model_validator", "v2 ok")
+    assert bench.registry_champion() == v2
+    source = bench.tracking._client().get_model_version(bench.name, v2).source
+    with Path(source.removeprefix("file://"), "model.skops").open("ab") as model:
+        model.write(b"appended")
+    changed = (
+        f"german_credit version {v2} cannot be released: its registered model files "
+        r"\(sha256 \w{12}\) differ from the digest recorded at training \(\w{12}\): a file "
+        "of the model was changed after training; restore the artifacts from a backup or "
+        "retrain"
+    )
+    bench.desk.rollback("ops@bank.example", "v2 misbehaves")  # v1 is intact
+    with pytest.raises(ReleaseRefused, match=changed):
+        bench.desk.promote(v2, "ops@bank.example", "back to v2")
+    with pytest.raises(ReleaseRefused, match=changed):
+        bench.desk.release_candidate(v2, "dagster:run/abc")
+    assert bench.registry_champion() == v1 == bench.desk.champion()
+
+
+def test_a_changed_serving_bundle_file_blocks_approval_and_is_named(bench: Bench) -> None:
+    v1 = bench.train()
+    bench.desk.release_candidate(v1, "dagster:run/abc")
+    stored = bench.home / "data" / bench.spec.id / MODEL / v1
+    with (stored / "serving_bundle.outliers.npz").open("ab") as bundle_file:
+        bundle_file.write(b"appended")
+    with pytest.raises(
+        ReleaseRefused,
+        match=f"version {v1} cannot be released: serving bundle file\\(s\\) "
+        r"serving_bundle.outliers.npz changed after training",
+    ):
+        bench.desk.approve(v1, VALIDATOR, "model_validator", "ok")
+    (stored / "serving_bundle.outliers.npz").unlink()
+    with pytest.raises(ReleaseRefused, match=r"outliers\.npz missing from the artifact store"):
+        bench.desk.approve(v1, VALIDATOR, "model_validator", "ok")
+    assert bench.registry_champion() is None
+    assert bench.log.records(use_case=bench.spec.id, events=["approval", "promotion"]) == []
 
 
 def test_an_alias_moved_outside_the_platform_is_reported(bench: Bench) -> None:

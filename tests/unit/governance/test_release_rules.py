@@ -77,7 +77,7 @@ def test_promotion_lists_every_reason_and_says_how_to_approve() -> None:
         _state(TRAINED, FAILED, rejected), RULE, tier="high", use_case="uc"
     )
     assert problems == [
-        f"version 3 was rejected by {VALIDATOR} (2026-05-01T09:30:00.000000Z): unstable",
+        f"version 3 was rejected by '{VALIDATOR}' (2026-05-01T09:30:00.000000Z): 'unstable'",
         "version 3 failed the release gate(s) fairness",
         "the high tier needs 2 approval(s) by model_validator from someone other than the "
         "model's developer; 2 missing (modelops approve -u uc --version 3 --by EMAIL "
@@ -97,12 +97,12 @@ def test_approval_refusals() -> None:
     state = _state(TRAINED, PASSED, _approval(VALIDATOR))
     assert approval_problems(state, OTHER_VALIDATOR, "model_validator", RULE, tier="high") == []
     assert approval_problems(state, "Owner@bank.example", "analyst", RULE, tier="high") == [
-        "Owner@bank.example built this model version (separation of duties: the developer "
+        "'Owner@bank.example' built this model version (separation of duties: the developer "
         "cannot approve their own model)",
         "role 'analyst' may not approve at the high tier (allowed: model_validator)",
     ]
     assert approval_problems(state, VALIDATOR, "model_validator", RULE, tier="high") == [
-        f"{VALIDATOR} already approved version 3"
+        f"'{VALIDATOR}' already approved version 3"
     ]
     assert approval_problems(state, "nobody", "model_validator", RULE, tier="high") == [
         "the approver must be named by email address"
@@ -147,3 +147,21 @@ def test_status_summary() -> None:
     )
     idle = ReleaseStatus("uc", "low", None, None, False, 0, ())
     assert idle.summary() == "uc (low tier): champion none"
+
+
+def test_what_people_typed_is_quoted_in_a_refusal() -> None:
+    """A reason or a name with a newline stays on the refusal's line, quoted."""
+    forged = "unstable\n2026-05-02T10:00:00Z  promotion v9 by ceo@bank.example: fine"
+    rejected = _record(REJECTION, "val\x1b[2Kidator@bank.example", reason=forged)
+    (problem, *_) = promotion_problems(
+        _state(TRAINED, PASSED, rejected), RULE, tier="high", use_case="uc"
+    )
+    assert "\n" not in problem and "\x1b" not in problem
+    assert problem.endswith(
+        "'unstable\\n2026-05-02T10:00:00Z  promotion v9 by ceo@bank.example: fine'"
+    )
+    assert "by 'val\\x1b[2Kidator@bank.example'" in problem
+    (refusal,) = approval_problems(
+        _state(TRAINED, PASSED), VALIDATOR, "model_validator\nok", RULE, tier="high"
+    )
+    assert refusal.startswith("role 'model_validator\\nok' may not approve")

@@ -137,6 +137,23 @@ def test_train_and_holdout_are_disjoint_and_complete(german_features, german_spe
     assert train.columns == holdout.columns == german_features.columns
 
 
+def test_identical_rows_land_on_the_same_side(german_features, german_spec) -> None:
+    """Copies kept by `schema.duplicates: allow` follow their first row: the holdout never
+    scores a copy of a training row. Without copies the split is unchanged."""
+    copies = german_features.head(300).with_columns(pl.col("row_id") + 1000)
+    with_copies = pl.concat([german_features, copies])
+
+    train, holdout = split_train_holdout(with_copies, german_spec)
+    plain_train, plain_holdout = split_train_holdout(german_features, german_spec)
+
+    values = [c for c in german_features.columns if c != "row_id"]
+    assert train.select(values).join(holdout.select(values), on=values, how="semi").height == 0
+    sides = {row_id: "train" for row_id in _ids(train)} | {r: "holdout" for r in _ids(holdout)}
+    assert all(sides[row_id] == sides[row_id + 1000] for row_id in range(1, 301))
+    assert [r for r in _ids(train) if r <= 1000] == _ids(plain_train)
+    assert [r for r in _ids(holdout) if r <= 1000] == _ids(plain_holdout)
+
+
 def test_a_single_class_side_is_a_split_error(german_features, german_spec) -> None:
     # One bad loan: the stratified holdout takes round(1 * 0.3) = 0 of it, so has no positive.
     one_bad = pl.concat(

@@ -4,6 +4,7 @@ spec and policy, and feature availability on typed (Parquet) and text (CSV) batc
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import math
@@ -27,8 +28,8 @@ from modelops.ml.release_gates import (
     gate_plan,
     gates_markdown,
 )
-from modelops.ml.release_gates.availability import _type_problem
-from modelops.spec import Column, UseCaseSpec
+from modelops.ml.release_gates.availability import ColumnAvailability, unreadable_production
+from modelops.spec import UseCaseSpec
 from modelops.spec.risk import GATE_NAMES, load_risk_policy
 from support import GERMAN_DATA
 
@@ -120,10 +121,12 @@ def fair_report(rate_a: float = 0.3, rate_b: float = 0.3) -> FairnessReport:
 
 AVAILABLE = FeatureAvailability(
     source="data/production/2025-01.parquet",
-    missing=(),
-    wrong_type=(),
-    empty=(),
-    checked=("income", "purpose"),
+    rows=100,
+    max_quarantine_share=0.05,
+    columns=(
+        ColumnAvailability("income", "income", None, 0.0, "0.00% of rows quarantined"),
+        ColumnAvailability("purpose", "purpose", None, 0.02, "2.00% of rows quarantined"),
+    ),
 )
 
 
@@ -359,22 +362,64 @@ def test_a_failed_optional_gate_warns_without_blocking() -> None:
 def test_feature_availability_gate_lists_every_problem() -> None:
     availability = FeatureAvailability(
         source="gs://bank/prod/2025-01.parquet",
-        missing=("income: not in the production data",),
-        wrong_type=(),
-        empty=("purpose: null on every row",),
-        checked=("income", "purpose"),
+        rows=100,
+        max_quarantine_share=0.05,
+        columns=(
+            ColumnAvailability("income", "income", "missing", None, "not in the production data"),
+            ColumnAvailability("purpose", "purpose", "empty", None, "null on every row"),
+            ColumnAvailability(
+                "Amount",
+                "amount",
+                "over the quarantine limit",
+                0.06,
+                "6.00% of rows would be quarantined (limit 5%), e.g. amount: 'x' is not a "
+                "valid float",
+            ),
+        ),
     )
     gate = run(availability=availability)["feature_availability"]
     assert not gate.passed
     assert gate.summary == (
-        "1 missing, 1 empty in gs://bank/prod/2025-01.parquet: "
-        "income: not in the production data; purpose: null on every row"
+        "1 missing, 1 empty, 1 over the quarantine limit in gs://bank/prod/2025-01.parquet: "
+        "income: not in the production data; purpose: null on every row; "
+        "Amount: 6.00% of rows would be quarantined (limit 5%), e.g. amount: 'x' is not a "
+        "valid float (spec column amount)"
+    )
+    assert gate.measured["over_quarantine_limit"] == 1
+    assert gate.limits["max_quarantine_share"] == 0.05
+    # Every column is reported, with its quarantine share.
+    assert "| Amount | amount | 6.00% | FAIL | over the quarantine limit: 6.00% of rows" in (
+        gate.details_markdown
     )
     assert run()["feature_availability"].passed
 
 
+def test_values_quarantined_under_the_limit_pass_and_are_reported() -> None:
+    gate = run()["feature_availability"]
+    assert gate.passed
+    assert gate.summary == (
+        "all 2 input columns available in data/production/2025-01.parquet; at most 2.00% of "
+        "a column's rows quarantined (limit 5% per column)"
+    )
+    assert (
+        "| purpose | purpose | 2.00% | PASS | 2.00% of rows quarantined |" in gate.details_markdown
+    )
+    assert gate.measured["largest_quarantine_share"] == 0.02
+
+
+def test_an_unreadable_production_batch_fails_the_gate(german_spec: UseCaseSpec) -> None:
+    availability = unreadable_production(
+        german_spec, "data/production/2025-01.csv", "source.csv_separator: one column was found"
+    )
+    gate = run(availability=availability)["feature_availability"]
+    assert not gate.passed
+    assert gate.summary == (
+        "data/production/2025-01.csv could not be read: source.csv_separator: one column was found"
+    )
+
+
 def test_availability_that_checked_nothing_fails() -> None:
-    nothing = dataclasses.replace(AVAILABLE, checked=())
+    nothing = dataclasses.replace(AVAILABLE, columns=())
     assert not run(availability=nothing)["feature_availability"].passed
 
 
@@ -510,6 +555,7 @@ def test_clean_batches_have_every_input(german_spec: UseCaseSpec, tmp_path: Path
         availability = check_feature_availability(german_spec, sample, "sample")
         assert availability.problems == ()
         assert len(availability.checked) == len(german_spec.features.raw)
+        assert availability.largest_share == 0.0
         # Source headers are checked, not the spec's names; age (not an input) is not needed.
         assert "duration_in_month" in availability.checked
         assert "age_in_years" not in availability.checked
@@ -523,18 +569,50 @@ def test_problems_in_a_typed_batch(german_spec: UseCaseSpec, tmp_path: Path) -> 
             pl.col("duration_in_month").cast(pl.String) + " months",
             pl.lit(None, dtype=pl.Int64).alias("present_residence_since"),
             pl.col("job").cast(pl.Categorical),
+            pl.col("credit_history").map_elements(lambda v: [v], return_dtype=pl.List(pl.String)),
         )
         .drop("credit_amount", "age_in_years")
     )
     availability = check_feature_availability(german_spec, sample, "gs://prod/2025-01.parquet")
-    assert availability.missing == ("credit_amount: not in the production data",)
-    assert availability.wrong_type == (
-        "duration_in_month: 60 value(s) of text that is not a number (spec type int), "
-        "e.g. '6 months' (spec column duration_months)",
-        "purpose: Int64 values; a category must arrive as text (numbers as strings)",
+    assert availability.with_problem("missing") == ("credit_amount: not in the production data",)
+    assert availability.with_problem("wrong type") == (
+        "credit_history: List(String) values cannot be read as category",
     )
-    assert availability.empty == (
+    assert availability.with_problem("empty") == (
         "present_residence_since: null on every row (spec column residence_since)",
+    )
+    # The validation's own reasons, one example per column, every row failing.
+    assert availability.with_problem("over the quarantine limit") == (
+        "duration_in_month: 100.00% of rows would be quarantined (limit 5%), e.g. "
+        "duration_months: '6 months' is not a valid int (spec column duration_months)",
+        "purpose: 100.00% of rows would be quarantined (limit 5%), e.g. "
+        "purpose: '0' is not an allowed value",
+    )
+    # A categorical (dictionary) column is text to validation: `job` is fine.
+    (job,) = [c for c in availability.columns if c.header == "job"]
+    assert job.problem is None and job.quarantined_share == 0.0
+
+
+def test_a_few_quarantined_values_stay_under_the_limit(german_spec: UseCaseSpec) -> None:
+    """One bad value in 60 rows (1.7%) is what the quarantine is for; four (6.7%) are not."""
+
+    def with_bad(rows: int) -> FeatureAvailability:
+        sample = text_sample().with_columns(
+            pl.when(pl.int_range(pl.len()) < rows)
+            .then(pl.lit("n/a"))
+            .otherwise(pl.col("credit_amount"))
+            .alias("credit_amount")
+        )
+        return check_feature_availability(german_spec, sample, "batch.csv")
+
+    one = with_bad(1)
+    assert one.problems == ()
+    (amount,) = [c for c in one.columns if c.header == "credit_amount"]
+    assert amount.quarantined_share == pytest.approx(1 / 60)
+    assert amount.reason == "1.67% of rows quarantined"
+    assert with_bad(4).problems == (
+        "credit_amount: 6.67% of rows would be quarantined (limit 5%), e.g. "
+        "credit_amount: 'n/a' is not a valid int",
     )
 
 
@@ -542,20 +620,18 @@ def test_problems_in_a_text_batch(german_spec: UseCaseSpec) -> None:
     sample = (
         text_sample()
         .with_columns(
-            pl.when(pl.int_range(pl.len()) == 3)
-            .then(pl.lit("n/a"))
-            .otherwise(pl.col("credit_amount"))
-            .alias("credit_amount"),
             pl.lit("  ").alias("telephone"),  # blanks are nulls
+            pl.lit("car").alias("purpose"),  # not an allowed value (the codes are A40...)
         )
         .drop("housing")
     )
     availability = check_feature_availability(german_spec, sample, "batch.csv")
-    assert availability.missing == ("housing: not in the production data",)
-    assert availability.wrong_type == (
-        "credit_amount: 1 value(s) of text that is not a number (spec type int), e.g. 'n/a'",
+    assert availability.with_problem("missing") == ("housing: not in the production data",)
+    assert availability.with_problem("empty") == ("telephone: null on every row",)
+    assert availability.with_problem("over the quarantine limit") == (
+        "purpose: 100.00% of rows would be quarantined (limit 5%), e.g. "
+        "purpose: 'car' is not an allowed value",
     )
-    assert availability.empty == ("telephone: null on every row",)
 
 
 def test_roots_of_engineered_inputs_are_needed(german_spec_dict: dict) -> None:
@@ -564,10 +640,10 @@ def test_roots_of_engineered_inputs_are_needed(german_spec_dict: dict) -> None:
     sample = text_sample().drop("credit_amount")
     availability = check_feature_availability(spec, sample, "batch.csv")
     assert "credit_amount" in availability.checked  # monthly_installment's root
-    assert availability.missing == ("credit_amount: not in the production data",)
+    assert availability.with_problem("missing") == ("credit_amount: not in the production data",)
 
 
-def test_bool_inputs_accept_booleans_and_boolean_text(german_spec_dict: dict) -> None:
+def test_bool_inputs_are_read_as_validation_reads_them(german_spec_dict: dict) -> None:
     german_spec_dict["schema"]["columns"].append(
         {"name": "has_guarantor", "source_name": "Has Guarantor", "type": "bool"}
     )
@@ -577,29 +653,15 @@ def test_bool_inputs_accept_booleans_and_boolean_text(german_spec_dict: dict) ->
 
     def problems(values: pl.Series) -> tuple[str, ...]:
         sample = base.with_columns(values.alias("Has Guarantor"))
-        return check_feature_availability(spec, sample, "s").wrong_type
+        return check_feature_availability(spec, sample, "s").problems
 
-    assert problems(pl.Series(["Yes", "no", " TRUE ", None])) == ()
-    assert problems(pl.Series([True, False, None, True])) == ()
+    assert problems(pl.Series(["Yes", "no", " TRUE ", "0"])) == ()
+    assert problems(pl.Series([True, False, True, True])) == ()
+    assert problems(pl.Series([1, 0, 1, 1])) == ()
     assert problems(pl.Series(["yes", "maybe", "0", "1"])) == (
-        "Has Guarantor: 1 value(s) of text that is not a boolean (true/false, 0/1, yes/no), "
-        "e.g. 'maybe' (spec column has_guarantor)",
+        "Has Guarantor: 25.00% of rows would be quarantined (limit 5%), e.g. "
+        "has_guarantor: 'maybe' is not a valid bool (spec column has_guarantor)",
     )
-    assert problems(pl.Series([1, 0, 1, 1])) == (
-        "Has Guarantor: Int64 values where the spec expects bool (spec column has_guarantor)",
+    assert problems(pl.Series([dt.date(2025, 1, 1)] * 4)) == (
+        "Has Guarantor: Date values cannot be read as bool (spec column has_guarantor)",
     )
-
-
-def test_float_text_and_dates() -> None:
-    amount = Column(name="amount", type="float")
-    assert _type_problem(pl.Series([" 1.5e3", "-2", "7"]), amount) is None
-    assert _type_problem(pl.Series([1.5, 2.0]), amount) is None
-    assert _type_problem(pl.Series([True, False]), amount) is not None
-    day = Column(name="day", type="date", date_format="%Y-%m-%d")
-    assert _type_problem(pl.Series(["2025-01-31", None]), day) is None
-    assert "e.g. '31/01/2025'" in (
-        _type_problem(pl.Series(["2025-01-31", "31/01/2025"]), day) or ""
-    )
-    assert _type_problem(pl.Series([1, 2]), day) is not None
-    stamp = Column(name="stamp", type="datetime")
-    assert _type_problem(pl.Series(["2025-01-31 10:00:00"]), stamp) is None

@@ -27,7 +27,9 @@ from modelops.ml.training import (
 )
 from modelops.ml.validation import ValidationOutcome
 from modelops.spec import EstimatorSpec, ModelSpec, UseCaseSpec
+from modelops.spec.allowances import Allowances
 from modelops.spec.columns import LABEL
+from modelops.spec.estimator_policy import EstimatorPolicy
 
 # The spec's acceptance threshold (evaluation.min_auc); published results for the German
 # credit data put a reasonable model at 0.75-0.80 AUC, so each family must clear it.
@@ -43,6 +45,28 @@ def test_every_row_of_the_real_file_passes_the_schema(german_validation: Validat
 # resolve_estimator ----------------------------------------------------------------------------
 
 
+def _allowed(path: str, params: dict | None = None) -> EstimatorSpec:
+    """An estimator spec under a policy that allows exactly `path` (as a platform team
+    extending the policy would), so training's own checks are what is tested."""
+    policy = EstimatorPolicy(classes=[path])
+    return EstimatorSpec.model_validate(
+        {"estimator": path, "params": params or {}},
+        context=Allowances(estimators=policy).context(),
+    )
+
+
+def test_resolve_estimator_refuses_a_class_outside_the_policy_before_running_it(tmp_path):
+    """Training checks the policy again: a spec object built without validation still
+    cannot start a process."""
+    marker = tmp_path / "pwned"
+    spec = EstimatorSpec.model_construct(
+        estimator="subprocess.Popen", params={"args": ["touch", str(marker)]}
+    )
+    with pytest.raises(EstimatorError, match=r"'subprocess\.Popen' is not an allowed estimator"):
+        resolve_estimator(spec)
+    assert not marker.exists()
+
+
 def test_resolve_estimator_builds_the_named_class_with_its_params():
     spec = EstimatorSpec(estimator="sklearn.linear_model.LogisticRegression", params={"C": 0.3})
     estimator = resolve_estimator(spec)
@@ -51,7 +75,7 @@ def test_resolve_estimator_builds_the_named_class_with_its_params():
 
 
 def test_resolve_estimator_missing_module():
-    spec = EstimatorSpec(estimator="sklearn.no_such_module.Model")
+    spec = _allowed("sklearn.no_such_module.Model")
     with pytest.raises(EstimatorError, match=r"cannot import 'sklearn\.no_such_module'") as info:
         resolve_estimator(spec)
     assert isinstance(info.value.__cause__, ImportError)
@@ -68,7 +92,7 @@ def test_resolve_estimator_missing_module():
 def test_resolve_estimator_missing_class(path: str, name: str):
     module = path.rpartition(".")[0]
     with pytest.raises(EstimatorError, match=rf"'{module}' has no class '{name}'"):
-        resolve_estimator(EstimatorSpec(estimator=path))
+        resolve_estimator(_allowed(path))
 
 
 def test_resolve_estimator_lists_every_unknown_parameter():
@@ -91,6 +115,8 @@ STRICT_SOURCE = '''
 class StrictClassifier:
     """Validates its parameter in the constructor, as many non-sklearn estimators do."""
 
+    _estimator_type = "classifier"
+
     def __init__(self, depth=3):
         if not isinstance(depth, int) or depth < 1:
             raise ValueError(f"depth must be a positive int, got {depth!r}")
@@ -111,9 +137,9 @@ def strict_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
 
 def test_resolve_estimator_invalid_param_value_raised_by_the_constructor(strict_module: str):
     path = f"{strict_module}.StrictClassifier"
-    assert resolve_estimator(EstimatorSpec(estimator=path, params={"depth": 2})).depth == 2
+    assert resolve_estimator(_allowed(path, {"depth": 2})).depth == 2
     with pytest.raises(EstimatorError, match=r"StrictClassifier': depth must be a positive int"):
-        resolve_estimator(EstimatorSpec(estimator=path, params={"depth": 0}))
+        resolve_estimator(_allowed(path, {"depth": 0}))
 
 
 def test_resolve_estimator_invalid_sklearn_param_value():
@@ -124,7 +150,12 @@ def test_resolve_estimator_invalid_sklearn_param_value():
 
 def test_resolve_estimator_refuses_an_estimator_without_predict_proba():
     with pytest.raises(EstimatorError, match="has no predict_proba"):
-        resolve_estimator(EstimatorSpec(estimator="sklearn.svm.LinearSVC"))
+        resolve_estimator(_allowed("sklearn.svm.LinearSVC"))
+
+
+def test_resolve_estimator_refuses_a_class_that_is_not_a_classifier():
+    with pytest.raises(EstimatorError, match="is not a classifier"):
+        resolve_estimator(_allowed("sklearn.linear_model.LinearRegression"))
 
 
 # The three preprocessing families ------------------------------------------------------------

@@ -7,8 +7,14 @@ from datetime import date
 import polars as pl
 import pytest
 
-from modelops.ml.validation import MissingColumnsError, validate_batch
-from modelops.resources.source import EmptySourceError, LocalFileSource
+from modelops.ml.batch_parsing import BatchFormatError
+from modelops.ml.validation import (
+    MissingColumnsError,
+    UnreadableColumnError,
+    column_failures,
+    validate_batch,
+)
+from modelops.resources.source import LocalFileSource
 from modelops.spec import Source, UseCaseSpec
 from support import GERMAN_DATA
 
@@ -315,11 +321,14 @@ def test_a_date_column_is_parsed_with_its_format(tiny_spec) -> None:
 # --- reading the source ------------------------------------------------------------------------
 
 
-def test_a_header_only_csv_is_an_empty_source(tmp_path) -> None:
+def test_a_header_only_csv_is_refused_with_its_file_and_field(tmp_path) -> None:
     (tmp_path / "batch.csv").write_text(",".join(GOOD_ROW) + "\n")
 
-    with pytest.raises(EmptySourceError, match="no rows"):
+    with pytest.raises(BatchFormatError) as caught:
         LocalFileSource(root=str(tmp_path)).read(Source(path="batch.csv"))
+    assert str(caught.value) == (
+        "batch.csv: source.path: the file has a header (6 columns) but no rows"
+    )
 
 
 def test_a_missing_source_file_names_its_path(tmp_path) -> None:
@@ -364,3 +373,174 @@ def test_a_production_batch_has_no_target_and_carries_its_id(german_spec):
     # A labelled validation of the same batch still requires the target.
     with pytest.raises(MissingColumnsError, match="creditability"):
         validate_batch(raw, german_spec)
+
+
+# --- values a cast cannot hold: quarantined, never a failed step ------------------------------
+
+
+def test_nan_and_integers_beyond_64_bits_in_an_int_column_are_quarantined(tiny_spec) -> None:
+    values = [
+        "3",
+        "NaN",
+        "inf",
+        "99999999999999999999999",
+        "1e30",
+        "9223372036854775807",
+        "-9.3e18",
+    ]
+
+    outcome = validate_batch(_text_batch("count", values), tiny_spec)
+
+    assert outcome.valid.get_column("count").to_list() == [3]
+    assert _reasons(outcome) == {
+        2: "count: 'NaN' is not a valid int",
+        3: "count: 'inf' is not a valid int",
+        4: "count: '99999999999999999999999' is out of the 64-bit integer range",
+        5: "count: '1e30' is out of the 64-bit integer range",
+        # Read exactly as an Int64, then found above the spec's maximum.
+        6: "count: 9223372036854775807 is above the maximum 10.0",
+        7: "count: '-9.3e18' is out of the 64-bit integer range",
+    }
+    checks = dict(outcome.failures.select("check", "rows").iter_rows())
+    assert checks["type_int"] == 2 and checks["range_int"] == 3
+
+
+def test_a_float_beyond_64_bits_is_out_of_range_and_infinity_is_not_finite(tiny_spec) -> None:
+    reasons = _reasons(validate_batch(_text_batch("ratio", ["1e400", "-1E999", "inf"]), tiny_spec))
+    assert reasons == {
+        1: "ratio: '1e400' is out of the 64-bit float range",
+        2: "ratio: '-1E999' is out of the 64-bit float range",
+        3: "ratio: inf is not a finite number",
+    }
+
+
+def test_dates_outside_the_years_every_reader_holds_are_quarantined(tiny_spec) -> None:
+    values = ["01.02.2020", "31.12.-5000", "01.01.0000", "31.12.9999"]
+
+    outcome = validate_batch(_text_batch("opened", values), tiny_spec)
+
+    assert outcome.valid.get_column("opened").to_list() == [date(2020, 2, 1), date(9999, 12, 31)]
+    assert _reasons(outcome) == {
+        2: "opened: '31.12.-5000' is out of the supported years (1 to 9999)",
+        3: "opened: '01.01.0000' is out of the supported years (1 to 9999)",
+    }
+
+
+def test_typed_columns_are_read_with_casts_that_cannot_raise(tiny_spec) -> None:
+    """Parquet keeps types: an unsigned 64-bit id, NaN in a float written for an int column,
+    a dictionary-encoded column and dates far out are rows to quarantine, not cast errors."""
+    raw = pl.DataFrame(
+        {
+            "amount": pl.Series(["1.5", "2", "3"], dtype=pl.Categorical),
+            "ratio": pl.Series([None, 0.5, 0.25]),
+            "count": pl.Series([3, 2**64 - 1, 4], dtype=pl.UInt64),
+            "flag": pl.Series([1, 0, 2]),
+            "opened": pl.Series([date(2020, 1, 1), date(2020, 1, 2), None]).cast(pl.Date),
+            "outcome": ["yes", "no", "no"],
+        }
+    ).with_columns(
+        pl.when(pl.int_range(pl.len()) == 2)
+        .then(pl.lit(-3_000_000, dtype=pl.Int32).cast(pl.Date))
+        .otherwise(pl.col("opened"))
+        .alias("opened")
+    )
+
+    outcome = validate_batch(raw, tiny_spec)
+
+    assert outcome.valid.get_column("row_id").to_list() == [1]
+    assert outcome.valid.row(0, named=True)["amount"] == 1.5
+    assert outcome.valid.row(0, named=True)["flag"] is True
+    assert _reasons(outcome) == {
+        2: "count: '18446744073709551615' is out of the 64-bit integer range",
+        3: "flag: '2' is not a valid bool; opened: '-6244-04-12' is out of the supported "
+        "years (1 to 9999)",
+    }
+    nan_count = raw.with_columns(pl.Series("count", [3.0, float("nan"), 4.0]))
+    assert _reasons(validate_batch(nan_count, tiny_spec))[2] == "count: 'NaN' is not a valid int"
+
+
+def test_a_column_no_value_of_which_can_be_read_stops_the_batch(tiny_spec) -> None:
+    raw = _text_batch("count", ["1"]).with_columns(
+        pl.Series("count", [[1, 2]]), pl.Series("amount", [date(2020, 1, 1)])
+    )
+
+    with pytest.raises(UnreadableColumnError) as caught:
+        validate_batch(raw, tiny_spec)
+    assert str(caught.value) == (
+        "the batch's column(s) 'amount' (Date values cannot be read as float), 'count' "
+        "(List(Int64) values cannot be read as int) cannot be validated: deliver them as text "
+        "or in the declared type"
+    )
+
+
+def test_column_failures_are_the_validation_reasons_by_column(tiny_spec) -> None:
+    raw = _text_batch("count", ["1", "x", "11"])
+    failures = column_failures(raw, tiny_spec, [tiny_spec.data_schema.column("count")])
+    assert failures.select("row_id", "column", "reason").rows() == [
+        (2, "count", "count: 'x' is not a valid int"),
+        (3, "count", "count: 11 is above the maximum 10.0"),
+    ]
+
+
+# --- duplicates --------------------------------------------------------------------------------
+
+
+def test_a_file_appended_twice_quarantines_every_copy(german_raw, german_spec) -> None:
+    doubled = pl.concat([german_raw, german_raw])
+
+    outcome = validate_batch(doubled, german_spec)
+
+    assert outcome.valid.height == 1000
+    assert outcome.valid.get_column("row_id").to_list() == list(range(1, 1001))
+    assert outcome.duplicate_rows == 1000
+    reasons = _reasons(outcome)
+    assert reasons[1001] == "duplicate of row 1"
+    assert reasons[2000] == "duplicate of row 1000"
+    by_check = {r["check"]: r for r in outcome.failures.iter_rows(named=True)}
+    assert by_check["duplicate"]["rows"] == 1000
+    assert by_check["duplicate"]["column"] == "(row)"
+    assert outcome.quality_problems(0.05, 50) == [
+        "50.00% of rows quarantined (limit 5%), 1000 of them duplicates"
+    ]
+
+
+def test_a_copy_of_a_bad_row_gets_both_reasons(german_raw, german_spec) -> None:
+    bad = _set(german_raw.head(3), 2, "purpose", "spaceship")
+    raw = pl.concat([bad, bad.slice(1, 1)])
+
+    reasons = _reasons(validate_batch(raw, german_spec))
+
+    assert reasons == {
+        2: "purpose: 'spaceship' is not an allowed value",
+        4: "purpose: 'spaceship' is not an allowed value; duplicate of row 2",
+    }
+
+
+def test_duplicates_allowed_by_the_spec_are_counted_not_quarantined(
+    german_raw, german_spec_dict
+) -> None:
+    german_spec_dict["schema"]["duplicates"] = "allow"
+    spec = UseCaseSpec.model_validate(german_spec_dict)
+
+    outcome = validate_batch(pl.concat([german_raw.head(10), german_raw.head(3)]), spec)
+
+    assert outcome.valid.height == 13
+    assert outcome.quarantined.height == 0
+    assert outcome.duplicate_rows == 3
+
+
+def test_a_repeated_id_is_quarantined_even_when_duplicates_are_allowed(
+    german_raw, german_spec_dict
+) -> None:
+    german_spec_dict["schema"]["duplicates"] = "allow"
+    spec = UseCaseSpec.model_validate(german_spec_dict)
+    batch = german_raw.head(4).drop("creditability")
+    batch = batch.with_columns(pl.Series("application_id", ["A-1", "A-2", "A-1", None]))
+    batch = pl.concat([batch, batch.head(1)])  # row 5 repeats row 1 entirely
+
+    outcome = validate_batch(batch, spec, labelled=False, carry=("application_id",))
+
+    assert _reasons(outcome) == {3: "application_id: 'A-1' repeats the id of row 1"}
+    assert outcome.duplicate_rows == 1  # counted, allowed (its id is then a repeat)
+    assert outcome.duplicate_ids == 1
+    assert outcome.valid.get_column("row_id").to_list() == [1, 2, 4, 5]

@@ -38,7 +38,7 @@ from modelops.governance.audit_records import (
     load_jsonl,
     record_hash,
 )
-from modelops.resources.audit_log import AuditLog
+from modelops.resources.audit_log import AuditLog, AuditLogError, NoAuditLogError
 from modelops.resources.audit_postgres import PostgresAuditLog, advisory_lock_key
 from modelops.resources.audit_sqlite import SqliteAuditLog
 
@@ -169,7 +169,12 @@ def test_appended_records_read_back_identically_and_chain(backend: Backend) -> N
 def test_untouched_log_verifies_and_exports_for_an_auditor(
     backend: Backend, tmp_path: Path
 ) -> None:
-    assert backend.log.verify().ok  # an empty log is a valid log
+    if backend.name == "sqlite":  # nothing recorded yet: no log, and reading creates none
+        with pytest.raises(NoAuditLogError, match=r"^there is no audit log at .*audit\.db: "):
+            backend.log.verify()
+        assert backend.log.records() == [] and not Path(backend.log.location()).exists()
+    else:  # the tables are created on first use: an empty log is a valid log
+        assert backend.log.verify().ok
     _fill(backend)
 
     result = backend.log.verify()
@@ -498,7 +503,9 @@ def test_a_least_privilege_role_appends_but_cannot_rewrite_or_unprotect(
             dsn=f"postgresql://{role}@{server.host}:{server.port}/{database}", table=table
         )
         runtime.append(_event(1))
-        assert runtime.verify().ok and len(runtime.records()) == 2
+        with runtime.exclusive():  # checks its lock in pg_locks, readable by any role
+            runtime.append(_event(2))
+        assert runtime.verify().ok and len(runtime.records()) == 3
         connection = psycopg2.connect(
             host=server.host, port=server.port, user=role, dbname=database
         )
@@ -521,3 +528,25 @@ def test_a_least_privilege_role_appends_but_cannot_rewrite_or_unprotect(
             cursor.execute(f'DROP OWNED BY "{role}"')
             cursor.execute(f'DROP ROLE "{role}"')
         admin.close()
+
+
+def test_a_commit_lost_on_the_way_says_the_record_may_have_been_written() -> None:
+    """The server may have committed before the connection went: the write is not retried
+    and the message says what is known."""
+    import psycopg2
+
+    class DroppedOnCommit:
+        def commit(self) -> None:
+            raise psycopg2.OperationalError("server closed the connection unexpectedly")
+
+    log = PostgresAuditLog(dsn="postgresql://modelops@db:5432/modelops")
+    with pytest.raises(AuditLogError) as caught:
+        log._commit(DroppedOnCommit(), write=True, in_section=False)
+    assert str(caught.value) == (
+        "audit log postgresql://modelops@db:5432/modelops (table modelops_audit_log): the "
+        "database connection was lost while appending (server closed the connection "
+        "unexpectedly); the record may or may not have been written: check with "
+        "`modelops audit show`"
+    )
+    with pytest.raises(psycopg2.OperationalError):  # a read's commit: retried by the caller
+        log._commit(DroppedOnCommit(), write=False, in_section=False)

@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 
 from modelops.spec import SpecError, load_spec, load_specs
+from modelops.spec.allowances import Allowances
+from modelops.spec.estimator_policy import EstimatorPolicy
 from support import GERMAN_SPEC, write_spec
 
 PROTECTED = {"personal_status_and_sex", "age_years", "foreign_worker"}
@@ -151,8 +153,10 @@ def _estimator_not_import_path(d):
     d["model"]["estimator"] = "LogisticRegression"
 
 
-def _estimator_not_installed(d):
-    d["model"]["estimator"] = "no_such_package_xyz.Model"
+def _estimator_not_allowed(d):
+    # The probe's spec: any importable class would have run with these params.
+    d["model"]["estimator"] = "subprocess.Popen"
+    d["model"]["params"] = {"args": ["touch", "pwned"]}
 
 
 def _holdout_fraction_too_big(d):
@@ -208,7 +212,7 @@ MALFORMED = [
     (_bad_owner_email, "owners.person", "must be an email address"),
     (_bad_duration, "freshness.source_max_age", "expected a duration such as '36h'"),
     (_estimator_not_import_path, "model.estimator", "must be an import path"),
-    (_estimator_not_installed, "model", "package 'no_such_package_xyz'"),
+    (_estimator_not_allowed, "model.estimator", "'subprocess.Popen' is not an allowed estimator"),
     (_holdout_fraction_too_big, "split.holdout_fraction", "less than 1"),
     (_id_not_file_name, "id", "must match the file name 'german_credit'"),
     (
@@ -391,3 +395,18 @@ def test_load_specs_returns_good_specs_sorted_by_id(tmp_path, german_spec_dict) 
 def test_load_specs_refuses_a_missing_directory(tmp_path) -> None:
     with pytest.raises(SpecError, match="does not exist"):
         load_specs(tmp_path / "absent")
+
+
+def test_an_allowed_estimator_whose_package_is_missing_is_named(tmp_path, german_spec_dict):
+    """A platform team may allow a package not installed here; the spec says which one."""
+    german_spec_dict["model"]["estimator"] = "no_such_package_xyz.Model"
+    path = write_spec(tmp_path, german_spec_dict).rename(tmp_path / "german_credit.yaml")
+    policy = EstimatorPolicy(classes=["no_such_package_xyz.Model"])
+
+    with pytest.raises(SpecError) as caught:
+        load_spec(path, Allowances(estimators=policy))
+
+    assert (
+        "model.estimator",
+        "package 'no_such_package_xyz' of 'no_such_package_xyz.Model' is not installed",
+    ) in caught.value.problems

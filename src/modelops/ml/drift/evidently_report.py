@@ -121,14 +121,29 @@ def evidently_frame(
     frame: pl.DataFrame, numeric: list[str], categorical: list[str]
 ) -> pd.DataFrame:
     """The columns as Evidently is given them: float64 with NaN for numbers, str/None for
-    categories.
+    categories, every category HTML-escaped.
 
     Nullable pandas dtypes (Int64) break Evidently's numpy code, and integer-coded categories
-    are turned into strings so they are counted as labels, not as numbers.
+    are turned into strings so they are counted as labels, not as numbers. Evidently writes
+    the categories raw into JSON inside the page's inline `<script>` blocks, where a value
+    holding `</script>` would end the block and run what follows. Escaping `&`, `<` and `>`
+    leaves no `<` in any value, so no value can close or open a tag there; and it is one to
+    one, so every count and every drift test is the same as on the raw values (the page
+    shows the values as written: its charts decode the entities).
     """
+    unsafe = [c for c in [*numeric, *categorical] if set(c) & set("<>&")]
+    if unsafe:
+        raise ValueError(f"{_WHO}: column names may not contain <, > or &: {unsafe}")
     return frame.select(
         *[pl.col(c).cast(pl.Float64) for c in numeric],
-        *[pl.col(c).cast(pl.String) for c in categorical],
+        *[
+            pl.col(c)
+            .cast(pl.String)
+            .str.replace_all("&", "&amp;", literal=True)
+            .str.replace_all("<", "&lt;", literal=True)
+            .str.replace_all(">", "&gt;", literal=True)
+            for c in categorical
+        ],
     ).to_pandas()
 
 

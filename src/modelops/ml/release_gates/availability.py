@@ -1,19 +1,50 @@
 """Whether production really delivers every raw column the model needs, usably.
 
-Checked on a sample of a production batch as the source delivers it (Parquet typed, CSV as
-text): a column that is absent, of an unusable type, or null on every row would make
-production scoring fail or silently score on imputed values.
+Judged on a sample of a production batch as the source delivers it (Parquet typed, CSV as
+text) by the validation's own rules (`ml.validation`) and limit: production scoring answers
+'refer' to every row the schema quarantines, so a needed column that is missing, arrives in a
+type validation cannot read, is null on every row, or would quarantine more than
+`schema.max_quarantine_share` of the rows, would leave production without answers. A few bad
+values under the limit are what the quarantine is for: they do not block a release.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import polars as pl
 
+from modelops.ml.validation import column_failures, unreadable_reason
 from modelops.spec import Column, UseCaseSpec
+from modelops.spec.columns import ROW_ID
 
-_BOOL_TEXT = frozenset({"true", "false", "0", "1", "yes", "no"})
+EPSILON = 1e-9
+"""A share exactly at the limit passes; float noise must not fail it."""
+
+Problem = Literal["missing", "wrong type", "empty", "over the quarantine limit"]
+PROBLEMS: tuple[Problem, ...] = ("missing", "wrong type", "empty", "over the quarantine limit")
+
+
+@dataclass(frozen=True)
+class ColumnAvailability:
+    """One needed column in the production sample."""
+
+    header: str
+    """The column's name in the source."""
+    name: str
+    """The spec's name for it."""
+    problem: Problem | None
+    quarantined_share: float | None
+    """Share of the sample's rows the schema would quarantine for this column (None when it
+    could not be measured: the column is missing or unreadable)."""
+    reason: str
+
+    @property
+    def line(self) -> str:
+        """'column: reason', the column named by its source header."""
+        named = f" (spec column {self.name})" if self.header != self.name else ""
+        return f"{self.header}: {self.reason}{named}"
 
 
 @dataclass(frozen=True)
@@ -21,16 +52,30 @@ class FeatureAvailability:
     """Whether the production source delivers every raw column the model needs, usably."""
 
     source: str
-    """Where the production schema came from (a URI or a description)."""
-    missing: tuple[str, ...]
-    wrong_type: tuple[str, ...]
-    empty: tuple[str, ...]
-    """Each entry reads 'column: reason', the column named by its source header."""
-    checked: tuple[str, ...]
+    """Where the production sample came from (a URI or a description)."""
+    rows: int
+    max_quarantine_share: float
+    """The spec's limit (`schema.max_quarantine_share`), applied per column."""
+    columns: tuple[ColumnAvailability, ...]
+    unreadable: str | None = None
+    """Why the production batch could not be read at all (then no column was checked)."""
+
+    @property
+    def checked(self) -> tuple[str, ...]:
+        return tuple(c.header for c in self.columns)
+
+    def with_problem(self, problem: Problem) -> tuple[str, ...]:
+        return tuple(c.line for c in self.columns if c.problem == problem)
 
     @property
     def problems(self) -> tuple[str, ...]:
-        return self.missing + self.wrong_type + self.empty
+        batch = (self.unreadable,) if self.unreadable else ()
+        return batch + tuple(line for p in PROBLEMS for line in self.with_problem(p))
+
+    @property
+    def largest_share(self) -> float | None:
+        shares = [c.quarantined_share for c in self.columns if c.quarantined_share is not None]
+        return max(shares) if shares else None
 
 
 def check_feature_availability(
@@ -38,34 +83,51 @@ def check_feature_availability(
 ) -> FeatureAvailability:
     """Check the raw columns the model needs against a sample of a production batch.
 
-    `production` has the source's headers and types; every problem is reported at once.
+    `production` has the source's headers and types; every column is reported.
     """
-    missing: list[str] = []
-    wrong_type: list[str] = []
-    empty: list[str] = []
-    checked: list[str] = []
-    for column in _needed_columns(spec):
-        header = column.header
-        checked.append(header)
-        named = f" (spec column {column.name})" if header != column.name else ""
-        if header not in production.columns:
-            missing.append(f"{header}: not in the production data{named}")
+    limit = spec.data_schema.max_quarantine_share
+    needed = _needed_columns(spec)
+    present = [c for c in needed if c.header in production.columns]
+    readable = [c for c in present if unreadable_reason(production.schema[c.header], c) is None]
+    failures = column_failures(production, spec, readable)
+    rows = production.height
+    columns = []
+    for column in needed:
+        if column.header not in production.columns:
+            columns.append(_column(column, "missing", None, "not in the production data"))
             continue
-        values = _blank_as_null(production.get_column(header))
+        unreadable = unreadable_reason(production.schema[column.header], column)
+        if unreadable is not None:
+            columns.append(_column(column, "wrong type", None, unreadable))
+            continue
+        values = _blank_as_null(production.get_column(column.header))
         if values.null_count() == values.len():
-            reason = "the sample has no rows" if values.len() == 0 else "null on every row"
-            empty.append(f"{header}: {reason}{named}")
+            reason = "the sample has no rows" if rows == 0 else "null on every row"
+            columns.append(_column(column, "empty", None, reason))
             continue
-        problem = _type_problem(values, column)
-        if problem:
-            wrong_type.append(f"{header}: {problem}{named}")
-    return FeatureAvailability(
-        source=source,
-        missing=tuple(missing),
-        wrong_type=tuple(wrong_type),
-        empty=tuple(empty),
-        checked=tuple(checked),
-    )
+        failed = failures.filter(pl.col("column") == column.name)
+        share = failed.get_column(ROW_ID).n_unique() / rows
+        if share > limit + EPSILON:
+            reason = (
+                f"{share:.2%} of rows would be quarantined (limit {limit * 100:g}%), "
+                f"e.g. {failed.get_column('reason')[0]}"
+            )
+            columns.append(_column(column, "over the quarantine limit", share, reason))
+        else:
+            columns.append(_column(column, None, share, f"{share:.2%} of rows quarantined"))
+    return FeatureAvailability(source, rows, limit, tuple(columns))
+
+
+def unreadable_production(spec: UseCaseSpec, source: str, reason: str) -> FeatureAvailability:
+    """The production batch could not be read as a table: nothing is delivered usably."""
+    limit = spec.data_schema.max_quarantine_share
+    return FeatureAvailability(source, 0, limit, (), unreadable=reason)
+
+
+def _column(
+    column: Column, problem: Problem | None, share: float | None, reason: str
+) -> ColumnAvailability:
+    return ColumnAvailability(column.header, column.name, problem, share, reason)
 
 
 def _needed_columns(spec: UseCaseSpec) -> list[Column]:
@@ -81,52 +143,3 @@ def _blank_as_null(values: pl.Series) -> pl.Series:
     if values.dtype != pl.String:
         return values
     return values.str.strip_chars().replace("", None)
-
-
-def _type_problem(values: pl.Series, column: Column) -> str | None:
-    """Why the values cannot be read as the column's spec type, or None when they can."""
-    values = _blank_as_null(values)
-    dtype = values.dtype
-    expected = column.type
-    if expected in ("int", "float"):
-        if dtype.is_numeric():
-            return None
-        if dtype == pl.String:
-            bad = values.filter(
-                values.cast(pl.Float64, strict=False).is_null() & values.is_not_null()
-            )
-            return _bad_text(bad, f"text that is not a number (spec type {expected})")
-    elif expected == "category":
-        if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum):
-            return None
-        return f"{dtype} values; a category must arrive as text (numbers as strings)"
-    elif expected == "bool":
-        if dtype == pl.Boolean:
-            return None
-        if dtype == pl.String:
-            bad = values.filter(
-                values.is_not_null() & ~values.str.to_lowercase().is_in(list(_BOOL_TEXT))
-            )
-            return _bad_text(bad, "text that is not a boolean (true/false, 0/1, yes/no)")
-    else:  # date, datetime
-        if dtype == pl.Date or isinstance(dtype, pl.Datetime):
-            return None
-        if dtype == pl.String:
-            try:
-                parsed = (
-                    values.str.to_date(column.date_format, strict=False)
-                    if expected == "date"
-                    else values.str.to_datetime(column.date_format, strict=False)
-                )
-            except pl.exceptions.PolarsError:
-                parsed = pl.Series([None] * values.len(), dtype=pl.Date)
-            bad = values.filter(parsed.is_null() & values.is_not_null())
-            fmt = f" in format {column.date_format}" if column.date_format else ""
-            return _bad_text(bad, f"text that is not a {expected}{fmt}")
-    return f"{dtype} values where the spec expects {expected}"
-
-
-def _bad_text(bad: pl.Series, what: str) -> str | None:
-    if bad.len() == 0:
-        return None
-    return f"{bad.len()} value(s) of {what}, e.g. '{bad[0]}'"

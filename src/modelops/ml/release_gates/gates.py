@@ -263,31 +263,60 @@ def score_stability(plan: GatePlan, score_psi: float | None) -> Verdict:
 
 
 def feature_availability(availability: FeatureAvailability) -> Verdict:
-    """Production delivers every input column; a check of nothing proves nothing and fails."""
-    kinds = (
-        ("missing", availability.missing),
-        ("wrong type", availability.wrong_type),
-        ("empty", availability.empty),
-    )
+    """Production delivers every input column usably: present, of a type validation reads,
+    not all null, and quarantining at most the schema's share of rows (the same limit as
+    validation). A check of nothing proves nothing and fails."""
+    from modelops.ml.release_gates.availability import PROBLEMS
+
+    found = {problem: availability.with_problem(problem) for problem in PROBLEMS}
+    largest = availability.largest_share
     measured: dict[str, Figure] = {
         "checked": len(availability.checked),
-        "missing": len(availability.missing),
-        "wrong_type": len(availability.wrong_type),
-        "empty": len(availability.empty),
+        "rows": availability.rows,
+        "missing": len(found["missing"]),
+        "wrong_type": len(found["wrong type"]),
+        "empty": len(found["empty"]),
+        "over_quarantine_limit": len(found["over the quarantine limit"]),
+        "largest_quarantine_share": largest,
         "source": availability.source,
     }
-    limits: dict[str, Figure] = {"missing": 0, "wrong_type": 0, "empty": 0}
+    limits: dict[str, Figure] = {
+        "missing": 0,
+        "wrong_type": 0,
+        "empty": 0,
+        "max_quarantine_share": availability.max_quarantine_share,
+    }
     source = availability.source
+    if availability.unreadable:
+        summary = f"{source} could not be read: {availability.unreadable}"
+        return Verdict(False, summary, measured, limits, summary + ".")
     if not availability.checked:
         summary = f"no column was checked against {source}"
         return Verdict(False, summary, measured, limits, summary + ".")
-    rows = [[kind, problem] for kind, problems in kinds for problem in problems]
-    if not rows:
+    shares = f"limit {availability.max_quarantine_share * 100:g}% per column"
+    rows = [
+        [
+            c.header,
+            c.name,
+            "n/a" if c.quarantined_share is None else f"{c.quarantined_share:.2%}",
+            pass_fail(c.problem is None),
+            c.reason if c.problem is None else f"{c.problem}: {c.reason}",
+        ]
+        for c in availability.columns
+    ]
+    details = [
+        f"Production source: {cell(source)} ({availability.rows} rows checked; quarantine "
+        f"{shares}, as validation)",
+        "",
+        *table(["Column", "Spec column", "Quarantined", "Result", "Reason"], rows),
+    ]
+    if not availability.problems:
         summary = f"all {len(availability.checked)} input columns available in {source}"
-        return Verdict(True, summary, measured, limits, summary + ".")
-    counts = [f"{len(problems)} {kind}" for kind, problems in kinds if problems]
+        if largest:
+            summary += f"; at most {largest:.2%} of a column's rows quarantined ({shares})"
+        return Verdict(True, summary, measured, limits, "\n".join(details))
+    counts = [f"{len(lines)} {kind}" for kind, lines in found.items() if lines]
     summary = f"{', '.join(counts)} in {source}: " + "; ".join(availability.problems)
-    details = [f"Production source: {cell(source)}", "", *table(["Problem", "Column"], rows)]
     return Verdict(False, summary, measured, limits, "\n".join(details))
 
 

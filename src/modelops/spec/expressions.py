@@ -1,0 +1,190 @@
+"""Engineered features' SQL expressions: what they may do, which columns they read, what kind
+of value they yield.
+
+An expression is evaluated by polars on each row of a validated batch, so it must be a scalar
+expression over the row's own columns: arithmetic, comparisons, CASE, CAST and scalar
+functions. It is checked by parsing it with polars' SQL parser and walking the expression
+tree polars builds, against an allow-list of node kinds and function families.
+
+One thing is checked before parsing: polars plans a subquery while it parses it, and planning
+`FROM read_csv('/etc/passwd')` reads the file (its first line then shows in the error). So the
+words that start a query (SELECT, FROM) are refused in the raw text first, except in the
+scalar forms `EXTRACT(field FROM ...)` and `IS [NOT] DISTINCT FROM`. The check is deliberately
+coarse (a category literal holding the word 'from' is refused too) because it must not depend
+on tokenizing the SQL exactly as polars does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from modelops.spec.base import Problem
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from modelops.spec.modelling import EngineeredFeature
+
+_SCALAR_FROM = re.compile(
+    r"\bIS\s+(?:NOT\s+)?DISTINCT\s+FROM\b|\bEXTRACT\s*\(\s*[A-Za-z_]+\s+FROM\b", re.IGNORECASE
+)
+_QUERY_WORD = re.compile(r"(?<![A-Za-z_$])(SELECT|FROM)(?![A-Za-z0-9_$])", re.IGNORECASE)
+
+_PLAIN_NODES = frozenset({"Column", "Literal", "BinaryExpr", "Ternary", "Cast", "Alias"})
+_FUNCTIONS = frozenset(
+    {
+        "Abs",
+        "Atan2",
+        "Boolean",
+        "Ceil",
+        "Coalesce",
+        "Exp",
+        "FillNull",
+        "Floor",
+        "ListExpr",
+        "Log",
+        "Log1p",
+        "MaxHorizontal",
+        "MinHorizontal",
+        "Pow",
+        "Sign",
+        "Sql",
+        "StringExpr",
+        "StructExpr",
+        "TemporalExpr",
+        "Trigonometry",
+    }
+)
+"""Function families of polars' expression tree that compute a value from the row alone."""
+_REFUSED_NAMES = {
+    "SubPlan": "a subquery",
+    "Agg": "an aggregate (SUM, COUNT, AVG, MAX, ...)",
+    "Len": "COUNT(*)",
+    "Over": "a window function (... OVER ...)",
+    "Shift": "a window function (LAG, LEAD)",
+    "Rank": "a window function (RANK)",
+    "Range": "a window function (ROW_NUMBER)",
+    "Explode": "UNNEST",
+    "Selector": "COLUMNS(...)",
+}
+_WHY = (
+    "an engineered feature is computed from its own row's columns with arithmetic, "
+    "comparisons, CASE, CAST and scalar functions"
+)
+
+
+def expression_problem(expression: str) -> str | None:
+    """Why `expression` may not be an engineered feature (None when it may)."""
+    return _parse(expression)[1]
+
+
+def expression_roots(expression: str) -> tuple[list[str], str | None]:
+    """The columns an allowed expression reads, or why it is not allowed."""
+    parsed, problem = _parse(expression)
+    if parsed is None:
+        return [], problem
+    return parsed.meta.root_names(), None
+
+
+def kind_problems(engineered: Sequence[EngineeredFeature], frame: pl.DataFrame) -> list[Problem]:
+    """Engineered features whose expression does not yield its declared kind on `frame`'s
+    column types (an empty validated batch is enough: only the types matter)."""
+    import polars as pl
+
+    problems: list[Problem] = []
+    for i, feature in enumerate(engineered):
+        path = f"features.engineered[{i}]"
+        parsed, problem = _parse(feature.expression)
+        if parsed is None:
+            problems.append((f"{path}.expression", str(problem)))
+            continue
+        try:
+            dtype = frame.head(0).select(parsed).dtypes[0]
+        except Exception as exc:  # polars raises several error types for a wrong operand
+            problems.append(
+                (
+                    f"{path}.expression",
+                    f"cannot be computed on the declared column types: {_first_line(exc)}",
+                )
+            )
+            continue
+        numeric = dtype.is_numeric() or dtype == pl.Boolean
+        categorical = isinstance(dtype, pl.String | pl.Categorical | pl.Enum | pl.Boolean)
+        if (feature.kind == "numeric" and not numeric) or (
+            feature.kind == "categorical" and not categorical
+        ):
+            problems.append(
+                (
+                    f"{path}.kind",
+                    f"declared {feature.kind}, but the expression yields {_describe(dtype)}",
+                )
+            )
+    return problems
+
+
+def _parse(expression: str) -> tuple[pl.Expr | None, str | None]:
+    import polars as pl
+
+    word = _QUERY_WORD.search(_SCALAR_FROM.sub(" ", expression))
+    if word is not None:
+        return None, (
+            f"'{word.group(1)}' is not allowed: {_WHY}, never a query or a file "
+            "(EXTRACT(field FROM ...) and IS DISTINCT FROM are the only uses of FROM; write "
+            "SUBSTR(s, start, length) or TRIM(s) for their FROM forms)"
+        )
+    try:
+        parsed = pl.sql_expr(expression)
+        tree = json.loads(parsed.meta.serialize(format="json"))
+    except Exception as exc:  # polars raises several error types for bad SQL
+        return None, f"not a valid SQL expression: {_first_line(exc)}"
+    for kind in _node_kinds(tree):
+        if kind not in _PLAIN_NODES and kind not in _FUNCTIONS and kind != "Function":
+            shown = _REFUSED_NAMES.get(kind, f"the construct '{kind}'")
+            return None, f"{shown} is not allowed: {_WHY}"
+    return parsed, None
+
+
+def _node_kinds(node: Any) -> Iterator[str]:
+    """The kind of every expression node of polars' JSON tree, and every function family."""
+    if isinstance(node, str):
+        yield node  # a node without fields ("Len")
+        return
+    if not isinstance(node, dict) or len(node) != 1:
+        return
+    ((kind, body),) = node.items()
+    yield kind
+    if kind in ("Column", "Literal"):
+        return
+    if kind == "Function":
+        function = body["function"]
+        yield function if isinstance(function, str) else next(iter(function))
+        for child in body["input"]:
+            yield from _node_kinds(child)
+    elif kind == "BinaryExpr":
+        yield from _node_kinds(body["left"])
+        yield from _node_kinds(body["right"])
+    elif kind == "Ternary":
+        for key in ("predicate", "truthy", "falsy"):
+            yield from _node_kinds(body[key])
+    elif kind == "Cast":
+        yield from _node_kinds(body["expr"])
+    elif kind == "Alias":
+        yield from _node_kinds(body[0])
+
+
+def _describe(dtype: pl.DataType) -> str:
+    import polars as pl
+
+    if isinstance(dtype, pl.String | pl.Categorical | pl.Enum):
+        return f"text ({dtype})"
+    if dtype.is_numeric():
+        return f"numbers ({dtype})"
+    return str(dtype)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
