@@ -236,9 +236,24 @@ def _init(settings: Settings) -> int:
 
 
 def _validate(settings: Settings) -> int:
+    """Everything a run would refuse that is known without reading data or training: what
+    the specs' loading refuses (names, types, allow-lists, roots, expressions), then each
+    spec's estimators built with their parameters (only allowed classes are imported) and
+    its local source file. Problems as `SpecError`s: file, field and reason."""
     from modelops.definitions import build_definitions
+    from modelops.ml.training import estimator_problems
+    from modelops.spec.loader import load_spec_files
 
     defs = build_definitions(settings)
+    errors = []
+    for path, spec in load_spec_files(settings.specs_dir, settings.spec_allowances).items():
+        problems = estimator_problems(spec)
+        if spec.source.path is not None:
+            missing = settings.readable_roots.absence(spec.source.path)
+            problems += [("source.path", missing)] if missing else []
+        errors += [SpecError(path, problems)] if problems else []
+    if errors:
+        raise SpecError.of_all(settings.specs_dir, errors)
     keys = sorted(k.to_user_string() for k in defs.resolve_all_asset_keys())
     print(f"settings ok (environment {settings.environment}); {len(keys)} assets:")
     for key in keys:

@@ -53,7 +53,10 @@ def resources_for(settings: Settings) -> PlatformResources:
     )
     if settings.environment == "local":
         store: ArtifactStore = LocalArtifactStore(root=str(settings.data_dir))
-        source: DataSource = LocalFileSource(root=str(settings.project_dir))
+        source: DataSource = LocalFileSource(
+            root=str(settings.project_dir),
+            allowed_roots=[str(folder) for folder in settings.readable_roots.folders],
+        )
     else:
         from modelops.resources.gcs import gcp_resources
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 SAFE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
@@ -40,3 +41,10 @@ class SpecProblems(ValueError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("; ".join(f"{path}: {message}" for path, message in problems))
+
+
+def yaml_reason(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line, with where it is: 'expected ... (line 3, column 7)'."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else problem

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from modelops.spec.base import Problem
 from modelops.spec.columns import RESERVED
-from modelops.spec.expressions import expression_roots
+from modelops.spec.expressions import expression_roots, kind_problem
 from modelops.spec.modelling import Evaluation, Features, ModelSpec, Split, Target
 from modelops.spec.schema import TEMPORAL_TYPES, Column, DataSchema, fits_type
 
@@ -95,7 +95,17 @@ def _target_problems(target: Target, declared: dict[str, Column]) -> list[Proble
                 f"{column.type} value like the target column '{column.name}'",
             )
         )
-    if column.allowed is not None:
+    if column.allowed is None and column.type in ("int", "category"):
+        problems.append(
+            (
+                "target.column",
+                f"a binary target of type {column.type} needs 'allowed' listing its two values "
+                f"(e.g. allowed: {'[0, 1]' if column.type == 'int' else '[good, bad]'}), so "
+                "that any other value is quarantined instead of being counted as the negative "
+                "class",
+            )
+        )
+    elif column.allowed is not None:
         if target.positive_class not in column.allowed:
             problems.append(
                 (
@@ -140,6 +150,10 @@ def _feature_problems(
         if error:
             problems.append((f"{path}.expression", error))
             continue
+        if all(root in declared for root in roots):
+            wrong_kind = kind_problem(feature, [declared[root] for root in dict.fromkeys(roots)])
+            if wrong_kind is not None:
+                problems.append((f"{path}.{wrong_kind[0]}", wrong_kind[1]))
         for root in dict.fromkeys(roots):
             column = declared.get(root)
             if column is None:

@@ -17,16 +17,20 @@ on tokenizing the SQL exactly as polars does.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator, Sequence
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from modelops.spec.base import Problem
+from modelops.spec.schema import validated_dtype
 
 if TYPE_CHECKING:
     import polars as pl
 
     from modelops.spec.modelling import EngineeredFeature
+    from modelops.spec.schema import Column
 
 _SCALAR_FROM = re.compile(
     r"\bIS\s+(?:NOT\s+)?DISTINCT\s+FROM\b|\bEXTRACT\s*\(\s*[A-Za-z_]+\s+FROM\b", re.IGNORECASE
@@ -76,11 +80,6 @@ _WHY = (
 )
 
 
-def expression_problem(expression: str) -> str | None:
-    """Why `expression` may not be an engineered feature (None when it may)."""
-    return _parse(expression)[1]
-
-
 def expression_roots(expression: str) -> tuple[list[str], str | None]:
     """The columns an allowed expression reads, or why it is not allowed."""
     parsed, problem = _parse(expression)
@@ -89,40 +88,63 @@ def expression_roots(expression: str) -> tuple[list[str], str | None]:
     return parsed.meta.root_names(), None
 
 
-def kind_problems(engineered: Sequence[EngineeredFeature], frame: pl.DataFrame) -> list[Problem]:
-    """Engineered features whose expression does not yield its declared kind on `frame`'s
-    column types (an empty validated batch is enough: only the types matter)."""
+def kind_problem(feature: EngineeredFeature, columns: Sequence[Column]) -> Problem | None:
+    """Why `feature`'s expression cannot yield its declared kind on validated rows of the
+    declared `columns`, as (its field, reason); None when it can.
+
+    The expression is evaluated on one row of plausible values typed as validation types
+    them (categories as Enum or Categorical), so a wrong operand (UPPER on an Enum, a
+    category divided by a number) fails here as it would fail on every row of a run.
+    """
     import polars as pl
 
-    problems: list[Problem] = []
-    for i, feature in enumerate(engineered):
-        path = f"features.engineered[{i}]"
-        parsed, problem = _parse(feature.expression)
-        if parsed is None:
-            problems.append((f"{path}.expression", str(problem)))
-            continue
-        try:
-            dtype = frame.head(0).select(parsed).dtypes[0]
-        except Exception as exc:  # polars raises several error types for a wrong operand
-            problems.append(
-                (
-                    f"{path}.expression",
-                    f"cannot be computed on the declared column types: {_first_line(exc)}",
-                )
-            )
-            continue
-        numeric = dtype.is_numeric() or dtype == pl.Boolean
-        categorical = isinstance(dtype, pl.String | pl.Categorical | pl.Enum | pl.Boolean)
-        if (feature.kind == "numeric" and not numeric) or (
-            feature.kind == "categorical" and not categorical
-        ):
-            problems.append(
-                (
-                    f"{path}.kind",
-                    f"declared {feature.kind}, but the expression yields {_describe(dtype)}",
-                )
-            )
-    return problems
+    parsed, problem = _parse(feature.expression)
+    if parsed is None:
+        return "expression", str(problem)
+    try:
+        dtype = _sample_row(columns).select(parsed).dtypes[0]
+    except Exception as exc:  # polars raises several error types for a wrong operand
+        reason = _first_line(exc)
+        if "got `enum`" in reason or "got `cat`" in reason:
+            reason += " (a category column is not plain text: write CAST(column AS VARCHAR))"
+        return "expression", f"cannot be computed on the declared column types: {reason}"
+    if feature.kind == "numeric" and not (dtype.is_numeric() or dtype == pl.Boolean):
+        return "kind", (
+            f"declared numeric, but the expression yields {_describe(dtype)}; a model input "
+            "must be a number (or declare the feature categorical)"
+        )
+    if feature.kind == "categorical" and (dtype.is_float() or dtype.is_temporal()):
+        return "kind", (
+            f"declared categorical, but the expression yields {_describe(dtype)}: every "
+            "distinct value would be a category of its own; band it (CASE WHEN ... THEN "
+            "'band' END) or declare it numeric"
+        )
+    return None
+
+
+def _sample_row(columns: Sequence[Column]) -> pl.DataFrame:
+    """One row of the declared columns with a plausible value each (an allowed value, a
+    number within min and max), typed as validated batches are."""
+    import polars as pl
+
+    return pl.DataFrame(
+        [pl.Series(c.name, [_sample_value(c)], dtype=validated_dtype(c)) for c in columns]
+    )
+
+
+def _sample_value(column: Column) -> Any:
+    if column.allowed:
+        return column.allowed[0]
+    if column.type in ("int", "float"):
+        low = 1.0 if column.max is None else min(1.0, column.max)
+        low = low if column.min is None else column.min
+        return math.ceil(low) if column.type == "int" else float(low)
+    return {
+        "category": "a",
+        "bool": True,
+        "date": date(2000, 1, 1),
+        "datetime": datetime(2000, 1, 1),
+    }[column.type]
 
 
 def _parse(expression: str) -> tuple[pl.Expr | None, str | None]:
@@ -179,9 +201,11 @@ def _describe(dtype: pl.DataType) -> str:
     import polars as pl
 
     if isinstance(dtype, pl.String | pl.Categorical | pl.Enum):
-        return f"text ({dtype})"
+        return "text"
     if dtype.is_numeric():
         return f"numbers ({dtype})"
+    if dtype.is_temporal():
+        return f"dates ({dtype})"
     return str(dtype)
 
 

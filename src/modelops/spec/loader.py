@@ -18,6 +18,7 @@ from modelops.spec.base import (
     SAFE_NAME_PATTERN,
     TEAM_PATTERN,
     SpecProblems,
+    yaml_reason,
 )
 from modelops.spec.model import UseCaseSpec
 
@@ -101,7 +102,7 @@ def load_spec(path: Path | str, allowances: Allowances | None = None) -> UseCase
     try:
         raw = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
-        raise SpecError(path, [("", f"not valid YAML: {_yaml_reason(exc)}")]) from exc
+        raise SpecError(path, [("", f"not valid YAML: {yaml_reason(exc)}")]) from exc
     if not isinstance(raw, dict):
         kind = "empty" if raw is None else type(raw).__name__
         raise SpecError(path, [("", f"expected a mapping of spec sections, got {kind}")])
@@ -116,6 +117,14 @@ def load_spec(path: Path | str, allowances: Allowances | None = None) -> UseCase
 
 def load_specs(directory: Path | str, allowances: Allowances | None = None) -> list[UseCaseSpec]:
     """Every `*.yaml` spec in a directory, sorted by id; all files' problems in one error."""
+    return sorted(load_spec_files(directory, allowances).values(), key=lambda s: s.id)
+
+
+def load_spec_files(
+    directory: Path | str, allowances: Allowances | None = None
+) -> dict[Path, UseCaseSpec]:
+    """Every spec of a directory by its file (for messages about a spec after it loaded);
+    all files' problems in one error."""
     directory = Path(directory)
     if not directory.is_dir():
         raise SpecError(directory, [("", "the use-case spec directory does not exist")])
@@ -129,7 +138,7 @@ def load_specs(directory: Path | str, allowances: Allowances | None = None) -> l
     errors += _clashes(loaded)
     if errors:
         raise SpecError.of_all(directory, errors)
-    return sorted(loaded.values(), key=lambda s: s.id)
+    return loaded
 
 
 def spec_files(directory: Path) -> list[Path]:
@@ -178,12 +187,6 @@ def _not_utf8(exc: UnicodeDecodeError) -> str:
         f"the file is not UTF-8 text: byte 0x{byte} at line {line}, column {column} cannot be "
         "decoded; save the spec as UTF-8"
     )
-
-
-def _yaml_reason(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else problem
 
 
 def _problems(exc: ValidationError, raw: dict) -> list[tuple[str, str]]:

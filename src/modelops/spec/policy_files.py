@@ -12,6 +12,8 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from modelops.spec.base import yaml_reason
+
 Policy = TypeVar("Policy", bound=BaseModel)
 
 
@@ -24,13 +26,31 @@ def read_policy(path: Path, model: type[Policy], what: str, error: type[Exceptio
     except UnicodeDecodeError as exc:
         raise error(f"{path}: the {what} is not UTF-8 text ({exc.reason})") from exc
     except yaml.YAMLError as exc:
-        raise error(f"{path}: the {what} is not valid YAML: {exc}") from exc
+        raise error(f"{path}: the {what} is not valid YAML: {yaml_reason(exc)}") from exc
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        lines = [
-            f"  - {'.'.join(map(str, e['loc'])) or '(top level)'}: "
-            + e["msg"].removeprefix("Value error, ")
-            for e in exc.errors()
-        ]
+        lines = [f"    - {_field(e['loc'])}: {_reason(e)}" for e in exc.errors()]
         raise error(f"{path}: invalid {what}\n" + "\n".join(lines)) from exc
+
+
+def _field(loc: tuple) -> str:
+    """'classes[0]' for pydantic's ('classes', 0)."""
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int) and parts:
+            parts[-1] += f"[{item}]"
+        else:
+            parts.append(str(item))
+    return ".".join(parts) or "(top level)"
+
+
+def _reason(error: dict) -> str:
+    given = error.get("input")
+    shown = f" (got {given!r})" if isinstance(given, str | int | float) else ""
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    if error["type"] == "model_type":
+        got = "an empty file" if given is None else type(given).__name__
+        return f"expected a mapping of the policy's keys, got {got}"
+    return error["msg"].removeprefix("Value error, ") + shown

@@ -3,11 +3,14 @@ is validated against."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from modelops.spec.base import SafeName, Scalar, SpecModel
+
+if TYPE_CHECKING:
+    import polars as pl
 
 ColumnType = Literal["int", "float", "category", "bool", "date", "datetime"]
 NUMERIC_TYPES = ("int", "float")
@@ -53,6 +56,24 @@ class Column(SpecModel):
     def header(self) -> str:
         """The column's name in the source file."""
         return self.source_name or self.name
+
+
+def validated_dtype(column: Column) -> pl.DataType:
+    """A column's polars type in a validated batch: categories dictionary-encoded (Enum
+    when `allowed` lists them). Polars is imported here, not when the spec module loads."""
+    import polars as pl
+
+    if column.type == "category":
+        if column.allowed is not None:
+            return pl.Enum([str(v) for v in column.allowed])
+        return pl.Categorical()
+    return {
+        "int": pl.Int64(),
+        "float": pl.Float64(),
+        "bool": pl.Boolean(),
+        "date": pl.Date(),
+        "datetime": pl.Datetime("us"),
+    }[column.type]
 
 
 def fits_type(value: Scalar, column_type: str) -> bool:

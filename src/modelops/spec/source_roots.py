@@ -72,6 +72,18 @@ class SourceRoots:
         candidate = Path(path)
         return (candidate if candidate.is_absolute() else self.base / candidate).resolve()
 
+    def absence(self, path: str) -> str | None:
+        """Why the local file `path` cannot be read now (None when it can, or when it is
+        not a local file): `modelops validate` names it before a run fails on it."""
+        if self.remote or path.startswith(GCS_SCHEME):
+            return None
+        real = self.resolve(path)
+        if real.is_file():
+            return None
+        what = "is not a file" if real.exists() else "does not exist"
+        looked = f" (it resolves to {real})" if str(real) != path else ""
+        return f"'{path}'{looked} {what}"
+
     def checked(self, path: str) -> Path:
         """The resolved file, or `SourcePathError` if it lies outside the roots."""
         refusal = self.refusal(path)
