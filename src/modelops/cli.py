@@ -290,7 +290,8 @@ def _run(settings: Settings, use_case: str | None) -> int:
         raise_on_error=False,
         # Which process runs it, so that the next run can tell if it was killed.
         tags={**worker_tags(), **({ACTOR_TAG: actor} if actor else {})},
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        # Dagster logs a failed step with its stack trace; the summary names it with its message.
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
     )
     summary = summarize_run(result, settings, time.perf_counter() - started)
     print(summary.text)

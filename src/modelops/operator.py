@@ -100,6 +100,11 @@ def release_action(
     if version is not None and not version.isdigit():
         raise OperatorError(f"--version {quoted(version)} is not a model version (a number)")
     desk = platform.desk(use_case)
+    if action != "rollback" and version is None:
+        # The challenger, named now so a refusal is recorded against the version it concerns.
+        version = desk.status().challenger
+        if version is None:
+            raise OperatorError(f"{use_case} has no challenger; name the version with --version")
     try:
         return _carry_out(platform, desk, action, version, actor, reason, role, promote)
     except ReleaseRefused as refusal:
@@ -128,15 +133,12 @@ def _carry_out(
     role: str | None,
     promote: bool,
 ) -> str:
-    use_case = desk.spec.id
     before = desk.champion()
     if action == "rollback":
         status = desk.rollback(actor, reason)
         touched = [v for v in (before, status.champion) if v]
     else:
-        target = version or desk.status().challenger
-        if target is None:
-            raise OperatorError(f"{use_case} has no challenger; name the version with --version")
+        target = str(version)
         if action == "approve":
             status = desk.approve(target, actor, _role(role), reason, promote=promote)
         elif action == "reject":

@@ -11,6 +11,8 @@ from modelops.names import EVALUATION, GATES, MODEL, RELEASE
 from modelops.settings import Settings
 
 DAGSTER_UI = "http://127.0.0.1:3000"
+_OWN_ERRORS = "modelops."
+"""Errors raised by modelops itself: their message is written for the user."""
 
 
 @dataclass
@@ -134,6 +136,8 @@ def _text(value: Any) -> str | None:
 
 
 def _error_message(event: dg.DagsterEvent) -> str:
+    """The step's own error, as its message: a modelops error (which names the file, the field
+    and the reason) without its class path, a library's by its class name and first line."""
     data = event.step_failure_data
     if data is None or data.error is None:
         return "failed"
@@ -141,5 +145,12 @@ def _error_message(event: dg.DagsterEvent) -> str:
     while error.cause is not None and error.message.startswith("dagster."):
         error = error.cause
     user_error = data.user_failure_data or error
-    message = getattr(user_error, "message", None) or error.message
-    return message.strip().splitlines()[-1] if message else "failed"
+    message = (getattr(user_error, "message", None) or error.message or "").strip()
+    if not message:
+        return "failed"
+    module, named, text = message.partition(f"{error.cls_name}: ")
+    if named and module.startswith(_OWN_ERRORS):
+        return " ".join(line.strip() for line in text.splitlines() if line.strip())
+    if named and not module.startswith("dagster."):  # a library's error: its class and reason
+        return f"{error.cls_name}: {text.splitlines()[0] if text else ''}"
+    return message.splitlines()[-1]

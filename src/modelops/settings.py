@@ -39,11 +39,14 @@ _SECRET_KEYS = (
 """Names of secret values in a key-value DSN and in a URL's query (which also has `key`,
 `sig`, `signature` and `auth`, e.g. signed or API-key URLs)."""
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*):\S*@")
+_EQUALS = r"(?:=|%3D)"
+"""`=`, also percent-encoded (a URL's query, a libpq `options` value)."""
 _QUERY_SECRET = re.compile(
-    rf"(?P<head>[?&;](?:{_SECRET_KEYS}|key|sig|signature|auth)=)[^&#\s]*", re.IGNORECASE
+    rf"(?P<head>[?&;](?:{_SECRET_KEYS}|key|sig|signature|auth){_EQUALS})[^&#\s]*",
+    re.IGNORECASE,
 )
 _KEY_VALUE_SECRET = re.compile(
-    rf"(?P<head>\b(?:{_SECRET_KEYS})\s*=\s*)"
+    rf"(?P<head>(?<![A-Za-z])(?:{_SECRET_KEYS})\s*{_EQUALS}\s*)"
     r"(?:'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|\S+)",
     re.IGNORECASE,
 )
@@ -314,24 +317,33 @@ def _check_tracking_uri(reader: _Reader, uri: str | None) -> None:
         "databricks",
         "file",
     ):
+        # The scheme only: a value that is not a URI may be anything, a secret included.
         reader.fail(
             "MODELOPS_MLFLOW_TRACKING_URI",
-            f"{redact(uri)!r} is not an MLflow tracking URI (http(s)://, sqlite:///, ...)",
+            f"is not an MLflow tracking URI (scheme {parts.scheme or 'none'!r}; expected "
+            "http(s)://, sqlite:///, ...)",
         )
 
 
 def _check_audit_url(reader: _Reader, url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgresql", "postgres"):
+    """A libpq connection string, as a URL or as key-value pairs, with no password in any
+    form. The value itself is never echoed: one that does not parse may be anything, a
+    secret included (libpq's own parse error quotes it)."""
+    from psycopg2.extensions import parse_dsn
+
+    name = "MODELOPS_AUDIT_DATABASE_URL"
+    try:
+        parsed = parse_dsn(url)
+    except Exception:
         reader.fail(
-            "MODELOPS_AUDIT_DATABASE_URL",
-            f"{redact(url)!r} is not a Postgres URL (postgresql://user@host:5432/database)",
+            name,
+            "is not a Postgres connection string (postgresql://user@host:5432/database, or "
+            "host=... dbname=... user=...)",
         )
-    if redact(url) != url:  # a password in any form: user:pw@, ?password=, password=...
-        reader.fail(
-            "MODELOPS_AUDIT_DATABASE_URL",
-            "must not contain a password; set PGPASSWORD (a secret) instead",
-        )
+        return
+    given = " ".join(f"{key}={value}" for key, value in parsed.items())
+    if "password" in parsed or redact(url) != url or redact(given) != given:
+        reader.fail(name, "must not contain a password; set PGPASSWORD (a secret) instead")
 
 
 def _estimator_policy(reader: _Reader, project: Path) -> Path | None:

@@ -158,7 +158,7 @@ def test_an_independent_approval_promotes_and_every_view_shows_it(approved: Appr
         UC, "model_card", store.require_current(UC, "model_card"), "model_card.md"
     ).decode()
     assert "Risk tier: **high**" in card
-    assert f"{VALIDATOR} (model_validator)" in card and "Release status: champion" in card
+    assert f"'{VALIDATOR}' (model_validator)" in card and "Release status: champion" in card
     assert "| fairness | yes | pass |" in card
     from mlflow import MlflowClient
 

@@ -164,8 +164,15 @@ def test_audit_database_url_must_be_postgres_without_a_password(tmp_path: Path):
         )
     assert "MODELOPS_AUDIT_DATABASE_URL: must not contain a password" in str(info.value)
     assert "s3cret" not in str(info.value)
-    with pytest.raises(SettingsError, match="is not a Postgres URL"):
+    with pytest.raises(SettingsError, match="is not a Postgres connection string"):
         Settings.from_env(env(tmp_path, MODELOPS_AUDIT_DATABASE_URL="mysql://db/x"))
+
+
+def test_audit_database_url_may_be_a_key_value_connection_string(tmp_path: Path):
+    dsn = "host=db.bank.internal port=5432 dbname=modelops user=audit"
+    assert (
+        Settings.from_env(env(tmp_path, MODELOPS_AUDIT_DATABASE_URL=dsn)).audit_database_url == dsn
+    )
 
 
 def test_a_risk_policy_file_that_does_not_exist_fails_at_load(tmp_path: Path):

@@ -130,15 +130,21 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         )
         problems = outcome.quality_problems(limit, floor)
         duplicates = f"{outcome.duplicate_rows} duplicate row(s) " + (
-            "allowed by the spec" if spec.data_schema.duplicates == "allow" else "quarantined"
+            "allowed by the spec (schema.duplicates)"
+            if spec.data_schema.duplicates == "allow"
+            else "quarantined (set schema.duplicates: allow if the copies are real cases)"
+        )
+        verdict = (
+            f"{spec.source.description}: " + "; ".join(problems)
+            if problems
+            else "batch within quality limits"
         )
         yield dg.AssetCheckResult(
             check_name=BATCH_QUALITY,
             asset_key=key(names.VALIDATED),
             passed=not problems,
             severity=dg.AssetCheckSeverity.ERROR,
-            description="; ".join(problems or ["batch within quality limits"])
-            + (f"; {duplicates}" if outcome.duplicate_rows else ""),
+            description=verdict + (f"; {duplicates}" if outcome.duplicate_rows else ""),
             metadata={
                 "valid_rows": outcome.valid.height,
                 "quarantined_rows": outcome.quarantined.height,

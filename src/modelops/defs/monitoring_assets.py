@@ -44,6 +44,10 @@ from modelops.spec import UseCaseSpec
 DRIFT_CHECK = "no_dataset_drift"
 
 
+class NoChampionError(RuntimeError):
+    """A month's drift cannot be measured: no model is champion yet."""
+
+
 def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
     """The monthly scoring assets of a use case with a `monitoring` section (else none)."""
     if spec.monitoring is None:
@@ -257,7 +261,10 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         features = store.read_table(uc, names.monthly(names.PRODUCTION_FEATURES, month))
         bundle = champion_bundle(store, audit_log, spec)
         if bundle is None:
-            raise RuntimeError("no champion model: drift is measured against its training data")
+            raise NoChampionError(
+                f"use case '{uc}', {month}: no champion model; drift compares a month with the "
+                "champion's training data (approve a challenger first)"
+            )
         if features.height == 0:
             summary = MonthlyDrift.nothing_to_compare(month, bundle.model_version)
             files = {DRIFT_FILE: json_document(summary.model_dump())}

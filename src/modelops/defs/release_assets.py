@@ -280,7 +280,7 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
         audit_log: AuditLog,
     ) -> dg.MaterializeResult:
         record = this_run_model(context, store, uc)
-        desk = ReleaseDesk(spec, policy, tracking, audit_log)
+        desk = ReleaseDesk(spec, policy, tracking, audit_log, store=store)
         status = desk.release_candidate(record.version, run_actor(context))
         context.log.info(status.summary())
         return dg.MaterializeResult(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from modelops.formatting import cell
+from modelops.formatting import cell, quoted
 from modelops.governance.gate_review import GateReview
 from modelops.governance.history import VersionState
 from modelops.governance.model_card import (
@@ -130,7 +130,7 @@ def release_status_text(desk: ReleaseDesk, state: VersionState) -> str:
     status = desk.status()
     v = state.version
     if state.rejection is not None:
-        return f"rejected by {state.rejection.actor} ({state.rejection.reason})"
+        return f"rejected by {quoted(state.rejection.actor)} ({quoted(state.rejection.reason)})"
     if status.champion == v:
         return "champion"
     if state.gates is None:

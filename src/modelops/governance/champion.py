@@ -79,8 +79,8 @@ def bundle_problem(
     changed = [
         names[name]
         for name, content in files.items()
-        if name != MANIFEST and listed.get(name) != hashlib.sha256(content).hexdigest()
-    ]
+        if listed and name != MANIFEST and listed.get(name) != hashlib.sha256(content).hexdigest()
+    ]  # no readable manifest: the manifest is what changed
     return (
         f"serving bundle file(s) {', '.join(changed or [names[MANIFEST]])} changed after "
         f"training (bundle sha256 {actual[:12]}, recorded {recorded[:12]})"

@@ -26,6 +26,7 @@ from modelops.formatting import (
     paragraphs,
     pass_fail,
     percent,
+    quoted,
     table,
 )
 from modelops.governance.audit_records import AuditRecord
@@ -225,12 +226,16 @@ def _governance_section(governance: CardGovernance | None) -> list[str]:
     if governance.approvals:
         lines += ["Approvals:", ""]
         lines += bullets(
-            f"{a.approver} ({a.role}) at {a.recorded_at}: {a.reason}" for a in governance.approvals
+            f"{quoted(a.approver)} ({a.role}) at {a.recorded_at}: {quoted(a.reason)}"
+            for a in governance.approvals
         )
         lines.append("")
     if governance.rejection is not None:
         r = governance.rejection
-        lines += [f"Rejected by {cell(r.actor)} at {r.recorded_at}: {cell(r.reason)}", ""]
+        lines += [
+            f"Rejected by {cell(quoted(r.actor))} at {r.recorded_at}: {cell(quoted(r.reason))}",
+            "",
+        ]
     return lines
 
 

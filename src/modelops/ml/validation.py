@@ -92,17 +92,20 @@ class ValidationOutcome:
         return self.quarantined.height / total if total else 0.0
 
     def quality_problems(self, max_quarantine_share: float, min_valid_rows: int) -> list[str]:
-        """Why the batch as a whole is unfit to train on (empty when it is fit)."""
+        """Why the batch as a whole is unfit to train on (empty when it is fit), each after
+        the spec field whose limit it breaks."""
         problems = []
         if self.quarantine_share > max_quarantine_share:
             repeated = self.duplicate_rows + self.duplicate_ids
             problems.append(
-                f"{self.quarantine_share:.2%} of rows quarantined "
+                f"schema.max_quarantine_share: {self.quarantine_share:.2%} of rows quarantined "
                 f"(limit {max_quarantine_share:.0%})"
                 + (f", {repeated} of them duplicates" if repeated else "")
             )
         if self.valid.height < min_valid_rows:
-            problems.append(f"{self.valid.height} valid rows (minimum {min_valid_rows})")
+            problems.append(
+                f"schema.min_valid_rows: {self.valid.height} valid rows (minimum {min_valid_rows})"
+            )
         return problems
 
 

@@ -108,6 +108,13 @@ class AuditLog(dg.ConfigurableResource):
     lock_head: ClassVar[str] = ""
     """Appended to the head's read in `append` where the backend locks the row that way."""
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Before a run uses the log: one that cannot be read (garbage, another application's
+        database, a server that does not answer) fails the run at its start, named, rather
+        than after the model was trained and registered. No log yet is fine: the first
+        record creates it."""
+        self.records(since_seq=2**62)
+
     def append(self, event: AuditEvent) -> AuditRecord:
         """Atomically read the head, chain the record to it, write record and head."""
         records_table, head_table = self._tables()
@@ -172,10 +179,16 @@ class AuditLog(dg.ConfigurableResource):
         """Write every record, in seq order, one canonical JSON object a line (for an auditor;
         `load_jsonl` + `verify_chain` check the copy). Returns the number of records.
         `NoAuditLogError` where there is no log; `AuditLogError` naming the file and the
-        reason when it cannot be written (nothing is left behind then)."""
+        reason when it cannot be written (nothing is left behind then) or is not a regular
+        file."""
         self.require_log()
         records = self.records()
         target = Path(path)
+        # The copy replaces the target: a device, a pipe or a folder must stay as it is.
+        blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None or (target.exists() and not target.is_file()):
+            reason = f"{blocker} is not a folder" if blocker else "it is not a regular file"
+            raise AuditLogError(f"cannot write the audit log export to {target}: {reason}")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)

@@ -2,8 +2,9 @@
 
 Only a write creates the file: reading, verifying or exporting where nothing was ever
 recorded says so (`NoAuditLogError`) and leaves no file behind. A file that is not a readable
-SQLite audit log (garbage, a directory, no permission) is named with the reason
-(`AuditLogError`), not passed on as a driver error.
+SQLite audit log (garbage, a directory, no permission, another application's database, which
+a write leaves untouched) is named with the reason (`AuditLogError`), not passed on as a
+driver error.
 """
 
 from __future__ import annotations
@@ -99,11 +100,14 @@ class SqliteAuditLog(AuditLog):
             if not _has_tables(connection):
                 if Path(self.path).stat().st_size == 0:
                     raise self._no_log()
-                raise AuditLogError(
-                    f"audit log {self.path} is an SQLite database without the audit log's "
-                    "tables: it is not a modelops audit log"
-                )
+                raise self._foreign()
         mark_schema_ready(self.path)
+
+    def _foreign(self) -> AuditLogError:
+        return AuditLogError(
+            f"audit log {self.path} is an SQLite database without the audit log's tables: "
+            "it is not a modelops audit log"
+        )
 
     def _unreadable(self, exc: Exception) -> AuditLogError:
         target = Path(self.path)
@@ -120,6 +124,8 @@ class SqliteAuditLog(AuditLog):
         # open a fresh log at the same moment take turns on a lock file instead.
         handle = _flock(f"{self.path}.init.lock", self.lock_timeout_seconds, self.location())
         try:
+            if not _has_tables(connection) and _other_tables(connection):
+                raise self._foreign()  # another application's database: leave it alone
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("BEGIN IMMEDIATE")
             for statement in _SQLITE_SCHEMA.split(";\n"):
@@ -162,6 +168,15 @@ def _has_tables(connection: Any) -> bool:
         "AND name IN ('audit_records', 'audit_head')"
     ).fetchone()
     return row[0] == 2
+
+
+def _other_tables(connection: Any) -> bool:
+    """Whether the database holds tables that are not the audit log's."""
+    row = connection.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+        "AND name NOT IN ('audit_records', 'audit_head')"
+    ).fetchone()
+    return row[0] > 0
 
 
 def _flock(path: str, timeout_seconds: float, location: str) -> int:

@@ -79,6 +79,11 @@ class ModelTracking(dg.ConfigurableResource):
 
     # Connection -------------------------------------------------------------------------
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Before a step uses MLflow: a server that does not answer fails the step within
+        seconds, naming it, instead of after MLflow's minutes of retries on its first call."""
+        self.check_reachable()
+
     def _client(self) -> Any:
         from mlflow import MlflowClient
 

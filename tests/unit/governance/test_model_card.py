@@ -283,7 +283,7 @@ def test_card_carries_the_release_record(german_spec: UseCaseSpec):
     assert "Risk tier: **high**" in markdown and "Release status: champion" in markdown
     assert "| fairness | yes | pass | DPD 0.11 |" in markdown
     assert "| slice_floors | no | **FAIL** | x\\|y |" in markdown
-    assert "val@bank.example (model_validator) at 2026-11-23T10:00:00Z: VR-7" in markdown
+    assert "'val@bank.example' (model_validator) at 2026-11-23T10:00:00Z: 'VR-7'" in markdown
     # The fairness report sits under the quantitative analyses, one heading level down.
     assert "### Fairness at threshold 0.5" in markdown and "#### foreign_worker" in markdown
     assert "## Fairness" not in found

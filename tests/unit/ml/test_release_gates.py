@@ -594,7 +594,8 @@ def test_problems_in_a_typed_batch(german_spec: UseCaseSpec, tmp_path: Path) -> 
 
 
 def test_a_few_quarantined_values_stay_under_the_limit(german_spec: UseCaseSpec) -> None:
-    """One bad value in 60 rows (1.7%) is what the quarantine is for; four (6.7%) are not."""
+    """One bad value in 60 rows (1.7%) is what the quarantine is for, three (5%) still are;
+    four (6.7%) are not."""
 
     def with_bad(rows: int) -> FeatureAvailability:
         sample = text_sample().with_columns(
@@ -610,6 +611,7 @@ def test_a_few_quarantined_values_stay_under_the_limit(german_spec: UseCaseSpec)
     (amount,) = [c for c in one.columns if c.header == "credit_amount"]
     assert amount.quarantined_share == pytest.approx(1 / 60)
     assert amount.reason == "1.67% of rows quarantined"
+    assert with_bad(3).problems == ()  # 5.00%: at the limit
     assert with_bad(4).problems == (
         "credit_amount: 6.67% of rows would be quarantined (limit 5%), e.g. "
         "credit_amount: 'n/a' is not a valid int",

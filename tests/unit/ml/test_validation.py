@@ -500,7 +500,8 @@ def test_a_file_appended_twice_quarantines_every_copy(german_raw, german_spec) -
     assert by_check["duplicate"]["rows"] == 1000
     assert by_check["duplicate"]["column"] == "(row)"
     assert outcome.quality_problems(0.05, 50) == [
-        "50.00% of rows quarantined (limit 5%), 1000 of them duplicates"
+        "schema.max_quarantine_share: 50.00% of rows quarantined (limit 5%), "
+        "1000 of them duplicates"
     ]
 
 
