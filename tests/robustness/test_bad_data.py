@@ -284,3 +284,17 @@ def test_an_unreadable_production_batch_is_named_and_leaves_the_month_as_it_was(
         summary.failures
     )
     assert store.current_version(UC, monthly(PREDICTIONS, MONTH)) == scored
+
+
+def test_a_production_batch_without_a_declared_column_names_file_and_field(
+    score_month, platform: Settings
+) -> None:
+    purpose = PRODUCTION_HEADER.index("purpose")
+    header = [name for n, name in enumerate(PRODUCTION_HEADER) if n != purpose]
+    body = [[value for n, value in enumerate(row) if n != purpose] for row in PRODUCTION_BODY]
+    summary, _ = score_month(_csv(header, body).encode())
+    landing = Path(platform.source_roots[0]) / "applications" / f"{MONTH}.csv"
+    assert summary.failures[0].startswith(
+        f"{UC}__production_features: {landing}: schema.columns: the batch lacks column(s) "
+        "['purpose']"
+    ), summary.failures

@@ -86,7 +86,9 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         )
 
     limit, floor = spec.data_schema.max_quarantine_share, spec.data_schema.min_valid_rows
-    validation_version = code_version(("modelops.ml.validation",), spec.data_schema)
+    validation_version = code_version(
+        ("modelops.ml.validation", "modelops.ml.value_reading"), spec.data_schema
+    )
 
     @dg.multi_asset(
         name=f"{uc}__validate",
@@ -111,7 +113,7 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         batch, added = training_batch(store, spec, with_production=learns_from_production)
         if added:
             context.log.info(f"training data: {added} labelled production rows added")
-        outcome = validate_batch(batch, spec)
+        outcome = validate_batch(batch, spec, file=spec.source.description)
         extra: Metadata = {
             "quarantined_rows": outcome.quarantined.height,
             "quarantine_share": round(outcome.quarantine_share, 6),

@@ -98,9 +98,13 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         names.PRODUCTION_QUARANTINE: "Applications of the month that failed validation, "
         "with every reason; they are answered 'refer', never scored.",
     }
-    validation_version = code_version(("modelops.ml.validation",), spec.data_schema)
+    validation_version = code_version(
+        ("modelops.ml.validation", "modelops.ml.value_reading"), spec.data_schema
+    )
     features_version = code_version(
-        ("modelops.ml.validation", "modelops.ml.features"), spec.data_schema, spec.features
+        ("modelops.ml.validation", "modelops.ml.value_reading", "modelops.ml.features"),
+        spec.data_schema,
+        spec.features,
     )
 
     def checked(name: str, version: str) -> dg.AssetSpec:
@@ -134,6 +138,7 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             spec,
             labelled=False,
             carry=carry,
+            file=batch_source.description,
         )
         features = build_features(outcome.valid, spec, with_label=False, carry=carry)
         broken = all_null_inputs(features, spec)

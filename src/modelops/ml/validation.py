@@ -5,8 +5,9 @@ either passes every check (and is typed) or lands in the quarantine with every r
 failed. Only problems with the batch as a whole (a declared column is missing, or arrives in a
 type none of whose values can be read, such as a list) stop the run.
 
-Reading a value as its declared type never raises: a value that cannot be read, or that does
-not fit the type (an integer beyond 64 bits, a year beyond 9999), quarantines its row. A row
+Reading a value as its declared type never raises (`ml.value_reading`): a value that cannot be
+read, or that does not fit the type (an integer beyond 64 bits, a year beyond 9999),
+quarantines its row. A row
 identical to an earlier one, or repeating an earlier row's id, is quarantined too (unless the
 spec's `schema.duplicates` allows identical rows), so no case is counted twice or lands on
 both sides of the train/holdout split.
@@ -20,36 +21,10 @@ from dataclasses import dataclass
 import pandera.polars as pap
 import polars as pl
 
+from modelops.ml.value_reading import cast_failures, polars_type, reading, unreadable_reason
 from modelops.spec import Column, UseCaseSpec
 from modelops.spec.columns import QUARANTINE_REASONS, ROW_ID
 
-_POLARS_TYPES: dict[str, pl.DataType] = {
-    "int": pl.Int64(),
-    "float": pl.Float64(),
-    "category": pl.String(),
-    "bool": pl.Boolean(),
-    "date": pl.Date(),
-    "datetime": pl.Datetime("us"),
-}
-_TRUE = ("true", "yes", "y", "1", "t")
-_FALSE = ("false", "no", "n", "0", "f")
-_YEARS = (1, 9999)
-"""Dates every reader of a table (Python, pandas, Parquet tools) can hold."""
-_RANGES = {
-    "int": "the 64-bit integer range",
-    "float": "the 64-bit float range",
-    "date": f"the supported years ({_YEARS[0]} to {_YEARS[1]})",
-    "datetime": f"the supported years ({_YEARS[0]} to {_YEARS[1]})",
-}
-_READABLE = {
-    # The kinds of source values each spec type can be read from.
-    "int": {"text", "number", "bool"},
-    "float": {"text", "number", "bool"},
-    "category": {"text", "number", "bool", "temporal"},
-    "bool": {"text", "number", "bool"},
-    "date": {"text", "temporal"},
-    "datetime": {"text", "temporal"},
-}
 WHOLE_ROW = "(row)"
 """The `column` of a failure that concerns the whole row (a duplicate)."""
 _FAILURE_SCHEMA = {
@@ -109,10 +84,6 @@ class ValidationOutcome:
         return problems
 
 
-def polars_type(column: Column) -> pl.DataType:
-    return _POLARS_TYPES[column.type]
-
-
 def pandera_schema(spec: UseCaseSpec, only: Sequence[Column] | None = None) -> pap.DataFrameSchema:
     """The pandera schema the spec implies: types, nullability, allowed values, ranges."""
     columns = {}
@@ -137,36 +108,34 @@ def _is_finite(data: pap.PolarsData) -> pl.LazyFrame:
     return data.lazyframe.select(pl.col(data.key).is_finite() | pl.col(data.key).is_null())
 
 
-def unreadable_reason(dtype: pl.DataType, column: Column) -> str | None:
-    """Why no value of a source column of `dtype` can be read as the column's spec type (a
-    list, a struct, bytes, a date where a number is expected), or None when they can be."""
-    kind = _kind(dtype)
-    if kind == "null" or kind in _READABLE[column.type]:
-        return None
-    return f"{dtype} values cannot be read as {column.type}"
-
-
 def validate_batch(
-    raw: pl.DataFrame, spec: UseCaseSpec, *, labelled: bool = True, carry: tuple[str, ...] = ()
+    raw: pl.DataFrame,
+    spec: UseCaseSpec,
+    *,
+    labelled: bool = True,
+    carry: tuple[str, ...] = (),
+    file: str = "the batch",
 ) -> ValidationOutcome:
     """Split a raw batch (source headers, any types) into typed valid rows and quarantined rows.
 
     A production batch is not `labelled` (the outcome is not known yet): its target column is
     neither required nor checked. `carry` names source columns kept as they are beside
     `row_id` in both outputs (an application id), required but never validated, except that
-    an id repeated from an earlier row quarantines the later row.
+    an id repeated from an earlier row quarantines the later row. `file` names the batch in
+    the errors that stop it.
     """
     columns = [c for c in spec.data_schema.columns if labelled or c.name != spec.target.column]
     expected = [*carry, *(c.header for c in columns)]
     missing = [name for name in expected if name not in raw.columns]
     if missing:
+        field = "monitoring.id_column" if set(missing) <= set(carry) else "schema.columns"
         raise MissingColumnsError(
-            f"use case '{spec.id}': the batch lacks declared column(s) {missing}; "
-            f"it has {raw.columns}"
+            f"{file}: {field}: the batch lacks column(s) {missing} that use case '{spec.id}' "
+            f"declares; it has {raw.columns}"
         )
     ignored = tuple(c for c in raw.columns if c not in expected)
 
-    source = _numbered(raw, columns, carry)
+    source = _numbered(raw, columns, carry, file)
     typed, failure_frame = _typed_and_failures(source, spec, columns, carry)
     repeats = _repeats(source, [c.name for c in columns], carry)
     duplicate_rows = repeats.filter(pl.col("column") == WHOLE_ROW).height
@@ -205,11 +174,13 @@ def column_failures(
     """What validation would quarantine in `raw` because of `columns` alone: one row per
     (row, column, check) failed, with `row_id` (1-based), `column`, `check`, `value` and
     `reason`. Every column must be present (by its source header) and readable."""
-    source = _numbered(raw, columns, ())
+    source = _numbered(raw, columns, (), "the batch")
     return _typed_and_failures(source, spec, columns, ())[1]
 
 
-def _numbered(raw: pl.DataFrame, columns: Sequence[Column], carry: tuple[str, ...]) -> pl.DataFrame:
+def _numbered(
+    raw: pl.DataFrame, columns: Sequence[Column], carry: tuple[str, ...], file: str
+) -> pl.DataFrame:
     """The declared columns under the spec's names, after a 1-based `row_id` and the carried
     columns; refuses a column no value of which can be read."""
     unreadable = [
@@ -219,7 +190,7 @@ def _numbered(raw: pl.DataFrame, columns: Sequence[Column], carry: tuple[str, ..
     ]
     if unreadable:
         raise UnreadableColumnError(
-            f"the batch's column(s) {', '.join(unreadable)} cannot be validated: "
+            f"{file}: schema.columns: column(s) {', '.join(unreadable)} cannot be validated: "
             "deliver them as text or in the declared type"
         )
     return raw.select(
@@ -233,13 +204,13 @@ def _typed_and_failures(
     source: pl.DataFrame, spec: UseCaseSpec, columns: Sequence[Column], carry: tuple[str, ...]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The declared columns in their types, and every value that failed to read or a check."""
-    readings = [_reading(source.schema[c.name], c) for c in columns]
+    readings = [reading(source.schema[c.name], c) for c in columns]
     typed = source.select(
         ROW_ID, *carry, *[r.value.alias(c.name) for c, r in zip(columns, readings, strict=True)]
     )
-    cast_failures = (
+    unread = (
         pl.concat(
-            [_cast_failures(source, typed, c, r) for c, r in zip(columns, readings, strict=True)],
+            [cast_failures(source, typed, c, r) for c, r in zip(columns, readings, strict=True)],
             how="vertical",
         )
         if columns
@@ -248,110 +219,9 @@ def _typed_and_failures(
     # A value that could not be read is null once typed; say "not a valid int" once, not also
     # "value is missing".
     check_failures = _check_failures(typed, spec, columns).join(
-        cast_failures.select(ROW_ID, "column"), on=[ROW_ID, "column"], how="anti"
+        unread.select(ROW_ID, "column"), on=[ROW_ID, "column"], how="anti"
     )
-    return typed, pl.concat([cast_failures, check_failures], how="vertical")
-
-
-@dataclass(frozen=True)
-class _Reading:
-    value: pl.Expr
-    """The column in its declared type: null where a value cannot be read or does not fit."""
-    out_of_range: pl.Expr
-    """True where a value is of the type but beyond what the type can hold (evaluated on the
-    values that failed only)."""
-
-
-def _kind(dtype: pl.DataType) -> str:
-    if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum):
-        return "text"
-    if dtype == pl.Null:
-        return "null"
-    if dtype == pl.Boolean:
-        return "bool"
-    if dtype.is_numeric():
-        return "number"
-    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
-        return "temporal"
-    return "other"
-
-
-def _reading(dtype: pl.DataType, column: Column) -> _Reading:
-    """How one source column is read as its declared type, with casts that cannot raise."""
-    expr = pl.col(column.name)
-    kind = _kind(dtype)
-    if kind == "null":
-        return _Reading(expr.cast(polars_type(column)), pl.lit(False))
-    if kind == "text":
-        expr = expr.cast(pl.String).str.strip_chars()
-    never = pl.lit(False)
-    if column.type == "category":
-        return _Reading(pl.col(column.name).cast(pl.String), never)
-    if column.type == "bool":
-        if kind == "bool":
-            return _Reading(expr, never)
-        if kind == "text":
-            true, false = (
-                expr.str.to_lowercase().is_in(_TRUE),
-                expr.str.to_lowercase().is_in(_FALSE),
-            )
-        else:  # a number: 1 or 0
-            true, false = expr == 1, expr == 0
-        return _Reading(pl.when(true).then(True).when(false).then(False).otherwise(None), never)
-    if column.type == "int":
-        number = expr.cast(pl.Float64, strict=False)
-        whole = number.is_finite() & (number == number.round())
-        if kind == "text":  # "3.0" is an integer a writer printed as a float; "3.5" is not
-            value = pl.coalesce(
-                expr.cast(pl.Int64, strict=False),
-                pl.when(whole).then(number).cast(pl.Int64, strict=False),
-            )
-        else:
-            value = pl.when(whole).then(expr.cast(pl.Int64, strict=False))
-        # A whole number that does not become an Int64 is beyond its range.
-        return _Reading(value, whole.fill_null(False) & value.is_null())
-    if column.type == "float":
-        number = expr.cast(pl.Float64, strict=False)
-        # Text that is no infinity ("1e400") overflows; an infinity is reported as not finite.
-        overflow = number.is_infinite() & ~expr.str.contains("(?i)inf") if kind == "text" else never
-        overflow = overflow.fill_null(False)
-        return _Reading(pl.when(~overflow).then(number), overflow)
-    if kind == "text":
-        fmt = column.date_format
-        if column.type == "date":
-            parsed = expr.str.to_date(fmt, strict=False)
-        else:
-            parsed = expr.str.to_datetime(fmt, strict=False).cast(pl.Datetime("us"), strict=False)
-    else:
-        parsed = expr.cast(polars_type(column), strict=False)
-    fits = parsed.dt.year().is_between(*_YEARS)
-    return _Reading(pl.when(fits).then(parsed), (parsed.is_not_null() & ~fits).fill_null(False))
-
-
-def _cast_failures(
-    source: pl.DataFrame, typed: pl.DataFrame, column: Column, reading: _Reading
-) -> pl.DataFrame:
-    """A reason for every value that is there but did not become a value of the type."""
-    values = source.get_column(column.name)
-    failed = values.is_not_null() & typed.get_column(column.name).is_null()
-    if _kind(values.dtype) == "text":
-        failed = failed & (values.cast(pl.String).str.strip_chars() != "")
-    rows = source.filter(failed)
-    text = pl.col(column.name).cast(pl.String)
-    out = reading.out_of_range
-    return rows.select(
-        ROW_ID,
-        pl.lit(column.name).alias("column"),
-        pl.when(out)
-        .then(pl.lit(f"range_{column.type}"))
-        .otherwise(pl.lit(f"type_{column.type}"))
-        .alias("check"),
-        text.alias("value"),
-        pl.when(out)
-        .then(pl.lit(f"{column.name}: '") + text + f"' is out of {_RANGES.get(column.type)}")
-        .otherwise(pl.lit(f"{column.name}: '") + text + f"' is not a valid {column.type}")
-        .alias("reason"),
-    )
+    return typed, pl.concat([unread, check_failures], how="vertical")
 
 
 def _repeats(source: pl.DataFrame, names: list[str], carry: tuple[str, ...]) -> pl.DataFrame:

@@ -63,9 +63,11 @@ def test_a_missing_declared_column_stops_the_batch(german_raw, german_spec) -> N
     raw = german_raw.drop("creditability", "purpose")
 
     with pytest.raises(MissingColumnsError) as caught:
-        validate_batch(raw, german_spec)
+        validate_batch(raw, german_spec, file="data/german_credit.csv")
 
-    # The source header is named (what the data owner sees), not the spec's renamed column.
+    # The file, the field, and the source header (what the data owner sees), not the spec's
+    # renamed column.
+    assert str(caught.value).startswith("data/german_credit.csv: schema.columns: the batch lacks")
     assert "'creditability'" in str(caught.value)
     assert "'purpose'" in str(caught.value)
     assert "german_credit" in str(caught.value)
@@ -366,7 +368,9 @@ def test_a_production_batch_has_no_target_and_carries_its_id(german_spec):
     assert outcome.valid.height == 999
     assert outcome.quarantined.row(0, named=True)["application_id"] == "A-0"
     assert outcome.ignored_columns == ()
-    with pytest.raises(MissingColumnsError, match="application_id"):
+    with pytest.raises(
+        MissingColumnsError, match=r"the batch: monitoring.id_column: .*application_id"
+    ):
         validate_batch(
             raw.drop("application_id"), german_spec, labelled=False, carry=("application_id",)
         )
@@ -465,9 +469,10 @@ def test_a_column_no_value_of_which_can_be_read_stops_the_batch(tiny_spec) -> No
     )
 
     with pytest.raises(UnreadableColumnError) as caught:
-        validate_batch(raw, tiny_spec)
+        validate_batch(raw, tiny_spec, file="gs://bank/batch.parquet")
     assert str(caught.value) == (
-        "the batch's column(s) 'amount' (Date values cannot be read as float), 'count' "
+        "gs://bank/batch.parquet: schema.columns: column(s) 'amount' (Date values cannot be "
+        "read as float), 'count' "
         "(List(Int64) values cannot be read as int) cannot be validated: deliver them as text "
         "or in the declared type"
     )

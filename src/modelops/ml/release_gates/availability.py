@@ -15,7 +15,8 @@ from typing import Literal
 
 import polars as pl
 
-from modelops.ml.validation import column_failures, unreadable_reason
+from modelops.ml.validation import column_failures
+from modelops.ml.value_reading import unreadable_reason
 from modelops.spec import Column, UseCaseSpec
 from modelops.spec.columns import ROW_ID
 
