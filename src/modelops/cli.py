@@ -228,10 +228,15 @@ def _operator_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _init(settings: Settings) -> int:
-    from modelops.instance import prepare_dagster_home
+    from modelops.instance import local_instance
+    from modelops.run_recovery import close_orphaned_runs
 
-    home = prepare_dagster_home(settings.dagster_home)
-    print(f"Dagster instance ready at {home}")
+    instance = local_instance(settings.dagster_home)
+    # Run before `dagster dev` (`make ui`): a run left STARTED by a killed `dagster dev` is
+    # failed here; the UI's failed-run sensor then ends its MLflow runs.
+    for closed in close_orphaned_runs(instance, None):
+        print(closed.text)
+    print(f"Dagster instance ready at {settings.dagster_home}")
     return 0
 
 
@@ -278,9 +283,11 @@ def _run(settings: Settings, use_case: str | None) -> int:
     _quiet_libraries()
     instance = local_instance(settings.dagster_home)
     storage = type(instance.run_storage).__name__.removesuffix("RunStorage")
-    # A run killed earlier (kill -9, a crash) would otherwise stay STARTED for ever.
-    for closed in close_orphaned_runs(instance, settings.mlflow_tracking_uri):
-        print(closed.text)
+    # A run killed earlier (kill -9, a crash) would otherwise stay STARTED for ever, and its
+    # MLflow run RUNNING.
+    with _bounded_mlflow_requests():
+        for closed in close_orphaned_runs(instance, settings.mlflow_tracking_uri):
+            print(closed.text)
     print(f"Running job '{job_name}' on the {storage} instance at {instance.root_directory}")
     started = time.perf_counter()
     # Who trained: recorded with the model, so that person cannot also approve it.

@@ -2,9 +2,10 @@
 
 Each use case contributes its own definitions (`defs.use_case`); what spans the platform is
 added here once: the model inventory, the job that trains everything, the run-failure alerts,
-the automation sensor of the monitoring histories, and the resources and executor of the
-environment the settings choose. Loading this module reads settings and specs (failing with a
-clear message if either is wrong) and imports no ML library, so it loads in seconds.
+the sensor ending the MLflow runs a killed run left open, the automation sensor of the
+monitoring histories, and the resources and executor of the environment the settings choose.
+Loading this module reads settings and specs (failing with a clear message if either is
+wrong) and imports no ML library, so it loads in seconds.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from modelops.defs.alert_sensors import run_failure_alerts
 from modelops.defs.inventory_asset import inventory_asset
 from modelops.defs.jobs import main_job
 from modelops.defs.kubernetes import executor_for
+from modelops.defs.tracking_cleanup_sensor import failed_run_tracking_cleanup
 from modelops.defs.use_case import use_case_definitions, with_source_links
 from modelops.resources.environment import resources_for
 from modelops.settings import Settings
@@ -33,7 +35,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
 
 
 def platform_definitions(specs: list[UseCaseSpec], policy: RiskPolicy) -> dg.Definitions:
-    sensors: list[dg.SensorDefinition] = [run_failure_alerts(specs)]
+    sensors: list[dg.SensorDefinition] = [run_failure_alerts(specs), failed_run_tracking_cleanup()]
     if any(spec.monitoring for spec in specs):
         # Keeps the monitoring histories up to date as months are scored (eager assets).
         sensors.append(

@@ -1,16 +1,20 @@
 """Runs whose process died (`kill -9`, a crash, a closed laptop) are closed by the next run.
 
-A run executed in process (`modelops run`, the demo) or by `dagster dev`'s default launcher
-has no supervisor that outlives its process: killed, it stays STARTED in the Dagster instance
-and its MLflow run RUNNING, for ever. Dagster's run monitoring does not see it either: the
-daemon checks run workers only through launchers that report their health (Kubernetes Jobs,
-ECS, Docker; not the default launcher), and no daemon runs beside `modelops run`.
+A run executed in process (`modelops run`, the demo) has no supervisor that outlives its
+process: killed, it stays STARTED in the Dagster instance and its MLflow run RUNNING, for
+ever. Dagster's run monitoring does not see it: the daemon checks run workers only through
+launchers that report their health (Kubernetes Jobs, ECS, Docker; not the default launcher),
+and no daemon runs beside `modelops run`. A run launched from `dagster dev` whose worker dies
+is failed within seconds by the code server that started it, but its MLflow run stays open
+(the `failed_run_tracking_cleanup` sensor ends it while `dagster dev` runs); if `dagster dev`
+itself is killed, the run stays STARTED.
 
 So `modelops run` first looks for runs of its instance that are still in progress but whose
-process is gone, marks them failed saying so, and ends their MLflow runs as FAILED. A run is
-judged only where its process can be seen: runs that `modelops run` tagged with this
-machine's host name and its pid, and, on a SQLite instance (one machine's), runs whose start
-event names their process. A process that still exists is never judged dead.
+process is gone and marks them failed, saying so; then it ends as FAILED the MLflow runs still
+open whose Dagster run is no longer in progress. A run is judged only where its process can be
+seen: runs that `modelops run` tagged with this machine's host name and its pid, and, on a
+SQLite instance (one machine's), runs whose start event names their process. A process that
+still exists is never judged dead.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,13 +117,17 @@ class ClosedRun:
     run_id: str
     job_name: str
     worker: RunWorker
-    mlflow_runs: tuple[str, ...]
+    why: str
+    mlflow_runs: tuple[str, ...] = ()
     mlflow_problem: str | None = None
+    mlflow_checked: bool = True
 
     @property
     def text(self) -> str:
         """One line for the command's output."""
-        if self.mlflow_problem:
+        if not self.mlflow_checked:
+            mlflow = "its MLflow runs are ended by the next `modelops run` or by `dagster dev`"
+        elif self.mlflow_problem:
             mlflow = f"its MLflow runs could not be ended ({self.mlflow_problem})"
         elif self.mlflow_runs:
             mlflow = f"MLflow run(s) {', '.join(self.mlflow_runs)} ended as FAILED"
@@ -131,19 +139,45 @@ class ClosedRun:
         )
 
 
-def close_orphaned_runs(instance: dg.DagsterInstance, tracking_uri: str | None) -> list[ClosedRun]:
+@dataclass(frozen=True)
+class EndedTrainingRuns:
+    """MLflow runs left RUNNING by a Dagster run that had already ended (failed by `dagster
+    dev`'s code server when its worker died, or closed while MLflow did not answer)."""
+
+    run_id: str
+    status: str
+    mlflow_runs: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return (
+            f"MLflow run(s) {', '.join(self.mlflow_runs)} of run {self.run_id} "
+            f"({self.status}) were left open by a process that is gone: ended as FAILED."
+        )
+
+
+def close_orphaned_runs(
+    instance: dg.DagsterInstance, tracking_uri: str | None
+) -> list[ClosedRun | EndedTrainingRuns]:
     """Mark failed every run of `instance` still in progress whose process is gone on this
-    machine, and end its MLflow runs (at `tracking_uri`; None = leave MLflow alone)."""
+    machine; then end the MLflow runs (at `tracking_uri`; None = leave MLflow alone) that
+    runs of `instance` no longer in progress left RUNNING."""
     host = socket.gethostname()
-    closed = []
+    closed: dict[str, ClosedRun] = {}
     for record in instance.get_run_records(filters=dg.RunsFilter(statuses=_IN_PROGRESS)):
         worker = _worker(instance, record.dagster_run)
         if worker is None or worker.host != host or worker.alive():
             continue
         run = instance.get_run_by_id(record.dagster_run.run_id)
         if run is not None and run.status in _IN_PROGRESS:  # not finished in the meantime
-            closed.append(_close(instance, run, worker, tracking_uri))
-    return closed
+            closed[run.run_id] = _close(instance, run, worker)
+    if tracking_uri is None:
+        return [replace(run, mlflow_checked=False) for run in closed.values()]
+    try:
+        return _end_open_training_runs(instance, tracking_uri, closed)
+    except Exception as error:  # MLflow down must not keep the run STARTED, nor stop this one
+        problem = f"MLflow did not answer: {type(error).__name__}"
+        return [replace(run, mlflow_problem=problem) for run in closed.values()]
 
 
 def _worker(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunWorker | None:
@@ -175,13 +209,14 @@ def _one_machine(instance: dg.DagsterInstance) -> bool:
     return isinstance(instance.run_storage, SqliteRunStorage)
 
 
-def _close(
-    instance: dg.DagsterInstance, run: dg.DagsterRun, worker: RunWorker, tracking_uri: str | None
-) -> ClosedRun:
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _close(instance: dg.DagsterInstance, run: dg.DagsterRun, worker: RunWorker) -> ClosedRun:
     why = (
         f"the process running Dagster run {run.run_id} (pid {worker.pid} on {worker.host}) is "
-        f"gone, killed or crashed; found by modelops at {when}"
+        f"gone, killed or crashed; found by modelops at {_now()}"
     )
     instance.report_run_failed(
         run,
@@ -190,13 +225,34 @@ def _close(
     )
     if instance.event_log_storage.supports_global_concurrency_limits:
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-    if tracking_uri is None:
-        return ClosedRun(run.run_id, run.job_name, worker, ())
-    from modelops.resources.tracking_cleanup import end_orphaned_mlflow_runs
+    return ClosedRun(run.run_id, run.job_name, worker, why)
 
-    try:
-        ended = end_orphaned_mlflow_runs(tracking_uri, run.run_id, why)
-    except Exception as error:  # MLflow down must not keep the run STARTED
-        problem = f"MLflow did not answer: {type(error).__name__}"
-        return ClosedRun(run.run_id, run.job_name, worker, (), problem)
-    return ClosedRun(run.run_id, run.job_name, worker, tuple(ended))
+
+def _end_open_training_runs(
+    instance: dg.DagsterInstance, tracking_uri: str, closed: dict[str, ClosedRun]
+) -> list[ClosedRun | EndedTrainingRuns]:
+    """End the MLflow runs still RUNNING whose Dagster run, in `instance`, was just closed or
+    had already ended. Runs of other instances and runs in progress are left alone."""
+    from modelops.resources.tracking import ModelTracking
+    from modelops.resources.tracking_cleanup import end_training_runs, open_training_runs
+
+    ModelTracking(tracking_uri=tracking_uri).check_reachable()  # seconds, not minutes
+    of_closed: dict[str, tuple[str, ...]] = {}
+    of_ended: list[ClosedRun | EndedTrainingRuns] = []
+    for dagster_run_id, mlflow_runs in open_training_runs(tracking_uri).items():
+        if dagster_run_id in closed:
+            end_training_runs(tracking_uri, mlflow_runs, closed[dagster_run_id].why)
+            of_closed[dagster_run_id] = tuple(mlflow_runs)
+            continue
+        run = instance.get_run_by_id(dagster_run_id)
+        if run is None or not run.is_finished:
+            continue
+        why = (
+            f"Dagster run {dagster_run_id} ended {run.status.value} with this MLflow run still "
+            f"open: its process was killed or crashed; found by modelops at {_now()}"
+        )
+        end_training_runs(tracking_uri, mlflow_runs, why)
+        of_ended.append(EndedTrainingRuns(dagster_run_id, run.status.value, tuple(mlflow_runs)))
+    return [
+        replace(run, mlflow_runs=of_closed.get(run.run_id, ())) for run in closed.values()
+    ] + of_ended

@@ -6,7 +6,10 @@ training step (MLflow run open, model logged, about to be registered) and killed
 SIGKILL; then the next `modelops run`. Then the judgement of liveness on its own, on runs
 created in a temporary instance: a live process is never judged dead, a run of another host
 is left alone, a run without tags is judged by its start event, a reused pid is not taken for
-the run's process.
+the run's process. Last, the MLflow runs (in a real SQLite MLflow store) that a run already
+failed left open: the run killed under `dagster dev` (failed by the code server within
+seconds) has them ended by the `failed_run_tracking_cleanup` sensor, and by the next
+`modelops run`, which also catches up on those MLflow did not answer for.
 """
 
 from __future__ import annotations
@@ -25,16 +28,22 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from modelops.definitions import build_definitions
+from modelops.defs.tracking_cleanup_sensor import failed_run_tracking_cleanup
 from modelops.names import MAIN_JOB
+from modelops.resources.tracking import ModelTracking
+from modelops.resources.tracking_cleanup import DAGSTER_RUN_TAG, ENDED_TAG
 from modelops.run_recovery import (
     HOST_TAG,
     PID_TAG,
     STARTED_TAG,
+    EndedTrainingRuns,
     close_orphaned_runs,
     worker_tags,
 )
 from modelops.settings import Settings
 from support import copy_german_spec, make_settings
+from support.platform_cli import cli
 
 UC = "german_credit"
 
@@ -281,7 +290,9 @@ def test_a_run_whose_process_lives_is_never_closed(
     sleeper.wait()
     (closed,) = close_orphaned_runs(instance, None)
     assert (closed.run_id, closed.worker.pid) == (run_id, sleeper.pid)
-    assert closed.text.endswith("marked failed; no MLflow run was left open.")
+    assert closed.text.endswith(
+        "marked failed; its MLflow runs are ended by the next `modelops run` or by `dagster dev`."
+    )
     assert _status(instance, run_id) == dg.DagsterRunStatus.FAILURE
 
 
@@ -307,6 +318,31 @@ def test_an_untagged_run_is_judged_by_its_start_event(
     assert _status(instance, dead) == dg.DagsterRunStatus.FAILURE
 
 
+def test_init_before_dagster_dev_fails_the_run_a_killed_dagster_dev_left(tmp_path: Path) -> None:
+    """`make ui` runs `modelops init` before `dagster dev`: a run left STARTED when the last
+    `dagster dev` was killed outright (its code server too) is failed there."""
+    copy_german_spec(tmp_path / "specs")
+    settings = make_settings(tmp_path, tmp_path / "specs")
+    assert cli(settings, "init").code == 0
+    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
+    try:
+        dead_pid = _dead_pid()
+        run_id = _started_run(instance, {}, start_pid=dead_pid)  # launched from the UI
+
+        outcome = cli(settings, "init")
+
+        assert outcome.code == 0, outcome.printed
+        assert outcome.out.splitlines() == [
+            f"Run {run_id} (tiny) was left in progress by a process that is gone (pid "
+            f"{dead_pid} on {socket.gethostname()}): marked failed; its MLflow runs are ended "
+            "by the next `modelops run` or by `dagster dev`.",
+            f"Dagster instance ready at {settings.dagster_home}",
+        ]
+        assert _status(instance, run_id) == dg.DagsterRunStatus.FAILURE
+    finally:
+        instance.dispose()
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="start times come from /proc")
 def test_a_reused_pid_is_not_taken_for_the_runs_process(
     instance: dg.DagsterInstance, sleeper: subprocess.Popen
@@ -320,3 +356,121 @@ def test_a_reused_pid_is_not_taken_for_the_runs_process(
 
     assert closed.run_id == run_id
     assert _status(instance, run_id) == dg.DagsterRunStatus.FAILURE
+
+
+# MLflow runs left open by a run that has already failed ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+def _open_training_run(uri: str, dagster_run_id: str) -> str:
+    """An MLflow run as training leaves it when its process is killed: RUNNING, tagged."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(f"modelops/{UC}")
+    experiment_id = (
+        experiment.experiment_id if experiment else client.create_experiment(f"modelops/{UC}")
+    )
+    return client.create_run(experiment_id, tags={DAGSTER_RUN_TAG: dagster_run_id}).info.run_id
+
+
+def _mlflow(uri: str, run_id: str) -> tuple[str, str | None]:
+    """An MLflow run's status and who ended it."""
+    from mlflow import MlflowClient
+
+    run = MlflowClient(uri).get_run(run_id)
+    return run.info.status, run.data.tags.get(ENDED_TAG)
+
+
+def _failed_run(instance: dg.DagsterInstance) -> dg.DagsterRun:
+    """A run failed from outside its process, as the code server fails a killed worker's."""
+    run_id = _started_run(instance, {})
+    run = instance.get_run_by_id(run_id)
+    assert run is not None
+    instance.report_run_failed(run)
+    return run
+
+
+def test_the_next_run_ends_the_mlflow_runs_a_failed_run_left_open(
+    instance: dg.DagsterInstance, mlflow_uri: str, sleeper: subprocess.Popen
+) -> None:
+    failed = _failed_run(instance)
+    left_open = _open_training_run(mlflow_uri, failed.run_id)
+    in_progress = _started_run(instance, worker_tags(sleeper.pid))
+    still_training = _open_training_run(mlflow_uri, in_progress)
+    of_another_instance = _open_training_run(mlflow_uri, "0" * 8 + "-0000-0000-0000-" + "0" * 12)
+
+    assert close_orphaned_runs(instance, mlflow_uri) == [
+        EndedTrainingRuns(failed.run_id, "FAILURE", (left_open,))
+    ]
+    status, ended_by = _mlflow(mlflow_uri, left_open)
+    assert status == "FAILED"
+    assert ended_by is not None and ended_by.startswith(
+        f"Dagster run {failed.run_id} ended FAILURE with this MLflow run still open: its "
+        "process was killed or crashed; found by modelops at "
+    )
+    assert _mlflow(mlflow_uri, still_training) == ("RUNNING", None)
+    assert _mlflow(mlflow_uri, of_another_instance) == ("RUNNING", None)
+    assert close_orphaned_runs(instance, mlflow_uri) == []
+
+
+def test_mlflow_down_neither_keeps_a_dead_run_started_nor_holds_the_command(
+    instance: dg.DagsterInstance, mlflow_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run is closed at once; its MLflow run is ended by a later command."""
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # a regression fails fast
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    run_id = _started_run(instance, {HOST_TAG: socket.gethostname(), PID_TAG: str(_dead_pid())})
+    left_open = _open_training_run(mlflow_uri, run_id)
+
+    started = time.monotonic()
+    (closed,) = close_orphaned_runs(instance, down)
+
+    assert time.monotonic() - started < 10
+    assert closed.text.endswith(
+        "marked failed; its MLflow runs could not be ended (MLflow did not answer: "
+        "TrackingUnavailableError)."
+    )
+    assert _status(instance, run_id) == dg.DagsterRunStatus.FAILURE
+    assert close_orphaned_runs(instance, mlflow_uri) == [
+        EndedTrainingRuns(run_id, "FAILURE", (left_open,))
+    ]
+    assert _mlflow(mlflow_uri, left_open)[0] == "FAILED"
+
+
+def test_the_sensor_ends_the_mlflow_runs_of_a_failed_run(
+    instance: dg.DagsterInstance, mlflow_uri: str, tmp_path: Path
+) -> None:
+    """What `dagster dev` (and run monitoring in a deployment) does within a tick."""
+    copy_german_spec(tmp_path / "specs")
+    defs = build_definitions(make_settings(tmp_path, tmp_path / "specs"))
+    assert defs.resolve_sensor_def("failed_run_tracking_cleanup") is not None
+    failed = _failed_run(instance)
+    left_open = _open_training_run(mlflow_uri, failed.run_id)
+    other = _open_training_run(mlflow_uri, _started_run(instance, {}))
+    (failure,) = instance.get_records_for_run(
+        failed.run_id, of_type=dg.DagsterEventType.RUN_FAILURE
+    ).records
+    assert failure.event_log_entry.dagster_event is not None
+
+    with dg.build_run_status_sensor_context(
+        sensor_name="failed_run_tracking_cleanup",
+        dagster_event=failure.event_log_entry.dagster_event,
+        dagster_instance=instance,
+        dagster_run=failed,
+        resources={"tracking": ModelTracking(tracking_uri=mlflow_uri)},
+    ) as context:
+        failed_run_tracking_cleanup()(context.for_run_failure())
+
+    assert _mlflow(mlflow_uri, left_open) == (
+        "FAILED",
+        f"Dagster run {failed.run_id} failed with this MLflow run still open (its process was "
+        "killed or crashed); ended by the failed_run_tracking_cleanup sensor",
+    )
+    assert _mlflow(mlflow_uri, other) == ("RUNNING", None)

@@ -3,7 +3,9 @@ the real server: reads reconnect a bounded number of times; a write inside the e
 section whose lock session was killed writes nothing, ends the section and says so.
 
 Backends are terminated for real: the one holding the section's advisory lock (found in
-pg_locks), or each new connection the log opens (a server dropping every session).
+pg_locks), or each new connection the log opens (a server dropping every session). Last, a
+real `modelops approve` on a platform trained with its audit log in Postgres, whose lock
+session is killed between the approval and the promotion it triggers.
 """
 
 from __future__ import annotations
@@ -12,14 +14,19 @@ import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from modelops.governance.audit_records import AuditEvent
+from modelops.governance.history import CHAMPION
 from modelops.resources import postgres_connection
 from modelops.resources.audit_log import AuditLogError
 from modelops.resources.audit_postgres import PostgresAuditLog, advisory_lock_key
+from modelops.resources.tracking import ModelTracking
+from support import copy_german_spec, make_settings
+from support.platform_cli import cli
 
 if TYPE_CHECKING:
     from support.postgres import PostgresServer
@@ -54,18 +61,30 @@ class Database:
         ]
 
     def lock_holder(self) -> int | None:
-        """The backend pid holding the log's exclusive advisory lock, if any."""
-        key = advisory_lock_key(self.log.table) & 0xFFFF_FFFF_FFFF_FFFF
-        found = self.sql(
+        return _lock_holder(self.admin, self.log.table)
+
+    def terminate(self, pid: int) -> None:
+        _terminate(self.admin, pid)
+
+
+def _lock_holder(admin: Any, table: str) -> int | None:
+    """The backend pid holding the exclusive advisory lock of the log in `table`, if any."""
+    key = advisory_lock_key(table) & 0xFFFF_FFFF_FFFF_FFFF
+    with admin.cursor() as cursor:
+        cursor.execute(
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s::oid "
             "AND objid = %s::oid AND objsubid = 1 AND granted",
             (key >> 32, key & 0xFFFF_FFFF),
         )
-        return found[0][0] if found else None
+        found = cursor.fetchone()
+    return found[0] if found else None
 
-    def terminate(self, pid: int) -> None:
-        """Kill a backend and wait (up to 5 s) until it is gone."""
-        assert self.sql("SELECT pg_terminate_backend(%s, 5000)", (pid,)) == [(True,)]
+
+def _terminate(admin: Any, pid: int) -> None:
+    """Kill a backend and wait (up to 5 s) until it is gone."""
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+        assert cursor.fetchone() == (True,)
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +211,8 @@ def test_a_write_inside_the_section_aborts_when_the_lock_session_is_killed(
         re.escape(f"audit log {_location(db)}: the exclusive section's lock was lost ")
         + r"\(its database session ended: "
         + KILLED[2:-2]
-        + r"\); the section was aborted and nothing was written",
+        + r"\); the section was aborted and this record was not written: `modelops status` "
+        + "shows what was recorded",
         str(caught.value),
     ), caught.value
     assert db.rows() == before  # nothing written: records and head as they were
@@ -221,7 +241,10 @@ def test_every_later_write_of_a_section_whose_lock_was_lost_is_refused(db: Datab
 
     assert len(errors) == 2
     assert all("the exclusive section's lock was lost" in e for e in errors)
-    assert errors[1].endswith("; the section was aborted and nothing was written")
+    assert errors[1].endswith(
+        "; the section was aborted and this record was not written: `modelops status` shows "
+        "what was recorded"
+    )
     assert db.rows() == before
 
 
@@ -240,7 +263,8 @@ def test_a_write_inside_the_section_checks_the_lock_itself(db: Database) -> None
 
     assert str(caught.value) == (
         f"audit log {_location(db)}: the exclusive section's lock was lost (no longer held by "
-        "its database session); the section was aborted and nothing was written"
+        "its database session); the section was aborted and this record was not written: "
+        "`modelops status` shows what was recorded"
     )
     assert db.rows() == before
     assert db.lock_holder() is None
@@ -265,3 +289,74 @@ def test_a_write_outside_a_section_whose_backend_dies_is_not_retried(
         str(caught.value),
     ), caught.value
     assert db.rows() == before
+
+
+# A release action --------------------------------------------------------------------------
+
+
+def test_an_approval_whose_lock_session_dies_before_its_promotion_moves_no_champion(
+    postgres_server: PostgresServer,
+    postgres_database: Callable[[], str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """High tier: one approval promotes. The session is killed as the champion alias is about
+    to move: the approval stays recorded, the promotion is refused by the lock check, the
+    alias goes back, the chain is intact, and `promote` then completes the release."""
+    from mlflow import MlflowClient
+
+    server, name = postgres_server, postgres_database()
+    dsn = f"postgresql://{server.user}@{server.host}:{server.port}/{name}"
+    copy_german_spec(tmp_path / "specs")
+    settings = make_settings(tmp_path, tmp_path / "specs")
+    env = {"MODELOPS_AUDIT_DATABASE_URL": dsn}
+    trained = cli(settings, "run", env={**env, "MODELOPS_ACTOR": "trainer@bank.example"})
+    assert trained.code == 0, trained.printed
+    log = PostgresAuditLog(dsn=dsn)
+    admin = server.connect(name)
+    admin.autocommit = True
+    killed: list[int] = []
+    set_alias = ModelTracking.set_alias
+
+    def kill_then_set_alias(tracking: ModelTracking, model: str, alias: str, version: str) -> None:
+        holder = _lock_holder(admin, log.table)
+        if alias == CHAMPION and not killed and holder is not None:
+            _terminate(admin, holder)
+            killed.append(holder)
+        set_alias(tracking, model, alias, version)
+
+    monkeypatch.setattr(ModelTracking, "set_alias", kill_then_set_alias)
+    registry = MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_tracking_uri)
+    events_before = [r.event for r in log.records()]
+    validator = ("--by", "val@bank.example", "--role", "model_validator")
+    try:
+        refused = cli(settings, "approve", "-u", UC, "--version", "1", *validator,
+                      "--reason", "VR-1", env=env)  # fmt: skip
+    finally:
+        admin.close()
+
+    assert len(killed) == 1
+    assert refused.code == 2 and "Traceback" not in refused.printed
+    assert re.fullmatch(
+        re.escape(
+            f"error: audit log {dsn} (table {log.table}): the exclusive section's lock was "
+            "lost (its database session ended: "
+        )
+        + KILLED[2:-2]
+        + re.escape(
+            "); the section was aborted and this record was not written: `modelops status` "
+            "shows what was recorded\n"
+        ),
+        refused.err,
+    ), refused.err
+    assert [r.event for r in log.records()] == [*events_before, "approval"]
+    assert CHAMPION not in registry.get_registered_model(UC).aliases
+    assert log.verify().ok
+
+    monkeypatch.undo()
+    promoted = cli(settings, "promote", "-u", UC, "--version", "1", "--by", "lead@bank.example",
+                   "--reason", "VR-1; promoted after the restart", env=env)  # fmt: skip
+    assert promoted.code == 0, promoted.printed
+    assert registry.get_registered_model(UC).aliases.get(CHAMPION) == 1
+    assert [r.event for r in log.records()][-2:] == ["approval", "promotion"]
+    assert log.verify().ok

@@ -246,11 +246,14 @@ class PostgresAuditLog(AuditLog):
         detail: str = "",
     ) -> AuditLogError:
         """The error of a write whose connection, or whose section's lock, was lost."""
-        outcome = (
-            "the record may or may not have been written: check with `modelops audit show`"
-            if committing
-            else "nothing was written"
-        )
+        if committing:
+            outcome = (
+                "the record may or may not have been written: check with `modelops audit show`"
+            )
+        elif in_section:  # what the section committed before stays (an approval, say)
+            outcome = "this record was not written: `modelops status` shows what was recorded"
+        else:
+            outcome = "nothing was written"
         reason = first_line(error) if error is not None else ""
         if not in_section:
             return AuditLogError(

@@ -9,6 +9,7 @@ the Dagster run is known to be dead its MLflow runs can be found and ended as FA
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 
 DAGSTER_RUN_TAG = "modelops.dagster_run_id"
 """MLflow run tag naming the Dagster run that trained it (set by the training record)."""
@@ -18,10 +19,12 @@ ENDED_TAG = "modelops.ended_by"
 _RUN_ID = re.compile(r"^[0-9a-f-]{36}$")
 
 
-def end_orphaned_mlflow_runs(tracking_uri: str, dagster_run_id: str, why: str) -> list[str]:
-    """End as FAILED the MLflow runs of the platform's experiments that `dagster_run_id` left
-    RUNNING, tagging each with `why`; returns their ids."""
-    if not _RUN_ID.match(dagster_run_id):
+def open_training_runs(
+    tracking_uri: str, dagster_run_id: str | None = None
+) -> dict[str, list[str]]:
+    """The MLflow runs of the platform's experiments still RUNNING, by the Dagster run that
+    started them (only `dagster_run_id`'s, if given). Runs without the tag are not ours."""
+    if dagster_run_id is not None and not _RUN_ID.match(dagster_run_id):
         raise ValueError(f"not a Dagster run id: {dagster_run_id!r}")
     from mlflow import MlflowClient
 
@@ -31,14 +34,31 @@ def end_orphaned_mlflow_runs(tracking_uri: str, dagster_run_id: str, why: str) -
         for experiment in client.search_experiments(filter_string="name LIKE 'modelops/%'")
     ]
     if not experiments:
-        return []
-    runs = client.search_runs(
-        experiments,
-        filter_string=(
-            f"tags.`{DAGSTER_RUN_TAG}` = '{dagster_run_id}' AND attributes.status = 'RUNNING'"
-        ),
-    )
-    for run in runs:
-        client.set_tag(run.info.run_id, ENDED_TAG, why)
-        client.set_terminated(run.info.run_id, status="FAILED")
-    return [run.info.run_id for run in runs]
+        return {}
+    of_run = f" AND tags.`{DAGSTER_RUN_TAG}` = '{dagster_run_id}'" if dagster_run_id else ""
+    by_dagster_run: dict[str, list[str]] = defaultdict(list)
+    token = None
+    while True:
+        page = client.search_runs(
+            experiments,
+            filter_string=f"attributes.status = 'RUNNING'{of_run}",
+            max_results=1000,
+            page_token=token,
+        )
+        for run in page:
+            owner = run.data.tags.get(DAGSTER_RUN_TAG)
+            if owner and _RUN_ID.match(owner):
+                by_dagster_run[owner].append(run.info.run_id)
+        token = page.token
+        if not token:
+            return dict(by_dagster_run)
+
+
+def end_training_runs(tracking_uri: str, mlflow_run_ids: list[str], why: str) -> None:
+    """End the given MLflow runs as FAILED, tagging each with `why`."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    for run_id in mlflow_run_ids:
+        client.set_tag(run_id, ENDED_TAG, why)
+        client.set_terminated(run_id, status="FAILED")
