@@ -116,7 +116,7 @@ def release_action(
                 actor=actor,
                 use_case=use_case,
                 reason=str(refusal),
-                model_version=version,
+                model_version=refusal.version or version,
                 details={"action": action, "role": role or "", "stated_reason": reason},
             )
         )

@@ -169,5 +169,6 @@ def test_rollback_refuses_a_tampered_previous_champion(
     outcome = cli(platform, "rollback", "-u", UC, "--by", "ops@bank.example", "--reason", "back")
     assert outcome.code == 3, outcome.printed
     assert f"{UC} version 1 cannot be released" in outcome.err
-    assert _last_record(platform).event == "refusal"
+    refusal = _last_record(platform)
+    assert (refusal.event, refusal.model_version) == ("refusal", "1")
     assert "champion v2" in _champion(platform)

@@ -56,7 +56,12 @@ if TYPE_CHECKING:
 
 
 class ReleaseRefused(Exception):
-    """A governance action the policy does not allow; the message says why and what to do."""
+    """A governance action the policy does not allow; the message says why and what to do.
+    `version` is the model version refused, where the action chose it (a rollback's target)."""
+
+    def __init__(self, message: str, version: str | None = None) -> None:
+        super().__init__(message)
+        self.version = version
 
 
 class ReleaseDesk:
@@ -166,7 +171,8 @@ class ReleaseDesk:
         if problem:
             raise ReleaseRefused(
                 f"{self.spec.id} version {v} cannot be released: {problem}; restore the "
-                "artifacts from a backup or retrain"
+                "artifacts from a backup or retrain",
+                version=v,
             )
 
     # Actions -------------------------------------------------------------------------------
@@ -280,7 +286,8 @@ class ReleaseDesk:
                 raise ReleaseRefused(
                     f"the previous champion, version {target.version}, was rejected by "
                     f"{quoted(target.rejection.actor)} ({quoted(target.rejection.reason)}); "
-                    "promote another approved version instead"
+                    "promote another approved version instead",
+                    version=target.version,
                 )
             self._move_champion(stack[-2], actor, reason=reason, event=ROLLBACK)
         return self.status()
