@@ -151,7 +151,7 @@ def _governance(settings: Settings, args: argparse.Namespace) -> int:
     from modelops.governance.release_desk import ReleaseRefused
     from modelops.operator import OperatorError
     from modelops.resources.audit_log import AuditLogError
-    from modelops.resources.tracking import TrackingUnavailableError
+    from modelops.resources.tracking_server import TrackingUnavailableError
     from modelops.settings import redact
 
     _quiet_libraries()

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 
 from modelops.formatting import json_document
 from modelops.governance.model_record import ModelRecord, write_model_record
-from modelops.names import GATE_PLAN_FILE, HOLDOUT, MODEL, SERVING_BUNDLE_PREFIX, TRAINING
+from modelops.names import (
+    GATE_PLAN_FILE,
+    HOLDOUT,
+    MLFLOW_DAGSTER_RUN_TAG,
+    MODEL,
+    SERVING_BUNDLE_PREFIX,
+    TRAINING,
+)
 from modelops.provenance import code_revision, lock_digest
 from modelops.spec import UseCaseSpec
 from modelops.spec.risk import RiskPolicy
@@ -75,7 +82,7 @@ def train_and_register(
         "modelops.code_version": run.code_version,
         "modelops.lock_sha256": lock,
         "modelops.training_set_version": train_version,
-        "modelops.dagster_run_id": run.run_id,
+        MLFLOW_DAGSTER_RUN_TAG: run.run_id,
         "modelops.owner": spec.owners.person,
         "modelops.team": spec.owners.team,
         "modelops.trained_by": run.actor,

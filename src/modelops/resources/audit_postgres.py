@@ -141,17 +141,11 @@ class PostgresAuditLog(AuditLog):
 
         return f"{redact(self.dsn)} (table {self.table})"
 
-    def records(
-        self,
-        *,
-        use_case: str | None = None,
-        events: Sequence[str] | None = None,
-        since_seq: int = 0,
+    def _records(
+        self, use_case: str | None, events: Sequence[str] | None, since_seq: int
     ) -> list[AuditRecord]:
-        read = super().records
-        return retrying(
-            lambda: read(use_case=use_case, events=events, since_seq=since_seq), self._lost
-        )
+        read = super()._records
+        return retrying(lambda: read(use_case, events, since_seq), self._lost)
 
     def _snapshot(self) -> tuple[list[AuditRecord], AuditHead | None]:
         return retrying(super()._snapshot, self._lost)

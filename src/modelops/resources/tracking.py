@@ -29,7 +29,7 @@ from modelops.ml.model_integrity import (
     artifact_digest,
     trusted_types,
 )
-from modelops.settings import redact
+from modelops.resources.tracking_server import check_tracking_server
 
 MODEL_ARTIFACT = "model"
 DIGEST_TAG = "modelops.artifact_sha256"
@@ -42,10 +42,6 @@ _PINNED_FOR_SERVING = ("scikit-learn", "numpy", "pandas", "scipy", "skops")
 # The models this process registered, by URI, with their artifact digest: evaluating a model
 # right after training it (in the same in-process run) needs no round trip through the store.
 _JUST_REGISTERED: dict[str, tuple[Any, str]] = {}
-
-
-class TrackingUnavailableError(RuntimeError):
-    """The MLflow tracking server does not answer; the message names it (never a secret)."""
 
 
 @dataclass(frozen=True)
@@ -90,26 +86,8 @@ class ModelTracking(dg.ConfigurableResource):
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
     def check_reachable(self, timeout_seconds: float = 5.0) -> None:
-        """Fail within seconds, naming the server, when an HTTP tracking server does not
-        answer (MLflow's client retries for minutes). Any HTTP answer counts, even 401."""
-        import urllib.error
-        import urllib.request
-
-        if not self.tracking_uri.startswith(("http://", "https://")):
-            return  # a local store: nothing to reach
-        try:
-            urllib.request.urlopen(
-                f"{self.tracking_uri.rstrip('/')}/health", timeout=timeout_seconds
-            ).close()
-        except urllib.error.HTTPError:
-            return
-        except (OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise TrackingUnavailableError(
-                f"the MLflow tracking server {redact(self.tracking_uri)} is unreachable "
-                f"({redact(reason)}); check MODELOPS_MLFLOW_TRACKING_URI and that the server "
-                "is running"
-            ) from None
+        """Fail within seconds, naming the server, when it does not answer."""
+        check_tracking_server(self.tracking_uri, timeout_seconds)
 
     def experiment_id(self, use_case: str) -> str:
         """The use case's experiment, created on first use with its artifact location."""

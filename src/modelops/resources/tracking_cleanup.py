@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-DAGSTER_RUN_TAG = "modelops.dagster_run_id"
-"""MLflow run tag naming the Dagster run that trained it (set by the training record)."""
+from modelops.names import MLFLOW_DAGSTER_RUN_TAG as DAGSTER_RUN_TAG
+
 ENDED_TAG = "modelops.ended_by"
 """MLflow run tag saying who ended a run its own process could not end, and why."""
 
