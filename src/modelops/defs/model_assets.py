@@ -78,7 +78,18 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
         trained = train_and_register(
             spec, policy, run, store=store, tracking=tracking, audit_log=audit_log
         )
+        from modelops.resources.package_logging import package_version  # MLflow, sklearn: lazy
+
         record = trained.record
+        packages = package_version(
+            tracking,
+            store,
+            spec,
+            registered_name=record.registered_name,
+            version=record.version,
+            run_id=record.run_id,
+            serving_bundle_sha256=record.serving_bundle_sha256,
+        )
         return dg.MaterializeResult(
             asset_key=key(names.MODEL),
             data_version=dg.DataVersion(record.version),
@@ -98,6 +109,8 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
                 "risk_tier": record.risk_tier,
                 "trained_by": record.trained_by,
                 "artifact_sha256": record.artifact_sha256,
+                "pyfunc_package": packages.pyfunc_uri or f"unavailable: {packages.pyfunc_error}",
+                "onnx_parity": packages.onnx_parity or f"unavailable: {packages.onnx_unavailable}",
             },
         )
 
