@@ -7,12 +7,13 @@ export DAGSTER_HOME := $(CURDIR)/.modelops/dagster
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SYNC := $(UV) sync --frozen --compile-bytecode
 
-.PHONY: setup run test test-fast lint format ui mlflow-ui validate demo demo-ui demo-mlflow-ui benchmark clean
+.PHONY: setup run serve test test-fast lint format ui mlflow-ui validate demo demo-ui demo-mlflow-ui benchmark clean
 
 setup:                 ## install the locked environment and create the local Dagster instance
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
 	$(SYNC)
 	$(UV) run --frozen modelops init
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null || true; }
 
 run: setup             ## materialize every use case on the embedded default, print a summary
 	$(UV) run --frozen modelops run
@@ -45,6 +46,9 @@ demo-mlflow-ui: setup  ## the MLflow UI of the demo's sandbox
 
 validate: setup        ## load settings and specs, list the assets
 	$(UV) run --frozen modelops validate
+
+serve: setup           ## the online scoring service of german_credit on http://127.0.0.1:8000
+	$(UV) run --frozen modelops serve -u german_credit
 
 ui: setup              ## the Dagster UI on http://127.0.0.1:3000
 	$(UV) run --frozen dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

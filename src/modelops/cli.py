@@ -11,9 +11,14 @@ modelops approve -u UC --version N --by EMAIL --role ROLE --reason TEXT
 modelops reject  -u UC --version N --by EMAIL --role ROLE --reason TEXT
 modelops promote -u UC --version N --by EMAIL --reason TEXT
 modelops rollback -u UC --by EMAIL --reason TEXT
+modelops stop -u UC --by EMAIL --reason TEXT    every door answers 'refer' (human oversight)
+modelops resume -u UC --by EMAIL --reason TEXT  the champion answers again
 modelops audit verify | audit show [-u UC] | audit export FILE
 modelops reproduce -u UC [--version N]    retrain from the record, compare
 modelops inventory                        every use case, owner, tier, champion, review date
+
+modelops serve -u UC [--host H] [--port P] [--workers N] [--poll-seconds S]
+                                          the online scoring service (docs/serving.md)
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands.add_parser("validate", help="check settings and every use-case spec")
     commands.add_parser("init", help="create the local Dagster instance")
+    _serve_parser(commands)
     _governance_parsers(commands)
     args = parser.parse_args(argv)
 
@@ -82,10 +88,51 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "run":
             return _run(settings, args.use_case)
+        if args.command == "serve":
+            return _serve(settings, args)
         return _governance(settings, args)
     except (SettingsError, SpecError, RiskPolicyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _serve_parser(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser(
+        "serve", help="the online scoring service of a use case (HTTP, 127.0.0.1:8000)"
+    )
+    serve.add_argument("-u", "--use-case", required=True)
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--poll-seconds",
+        type=float,
+        help="how often the audit log is read for the champion and the stop switch "
+        "(default: $MODELOPS_SERVING_POLL_SECONDS, else 1)",
+    )
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 2 when the service cannot start as asked (unknown use case, address in use)."""
+    from modelops.operator import OperatorError
+    from modelops.serving.app import poll_seconds_from_env
+    from modelops.serving.server import ServeRefused, serve
+
+    _quiet_libraries()
+    try:
+        serve(
+            settings,
+            args.use_case,
+            host=args.host or "127.0.0.1",
+            port=args.port,
+            workers=args.workers,
+            poll_seconds=args.poll_seconds or poll_seconds_from_env(),
+            host_given=args.host is not None,
+        )
+    except (OperatorError, ServeRefused) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _governance_parsers(commands: argparse._SubParsersAction) -> None:
@@ -125,6 +172,12 @@ def _governance_parsers(commands: argparse._SubParsersAction) -> None:
     as_actor(promote, role=False)
     rollback = with_use_case(commands.add_parser("rollback", help="restore the previous champion"))
     as_actor(rollback, role=False)
+    stop = with_use_case(
+        commands.add_parser("stop", help="stop the model: every door answers 'refer'")
+    )
+    as_actor(stop, role=False)
+    resume = with_use_case(commands.add_parser("resume", help="undo a stop: the model answers"))
+    as_actor(resume, role=False)
     audit = commands.add_parser("audit", help="verify, show or export the audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     audit_commands.add_parser("verify", help="check the hash chain; exit 1 if tampered")
@@ -187,9 +240,22 @@ def _operator_command(settings: Settings, args: argparse.Namespace) -> int:
         release_action,
         reproduce,
         status_text,
+        switch_action,
     )
 
     platform = Platform(settings)
+    if args.command in ("stop", "resume"):
+        if not args.by:
+            raise OperatorError("name yourself with --by EMAIL (or set MODELOPS_ACTOR)")
+        try:
+            platform.spec(args.use_case)
+        except OperatorError as exc:  # a typo, not a refusal: like `run` and `serve`
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(
+            switch_action(platform, args.command, args.use_case, actor=args.by, reason=args.reason)
+        )
+        return 0
     if args.command in ("approve", "reject", "promote", "rollback"):
         if not args.by:
             raise OperatorError("name yourself with --by EMAIL (or set MODELOPS_ACTOR)")

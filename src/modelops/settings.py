@@ -109,6 +109,17 @@ class Settings(BaseModel):
     source_roots: tuple[str, ...] = ()
     """Folders or gs:// prefixes sources may be read from, besides the project's `data/`,
     the landing folder under the platform home and (gcp) the platform's bucket."""
+    decision_log_dir_override: Path | None = None
+    """MODELOPS_DECISION_LOG_DIR: where the online service keeps every decision (a volume of
+    its own in Kubernetes); None = `decisions/` under the platform home."""
+    decision_log_fsync: bool = False
+    """MODELOPS_DECISION_LOG_FSYNC=1: flush each decision to the disk before answering (also
+    survives a host crash, at a measured cost); otherwise to the kernel (survives a killed
+    process)."""
+
+    @property
+    def decision_log_dir(self) -> Path:
+        return self.decision_log_dir_override or self.home_dir / "decisions"
 
     @property
     def audit_log_path(self) -> Path:
@@ -217,6 +228,10 @@ class Settings(BaseModel):
             reader.fail("MODELOPS_RISK_POLICY", f"{policy_file} is not a file")
         estimator_policy = _estimator_policy(reader, project)
         source_roots = _source_roots(reader, project)
+        decisions = reader.get("MODELOPS_DECISION_LOG_DIR")
+        fsync = (reader.get("MODELOPS_DECISION_LOG_FSYNC") or "0").lower()
+        if fsync not in ("0", "1", "true", "false"):
+            reader.fail("MODELOPS_DECISION_LOG_FSYNC", f"must be 0 or 1, got {fsync!r}")
 
         reader.raise_if_failed()
         return cls(
@@ -235,6 +250,8 @@ class Settings(BaseModel):
             risk_policy_file=policy_file,
             estimator_policy_file=estimator_policy,
             source_roots=source_roots,
+            decision_log_dir_override=(project / decisions).resolve() if decisions else None,
+            decision_log_fsync=fsync in ("1", "true"),
         )
 
 

@@ -44,6 +44,8 @@ FORBIDDEN = {
     "governance": ("dagster", "modelops.monitoring", *WIRING),
     "monitoring": ("dagster", *WIRING),
     "defs": ("modelops.simulation", *APPLICATION),
+    # The online service is an entry point like `cli`: everything below it, never the wiring.
+    "serving": ("modelops.defs", "modelops.definitions", "modelops.simulation", "modelops.demo"),
 }
 ALLOWED = {"resources": ("modelops.governance.audit_records", "modelops.governance.audit_chain")}
 """What `resources` uses of a higher layer: the record format the audit log stores and checks."""

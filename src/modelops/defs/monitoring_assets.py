@@ -182,7 +182,13 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         owners=model_owners,
         kinds={"scikitlearn", "mlflow", "polars"},
         code_version=code_version(
-            ("modelops.ml.month_answers", "modelops.ml.scoring"), spec.evaluation, monitoring
+            (
+                "modelops.ml.month_answers",
+                "modelops.ml.scoring",
+                "modelops.governance.serving_switch",
+            ),
+            spec.evaluation,
+            monitoring,
         ),
         description="One answer per application: model version, score, decision, reason "
         "codes, outlier flag. Quarantined applications are answered 'refer'.",
@@ -198,25 +204,46 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         alerts: AlertSink,
         audit_log: AuditLog,
     ) -> dg.MaterializeResult:
-        from modelops.ml.month_answers import answer_month
+        from modelops.governance.audit_records import AuditEvent
+        from modelops.governance.serving_switch import SCORING_FALLBACK, production_model
+        from modelops.ml.month_answers import MODEL_ERROR, answer_month
 
         month = month_of(context.partition_key)
-        bundle = champion_bundle(store, audit_log, spec)
-        if bundle is None:
-            alerts.notify(
-                spec,
-                "scoring",
-                f"{month} answered 'refer' throughout: no champion model",
-                month=month,
-            )
+        model = production_model(store, audit_log, spec)
         table = answer_month(
             store.read_table(uc, names.monthly(names.PRODUCTION_FEATURES, month)),
             store.read_table(uc, names.monthly(names.PRODUCTION_QUARANTINE, month)),
-            bundle,
+            model.bundle,
             spec,
             month=month,
             scored_at=datetime.now(UTC),
+            fallback_reason=model.fallback_reason,
+            model_version=model.version,
         )
+        first = table.get_column("reason_1").head(1).to_list()
+        failed = bool(first and first[0] and first[0].startswith(f"{MODEL_ERROR}:"))
+        fallback = model.fallback_reason or (first[0] if failed else None)
+        if fallback is not None and model.stop is None:
+            # No champion, or one that cannot be used: the owners must know. (A stop was a
+            # person's decision, recorded when it was made.)
+            summary = f"{month} answered 'refer' throughout: {fallback}"
+            context.log.warning(summary)
+            incident = model.unavailable or failed
+            severity = "critical" if incident else "warning"
+            alerts.notify(
+                spec, "scoring", summary, severity=severity, month=month, champion=model.version
+            )
+            if incident:
+                audit_log.append(
+                    AuditEvent(
+                        event=SCORING_FALLBACK,
+                        actor=f"dagster:{context.run_id}",
+                        use_case=uc,
+                        reason=f"{month}: {fallback}",
+                        model_version=model.version,
+                        details={"month": month, "door": "batch"},
+                    )
+                )
         decisions = table.get_column("decision").value_counts(sort=True)
         return stored_table(
             store,
@@ -224,13 +251,14 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             names.monthly(names.PREDICTIONS, month),
             table,
             {
-                "model_version": bundle.model_version if bundle else "none",
+                "model_version": model.version or "none",
                 "refer_share": round(float((table["decision"] == "refer").mean() or 0), 6),
                 "outlier_share": round(
                     float(table["outlier_flag"].fill_null(False).mean() or 0), 6
                 ),
                 "mean_score": float(table["score"].mean() or 0),
                 "decisions": table_markdown(decisions, limit=10),
+                **({"fallback_reason": fallback} if fallback else {}),
             },
         )
 

@@ -33,6 +33,7 @@ from modelops.governance.gate_review import (
     stored_gate_plan,
 )
 from modelops.governance.release_desk import ReleaseDesk
+from modelops.governance.serving_switch import scoring_line
 from modelops.release_metadata import card_metadata, release_metadata
 from modelops.resources.audit_log import AuditLog
 from modelops.resources.source import DataSource
@@ -283,9 +284,11 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
         desk = ReleaseDesk(spec, policy, tracking, audit_log, store=store)
         status = desk.release_candidate(record.version, run_actor(context))
         context.log.info(status.summary())
+        scoring = scoring_line(audit_log, spec, store)  # stopped, or which version answers
         return dg.MaterializeResult(
             asset_key=key(names.RELEASE),
-            metadata=release_metadata(desk, status, candidate=record.version),
+            metadata=release_metadata(desk, status, candidate=record.version)
+            | {"scoring": scoring},
         )
 
     @dg.asset(

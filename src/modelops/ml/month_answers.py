@@ -1,8 +1,11 @@
 """A production month's answers: one per application, whatever happened to it.
 
-Valid applications are scored by the champion's serving bundle; applications that failed
-validation, and every application of a month without a champion, are answered `refer` with
-the reason. Production always answers: a credit officer decides where the model cannot.
+Valid applications are scored by the champion's serving bundle through the scoring core
+(`ApplicationScorer.score_table`, the batch door), so a month's answers are the service's.
+Applications that failed validation are answered `refer` with their reasons; a whole month is
+answered `refer`, with one machine-readable reason, when there is no champion, when the use
+case is stopped, when the champion cannot be loaded, or when it fails on the month's rows.
+Production always answers: a credit officer decides where the model cannot.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from modelops.ml.scoring import fallback_predictions, score_batch
+from modelops.ml.scoring import fallback_predictions
 from modelops.spec import UseCaseSpec
 from modelops.spec.columns import ROW_ID
 
@@ -20,6 +23,12 @@ if TYPE_CHECKING:
     from modelops.ml.serving_bundle import ServingBundle
 
 NO_CHAMPION = "no champion model to score with"
+MODEL_UNAVAILABLE = "model unavailable"
+"""Prefix of the reason when the champion's bundle cannot be loaded (integrity, store)."""
+MODEL_ERROR = "model error"
+"""Prefix of the reason when the loaded model fails on the month's rows."""
+INVALID_INPUT = "input failed validation"
+_MAX_CAUSE = 300
 
 
 def answer_month(
@@ -30,44 +39,53 @@ def answer_month(
     *,
     month: str,
     scored_at: datetime,
+    fallback_reason: str | None = None,
+    model_version: str | None = None,
 ) -> pl.DataFrame:
     """The month's answers (`prediction_schema` plus the spec's id column and `month`), in
-    `row_id` order."""
+    `row_id` order. With `fallback_reason` (or without a bundle) every row is answered
+    `refer` with that reason (default `NO_CHAMPION`), carrying `model_version`."""
     assert spec.monitoring is not None
     carry = spec.monitoring.id_column
     top_k = spec.monitoring.reason_codes
-    version = bundle.model_version if bundle is not None else None
-    if bundle is None:
+    version = bundle.model_version if bundle is not None else model_version
+    reason = fallback_reason or (NO_CHAMPION if bundle is None else None)
+    if reason is None and bundle is not None:
+        scored, reason = _scored(features, bundle, spec, scored_at)
+    if reason is not None:
         scored = fallback_predictions(
-            features.get_column(ROW_ID),
-            reason=NO_CHAMPION,
-            model_version=None,
+            pl.concat([features.get_column(ROW_ID), quarantined.get_column(ROW_ID)]),
+            reason=reason,
+            model_version=version,
             scored_at=scored_at,
             top_k=top_k,
         )
     else:
-        scored = score_batch(
-            features,
-            pipeline=bundle.pipeline,
-            reasons=bundle.reasons,
-            outliers=bundle.outliers,
-            spec=spec,
-            model_version=bundle.model_version,
-            threshold=spec.evaluation.operating_threshold,
-            top_k=top_k,
+        referred = fallback_predictions(
+            quarantined.get_column(ROW_ID),
+            reason=quarantined.select(f"{INVALID_INPUT}: " + pl.col("reasons")).to_series(),
+            model_version=version,
             scored_at=scored_at,
+            top_k=top_k,
         )
-    referred = fallback_predictions(
-        quarantined.get_column(ROW_ID),
-        reason=quarantined.select("input failed validation: " + pl.col("reasons")).to_series(),
-        model_version=version,
-        scored_at=scored_at,
-        top_k=top_k,
-    )
+        scored = pl.concat([scored, referred], how="vertical")
     ids = pl.concat([features.select(ROW_ID, carry), quarantined.select(ROW_ID, carry)])
     return (
-        pl.concat([scored, referred], how="vertical")
-        .join(ids, on=ROW_ID, how="left")
+        scored.join(ids, on=ROW_ID, how="left")
         .with_columns(pl.lit(month).alias("month"))
         .sort(ROW_ID)
     )
+
+
+def _scored(
+    features: pl.DataFrame, bundle: ServingBundle, spec: UseCaseSpec, scored_at: datetime
+) -> tuple[pl.DataFrame, str | None]:
+    """The valid rows scored through the core, or why the model could not score them."""
+    from modelops.ml.scoring.applications import ApplicationScorer
+
+    try:
+        return ApplicationScorer(bundle, spec).score_table(features, scored_at=scored_at), None
+    except Exception as exc:  # production always answers: the month is referred, named
+        cause = str(exc).strip().splitlines()
+        text = f"{type(exc).__name__}: {cause[0]}" if cause else type(exc).__name__
+        return pl.DataFrame(), f"{MODEL_ERROR}: version {bundle.model_version}: {text[:_MAX_CAUSE]}"

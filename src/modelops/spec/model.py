@@ -25,6 +25,7 @@ from modelops.spec.monitoring import Drift, Freshness, Monitoring
 from modelops.spec.operations import Compute, Documentation, Owners
 from modelops.spec.risk import RiskQuestionnaire
 from modelops.spec.schema import NUMERIC_TYPES, DataSchema
+from modelops.spec.serving import Serving
 from modelops.spec.sources import Source
 
 
@@ -45,6 +46,7 @@ class UseCaseSpec(SpecModel):
     drift: Drift = Drift()
     freshness: Freshness = Freshness()
     monitoring: Monitoring | None = None
+    serving: Serving = Serving()
     compute: Compute = Compute()
     documentation: Documentation = Documentation()
     risk: RiskQuestionnaire | None = None
