@@ -52,6 +52,8 @@ PERFORMANCE_HISTORY = "performance_history"
 LABELLED_PRODUCTION = "labelled_production"
 """Labelled production months, appended to the training data of the next retraining."""
 
+ONLINE_DECISIONS = "online_decisions"
+"""One day (UTC) of the online service's decision log, as a table."""
 SCORING_ASSETS = (BATCH, PRODUCTION_FEATURES, PRODUCTION_QUARANTINE, PREDICTIONS, MONTHLY_DRIFT)
 LABEL_ASSETS = (LABELS, PERFORMANCE)
 

@@ -47,8 +47,15 @@ FORBIDDEN = {
     # The online service is an entry point like `cli`: everything below it, never the wiring.
     "serving": ("modelops.defs", "modelops.definitions", "modelops.simulation", "modelops.demo"),
 }
-ALLOWED = {"resources": ("modelops.governance.audit_records", "modelops.governance.audit_chain")}
-"""What `resources` uses of a higher layer: the record format the audit log stores and checks."""
+ALLOWED = {
+    "resources": (
+        "modelops.governance.audit_records",
+        "modelops.governance.audit_chain",
+        "modelops.monitoring.decision_log",
+    )
+}
+"""What `resources` uses of a higher layer: the record formats the audit log and the decision
+log store and check."""
 LEAVES = ("names", "formatting", "settings", "provenance")
 
 

@@ -20,12 +20,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import polars as pl
 import pytest
 
 from modelops.governance.serving_switch import resume_scoring, stop_scoring
+from modelops.monitoring.decision_log import read_decisions
 from modelops.names import MODEL, SERVING_BUNDLE_PREFIX
 from modelops.resources.audit_sqlite import SqliteAuditLog
 from modelops.settings import Settings
@@ -45,6 +48,11 @@ class Service:
     settings: Settings
     example: dict
     printed: str
+    process: subprocess.Popen
+
+    def decisions(self) -> pl.DataFrame:
+        today = datetime.now(UTC).date()
+        return read_decisions(self.settings.decision_log_dir, UC, today).decisions
 
     @property
     def score_url(self) -> str:
@@ -97,14 +105,15 @@ def service(trained: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
         printed = log.read_text()
         curl = re.search(r"-d '(.*)'$", printed, re.MULTILINE)
         assert curl, printed
-        yield Service(url, trained, json.loads(curl.group(1)), printed)
+        yield Service(url, trained, json.loads(curl.group(1)), printed, process)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
 
 
 def _until(check: Callable[[], bool], seconds: float = 10 * POLL + 3) -> float:
@@ -155,6 +164,20 @@ def test_a_list_of_applications_is_answered_in_order(service: Service) -> None:
     assert answers[0]["probability"] == _answer(service)["probability"]
     assert answers[2]["decision"] == "refer"
     assert answers[2]["fallback_reason"].startswith("input failed validation: duration_months")
+
+
+def test_every_answer_is_in_the_decision_log_with_its_validated_inputs(
+    service: Service,
+) -> None:
+    changed = {**service.example, "application_id": "A-9", "age_years": -1}
+    body = service.score({"applications": [service.example, changed]}).json()
+    kept = service.decisions().filter(pl.col("request_id") == body["request_id"])
+    assert kept["decision_id"].to_list() == [a["decision_id"] for a in body["answers"]]
+    assert kept["probability"].to_list() == [a["probability"] for a in body["answers"]]
+    assert kept["model_version"].to_list() == ["1", "1"]
+    assert kept["application_id"].to_list() == [None, "A-9"]
+    assert json.loads(kept["inputs"][1])["age_years"] is None  # as validated
+    assert kept["fallback_reason"][1].startswith("input failed validation: age_years")
 
 
 def test_a_request_of_the_wrong_shape_gets_422_with_one_entry_per_field(service: Service) -> None:
@@ -329,3 +352,15 @@ def _load(service: Service, folder: Path, seconds: int) -> Callable[[], int]:
         return len(failures)
 
     return joined
+
+
+def test_a_killed_service_loses_no_decision_it_answered(service: Service) -> None:
+    """Last: SIGKILL right after the answers, then every answered decision is in the log."""
+    answered = []
+    for _ in range(30):
+        body = service.score({"applications": [service.example] * 3}).json()
+        answered += [a["decision_id"] for a in body["answers"]]
+    os.killpg(service.process.pid, signal.SIGKILL)
+    service.process.wait(timeout=10)
+    kept = set(service.decisions()["decision_id"].to_list())
+    assert set(answered) <= kept

@@ -26,6 +26,7 @@ from modelops.formatting import json_document
 from modelops.monitoring.history import performance_history as read_performance_history
 from modelops.monitoring.labelled_production import assemble_labelled_production
 from modelops.resources.alerts import AlertSink
+from modelops.resources.decision_store import DecisionLogStore
 from modelops.resources.source import DataSource
 from modelops.resources.storage import ArtifactStore
 from modelops.resources.tracking import ModelTracking
@@ -96,15 +97,20 @@ def label_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         store: ArtifactStore,
         tracking: ModelTracking,
         alerts: AlertSink,
+        decisions: DecisionLogStore,
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         from modelops.ml.realised_performance import (
             PERFORMANCE_FILE,
             measure_realised_performance,
         )
+        from modelops.monitoring.online_traffic import online_scores, with_online
 
         month = month_of(context.partition_key)
+        batch = store.read_table(uc, names.monthly(names.PREDICTIONS, month))
+        online = online_scores(decisions.month(uc, month), spec)
+        scored = with_online(batch.select(online.columns), online)
         measured = measure_realised_performance(
-            store.read_table(uc, names.monthly(names.PREDICTIONS, month)),
+            scored,
             store.read_table(uc, names.monthly(names.LABELS, month)),
             spec,
             month,
@@ -126,6 +132,7 @@ def label_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
                 "ks": summary.ks,
                 "release_auc": release if release is not None else float("nan"),
                 "labelled_rows": summary.labelled_rows,
+                "online_rows": online.height,
             },
         )
         floor = retraining.min_auc

@@ -37,6 +37,7 @@ from modelops.ml.batch_parsing import batch_facts, batch_filename, parse_batch
 from modelops.monitoring.history import drift_history as read_drift_history
 from modelops.resources.alerts import AlertSink
 from modelops.resources.audit_log import AuditLog
+from modelops.resources.decision_store import DecisionLogStore
 from modelops.resources.source import DataSource
 from modelops.resources.storage import ArtifactStore
 from modelops.spec import UseCaseSpec
@@ -287,17 +288,49 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         store: ArtifactStore,
         alerts: AlertSink,
         audit_log: AuditLog,
+        decisions: DecisionLogStore,
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        import polars as pl
+
+        from modelops.governance.champion import serving_champion
+        from modelops.governance.serving_switch import unavailable_reason
         from modelops.ml.monthly_drift import DRIFT_FILE, MonthlyDrift, measure_month_drift
+        from modelops.monitoring.online_traffic import (
+            online_features,
+            scored_decisions,
+            with_online,
+        )
 
         month = month_of(context.partition_key)
-        features = store.read_table(uc, names.monthly(names.PRODUCTION_FEATURES, month))
-        bundle = champion_bundle(store, audit_log, spec)
+        batch_features = store.read_table(uc, names.monthly(names.PRODUCTION_FEATURES, month))
+        online = decisions.month(uc, month, top_k=monitoring.reason_codes)
+        features = with_online(batch_features, online_features(online, spec))
+        try:
+            bundle = champion_bundle(store, audit_log, spec)
+        except Exception as exc:  # tampered or missing: the month was answered 'refer'
+            version = serving_champion(audit_log, spec) or "none"
+            summary = MonthlyDrift.not_measured(month, version, unavailable_reason(version, exc))
+            yield stored_report(
+                store,
+                key(names.MONTHLY_DRIFT),
+                names.monthly(names.MONTHLY_DRIFT, month),
+                {DRIFT_FILE: json_document(summary.model_dump())},
+                {"report": markdown(summary.note or ""), "model_version": version},
+            )
+            yield dg.AssetCheckResult(
+                check_name=DRIFT_CHECK,
+                asset_key=key(names.MONTHLY_DRIFT),
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=summary.note,
+            )
+            return
         if bundle is None:
             raise NoChampionError(
                 f"use case '{uc}', {month}: no champion model; drift compares a month with the "
                 "champion's training data (approve a challenger first)"
             )
+        online_rows = features.height - batch_features.height
         if features.height == 0:
             summary = MonthlyDrift.nothing_to_compare(month, bundle.model_version)
             files = {DRIFT_FILE: json_document(summary.model_dump())}
@@ -313,6 +346,9 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             scores = store.read_table(uc, names.monthly(names.PREDICTIONS, month)).get_column(
                 "score"
             )
+            if online_rows:
+                online_scores = scored_decisions(online).get_column("probability")
+                scores = pl.concat([scores, online_scores.cast(scores.dtype).alias("score")])
             measure = measure_month_drift(bundle, features, scores, spec, month)
             summary, table = measure.summary, measure.result.to_markdown()
             files = {
@@ -323,6 +359,7 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             text = f"{summary.headline()}\n\n{table}"
             psi = summary.score_psi
             metadata = {
+                "online_rows": online_rows,
                 "drifted_share": summary.drifted_share,
                 "score_psi": psi if psi is not None else float("nan"),
             }

@@ -5,6 +5,7 @@
     model_assets     -> trained_model -> evaluation_report;  drift_report
     release_assets   -> fairness_report -> release_gates -> model_release -> model_card
     monitoring_assets, label_assets (with a `monitoring` section): one partition per month
+    decision_assets (with a `monitoring` section): the online decision log, one partition a day
     jobs, monitoring sensors, freshness alerts
 
 Asset keys are `<use case>/<asset name>` (`modelops.names`), one Dagster group per use case.
@@ -18,6 +19,7 @@ import dagster as dg
 
 from modelops.defs.alert_sensors import freshness_alerts
 from modelops.defs.data_assets import data_assets
+from modelops.defs.decision_assets import decision_assets
 from modelops.defs.jobs import use_case_jobs
 from modelops.defs.label_assets import label_assets
 from modelops.defs.model_assets import model_assets
@@ -37,6 +39,7 @@ def use_case_definitions(spec: UseCaseSpec, policy: RiskPolicy) -> dg.Definition
         *release_assets(spec, policy),
         *monitoring_assets(spec),
         *label_assets(spec),
+        *decision_assets(spec),
     ]
     automation = [freshness_alerts(spec), *monitoring_sensors(spec)]
     return dg.Definitions(

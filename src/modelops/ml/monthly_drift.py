@@ -66,6 +66,26 @@ class MonthlyDrift(BaseModel):
             "quarantined (see production_quarantine)",
         )
 
+    @classmethod
+    def not_measured(cls, month: str, model_version: str, reason: str) -> MonthlyDrift:
+        """The champion's bundle cannot be read (tampered, missing): there is no reference
+        to compare with. Not a breach (retraining would not mend it); the month was answered
+        with the fallback and the owners were alerted by the scoring step."""
+        return cls(
+            month=month,
+            model_version=model_version,
+            rows=0,
+            drifted_share=0.0,
+            dataset_drift=False,
+            drifted_columns=[],
+            score_psi=None,
+            score_psi_band=None,
+            max_csi=None,
+            max_csi_column=None,
+            breach=False,
+            note=f"{month}: drift not measured: {reason}",
+        )
+
     def headline(self) -> str:
         """One line with a bar of the drifted share, for the UI above the per-column table."""
         filled = round(self.drifted_share * 20)

@@ -1,9 +1,9 @@
 """The resources of each target environment, chosen by `Settings.environment`.
 
 Assets, sensors and the operator commands only name the interfaces (`store`, `source`,
-`tracking`, `alerts`, `audit_log`); which implementation they get is decided here, once, so
-the same definitions run on a laptop, on GCP and on Kubernetes. Cloud clients are imported
-only when their environment is chosen.
+`tracking`, `alerts`, `audit_log`, `decisions`); which implementation they get is decided
+here, once, so the same definitions run on a laptop, on GCP and on Kubernetes. Cloud clients
+are imported only when their environment is chosen.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from modelops.resources.alerts import AlertSink, LocalAlerts, WebhookAlerts
 from modelops.resources.audit_log import AuditLog
 from modelops.resources.audit_postgres import PostgresAuditLog
 from modelops.resources.audit_sqlite import SqliteAuditLog
+from modelops.resources.decision_store import DecisionLogStore
 from modelops.resources.source import DataSource, LocalFileSource
 from modelops.resources.storage import ArtifactStore, LocalArtifactStore
 from modelops.resources.tracking import ModelTracking
@@ -32,6 +33,7 @@ class PlatformResources:
     tracking: ModelTracking
     alerts: AlertSink
     audit_log: AuditLog
+    decisions: DecisionLogStore
 
     def by_key(self) -> dict[str, dg.ConfigurableResource]:
         """The resources as `dg.Definitions(resources=...)` takes them."""
@@ -41,6 +43,7 @@ class PlatformResources:
             "tracking": self.tracking,
             "alerts": self.alerts,
             "audit_log": self.audit_log,
+            "decisions": self.decisions,
         }
 
 
@@ -62,7 +65,14 @@ def resources_for(settings: Settings) -> PlatformResources:
 
         assert settings.gcp is not None  # guaranteed by Settings.from_env
         store, source = gcp_resources(settings.gcp)
-    return PlatformResources(store, source, tracking, alerts_for(settings, audit_log), audit_log)
+    return PlatformResources(
+        store,
+        source,
+        tracking,
+        alerts_for(settings, audit_log),
+        audit_log,
+        DecisionLogStore(directory=str(settings.decision_log_dir)),
+    )
 
 
 def alerts_for(settings: Settings, audit_log: AuditLog | None = None) -> AlertSink:

@@ -2,8 +2,9 @@
 
 One `DecisionRecord` per answer (request id, time, use case, model version, application id,
 the inputs as validated, score, decision, reasons, outlier score and flag, fallback reason)
-appended with `DecisionLog.append` before the response is sent: a decision the client
-received is on disk. If the log cannot be written, the request gets 503 and no decision.
+appended with `DecisionLog.append` (`modelops.monitoring.decision_log`, which states the
+guarantee) before the response is sent. If the log cannot be written, the request gets 503
+and no decision.
 """
 
 from __future__ import annotations
@@ -25,13 +26,11 @@ DecisionWriter = Callable[
 """Keeps the decisions of one request before they are answered (the decision log)."""
 
 
-def decision_writer(settings: Settings, spec: UseCaseSpec) -> DecisionWriter | None:
-    """The writer for `spec`'s decision log (None where this platform has no decision log)."""
-    try:
-        from modelops.monitoring.decision_log import DecisionLog, DecisionRecord
-    except ImportError:
-        return None
-    log = DecisionLog(settings.decision_log_dir, spec.id)  # type: ignore[attr-defined]
+def decision_writer(settings: Settings, spec: UseCaseSpec) -> DecisionWriter:
+    """The writer for `spec`'s decision log, under `settings.decision_log_dir`."""
+    from modelops.monitoring.decision_log import DecisionLog, DecisionRecord
+
+    log = DecisionLog(settings.decision_log_dir, spec.id, fsync=settings.decision_log_fsync)
 
     def write(
         request_id: str,
@@ -52,7 +51,7 @@ def decision_writer(settings: Settings, spec: UseCaseSpec) -> DecisionWriter | N
                     inputs=read.values,
                     probability=answer.probability,
                     decision=answer.decision,
-                    reasons=[(r.feature, r.contribution) for r in answer.reasons],
+                    reasons=tuple((r.feature, r.contribution) for r in answer.reasons),
                     outlier_score=answer.outlier_score,
                     outlier_flag=answer.outlier_flag,
                     fallback_reason=answer.fallback_reason,
