@@ -11,7 +11,6 @@ the fallback answer (as a batch row would), and nothing a client sends can raise
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -29,8 +28,8 @@ from modelops.ml.scoring.applications import ApplicationAnswer, fallback_answer
 from modelops.serving.champion_watch import ChampionWatch, ServingState
 from modelops.serving.decisions import DecisionWriter, decision_writer
 from modelops.serving.metrics import CONTENT_TYPE, MODEL_ERROR, ServingMetrics
+from modelops.serving.request_body import MAX_PROBLEMS, RequestRefused, applications_of, read_body
 from modelops.serving.request_model import (
-    MAX_APPLICATIONS,
     DecisionAnswer,
     ErrorResponse,
     FieldError,
@@ -39,10 +38,6 @@ from modelops.serving.request_model import (
 )
 from modelops.spec import UseCaseSpec
 
-MAX_BODY_BYTES = 4 * 1024 * 1024
-"""A larger body is refused with 413 before it is parsed."""
-MAX_PROBLEMS = 200
-"""Field problems listed in a 422 (a body of thousands of unknown keys gets the first ones)."""
 _log = logging.getLogger("modelops.serving")
 
 
@@ -72,11 +67,6 @@ class _Counting:
             route = scope.get("route")
             endpoint = getattr(route, "path", "other")
             self.metrics.observe_request(endpoint, status, time.perf_counter() - started)
-
-
-class RequestRefused(Exception):
-    def __init__(self, status: int, detail: list[FieldError] | str) -> None:
-        self.status, self.detail = status, detail
 
 
 def create_app(
@@ -128,7 +118,7 @@ def create_app(
         `{"applications": [...]}`; the answer is always `{"request_id", "answers": [...]}`,
         one answer per application, in order."""
         try:
-            records = _records(await _body(request))
+            records = applications_of(await read_body(request))
             reads = [reader.read(r) for r in records]
             problems = [
                 FieldError(application=i, field=p.field, kind=p.kind, problem=p.message)
@@ -194,54 +184,6 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
-
-
-async def _body(request: Request) -> object:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise RequestRefused(413, f"body larger than {MAX_BODY_BYTES} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise RequestRefused(413, f"body larger than {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-    try:
-        return json.loads(b"".join(chunks))
-    except (ValueError, RecursionError) as exc:
-        raise RequestRefused(400, f"body is not JSON: {str(exc)[:120]}") from None
-
-
-def _records(body: object) -> list[Mapping[str, object]]:
-    """The applications of a body: one object, or `{"applications": [objects]}`."""
-    if not isinstance(body, dict):
-        raise RequestRefused(422, _request_problem("body", "expected a JSON object"))
-    if "applications" not in body:
-        return [body]
-    listed = body["applications"]
-    if len(body) != 1:
-        extra = sorted(k for k in body if k != "applications")[0]
-        raise RequestRefused(
-            422, _request_problem(str(extra)[:80], "not allowed beside 'applications'")
-        )
-    if not isinstance(listed, list) or not listed:
-        raise RequestRefused(422, _request_problem("applications", "expected a non-empty list"))
-    if len(listed) > MAX_APPLICATIONS:
-        raise RequestRefused(
-            413, f"{len(listed)} applications; at most {MAX_APPLICATIONS} per request"
-        )
-    wrong = [
-        FieldError(application=i, field="application", kind="type", problem="expected an object")
-        for i, item in enumerate(listed)
-        if not isinstance(item, dict)
-    ]
-    if wrong:
-        raise RequestRefused(422, wrong)
-    return listed
-
-
-def _request_problem(field: str, problem: str) -> list[FieldError]:
-    return [FieldError(application=0, field=field, kind="request", problem=problem)]
 
 
 def _answers(
