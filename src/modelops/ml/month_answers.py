@@ -16,18 +16,19 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from modelops.ml.scoring import fallback_predictions
+from modelops.ml.scoring.fallback_reasons import (
+    INVALID_INPUT,
+    MODEL_ERROR,
+    MODEL_UNAVAILABLE,
+    NO_CHAMPION,
+)
 from modelops.spec import UseCaseSpec
 from modelops.spec.columns import ROW_ID
 
 if TYPE_CHECKING:
     from modelops.ml.serving_bundle import ServingBundle
 
-NO_CHAMPION = "no champion model to score with"
-MODEL_UNAVAILABLE = "model unavailable"
-"""Prefix of the reason when the champion's bundle cannot be loaded (integrity, store)."""
-MODEL_ERROR = "model error"
-"""Prefix of the reason when the loaded model fails on the month's rows."""
-INVALID_INPUT = "input failed validation"
+__all__ = ["INVALID_INPUT", "MODEL_ERROR", "MODEL_UNAVAILABLE", "NO_CHAMPION", "answer_month"]
 _MAX_CAUSE = 300
 
 

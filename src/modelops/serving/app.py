@@ -25,9 +25,10 @@ from fastapi.responses import JSONResponse, Response
 
 from modelops.ml.scoring.application_fields import ApplicationReader, ReadApplication
 from modelops.ml.scoring.applications import ApplicationAnswer, fallback_answer
+from modelops.ml.scoring.fallback_reasons import MODEL_ERROR
 from modelops.serving.champion_watch import ChampionWatch, ServingState
 from modelops.serving.decisions import DecisionWriter, decision_writer
-from modelops.serving.metrics import CONTENT_TYPE, MODEL_ERROR, ServingMetrics
+from modelops.serving.metrics import CONTENT_TYPE, ServingMetrics
 from modelops.serving.request_body import MAX_PROBLEMS, RequestRefused, applications_of, read_body
 from modelops.serving.request_model import (
     DecisionAnswer,

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING
 
 from modelops.governance.audit_records import AuditEvent
 from modelops.governance.champion import bundle_problem, load_serving_bundle, serving_champion
-from modelops.governance.serving_switch import StopState, current_stop
+from modelops.governance.serving_switch import SCORING_FALLBACK, StopState, current_stop
 from modelops.ml.scoring.applications import ApplicationScorer
-from modelops.serving.metrics import MODEL_UNAVAILABLE, NO_CHAMPION
+from modelops.ml.scoring.fallback_reasons import MODEL_UNAVAILABLE, NO_CHAMPION
 from modelops.settings import redact
 
 if TYPE_CHECKING:
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from modelops.resources.storage import ArtifactStore
     from modelops.spec import UseCaseSpec
 
-SCORING_FALLBACK = "scoring_fallback"
 _log = logging.getLogger("modelops.serving")
 
 

@@ -11,6 +11,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from modelops.governance.serving_switch import STOPPED_REASON_PREFIX
+from modelops.ml.scoring.fallback_reasons import (
+    INVALID_INPUT,
+    MODEL_ERROR,
+    MODEL_UNAVAILABLE,
+    NO_CHAMPION,
+)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENCY_BUCKETS = (
@@ -31,10 +37,6 @@ LATENCY_BUCKETS = (
 )
 """Seconds: sub-millisecond buckets, since one application is answered in well under 1 ms."""
 
-MODEL_UNAVAILABLE = "model unavailable"
-NO_CHAMPION = "no champion model to score with"
-MODEL_ERROR = "model error"
-INVALID_INPUT = "input failed validation"
 _KINDS = (
     (STOPPED_REASON_PREFIX, "stopped"),
     (MODEL_UNAVAILABLE, "model_unavailable"),

@@ -21,6 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from modelops.ml.scoring.fallback_reasons import INVALID_INPUT
 from modelops.spec import Column, UseCaseSpec
 
 Value = str | int | float | bool | None
@@ -65,9 +66,7 @@ class ReadApplication:
         """The fallback reason, in the words of a quarantined batch row."""
         if not self.problems:
             return None
-        return "input failed validation: " + "; ".join(
-            f"{p.field}: {p.message}" for p in self.problems
-        )
+        return f"{INVALID_INPUT}: " + "; ".join(f"{p.field}: {p.message}" for p in self.problems)
 
 
 def application_fields(spec: UseCaseSpec) -> tuple[ApplicationField, ...]:
