@@ -1,0 +1,133 @@
+"""The same 1,000 applications through every door give the same answers: the online service
+(a real `modelops serve` process, one request of 1,000 applications), the version's MLflow
+pyfunc package, its ONNX graph and the monthly batch door (`score_table` on the validated
+feature table). Probabilities agree within 1e-5, decisions exactly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import mlflow
+import numpy as np
+import polars as pl
+import pytest
+
+from modelops.governance.champion import champion_bundle
+from modelops.ml.features import build_features
+from modelops.ml.packages.onnx_package import onnx_probabilities
+from modelops.ml.scoring.applications import ApplicationScorer
+from modelops.ml.validation import validate_batch
+from modelops.operator import Platform
+from modelops.resources.package_logging import ONNX_ARTIFACT_TAG, PYFUNC_TAG
+from modelops.settings import Settings
+from modelops.spec.columns import ROW_ID
+from support import GERMAN_DATA, copy_german_spec, make_settings
+from support.mlflow_server import free_port
+from support.platform_cli import cli, platform_env
+
+UC = "german_credit"
+TOLERANCE = 1e-5
+
+
+@pytest.fixture(scope="module")
+def champion(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("doors")
+    copy_german_spec(root / "specs")
+    settings = make_settings(root, root / "specs")
+    assert cli(settings, "run", "-u", UC, env={"MODELOPS_ACTOR": "dev@bank.example"}).code == 0
+    approve = ("--by", "val@bank.example", "--role", "model_validator", "--reason", "VR-1")
+    assert cli(settings, "approve", "-u", UC, *approve).code == 0
+    return settings
+
+
+@pytest.fixture(scope="module")
+def applications(champion: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The German credit file as 1,000 applications (spec names, categories as text), and
+    its validated feature table as the batch door scores it."""
+    spec = Platform(champion).spec(UC)
+    valid = validate_batch(pl.read_csv(GERMAN_DATA), spec, labelled=False).valid
+    fields = [c.name for c in spec.data_schema.columns if c.name != spec.target.column]
+    raw = valid.select(fields).with_columns(pl.col(pl.Enum).cast(pl.String))
+    return raw, build_features(valid, spec, with_label=False)
+
+
+def _service_answers(settings: Settings, records: list[dict]) -> list[dict]:
+    port = free_port()
+    env = {**os.environ, **platform_env(settings)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "modelops.cli", "serve", "-u", UC, "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, "the service exited"
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        reply = httpx.post(f"{url}/v1/{UC}/score", json={"applications": records}, timeout=60)
+        assert reply.status_code == 200, reply.text
+        return reply.json()["answers"]
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+
+
+def test_service_pyfunc_onnx_and_batch_give_the_same_answers(champion, applications):
+    platform = Platform(champion)
+    spec = platform.spec(UC)
+    raw, features = applications
+    assert raw.height == 1000
+    records = raw.to_dicts()
+
+    online = _service_answers(champion, records)
+    service_p = np.array([a["probability"] for a in online])
+    service_d = [a["decision"] for a in online]
+    assert all(a["fallback_reason"] is None and a["model_version"] == "1" for a in online)
+
+    resources = platform.resources
+    bundle = champion_bundle(resources.store, resources.audit_log, spec)
+    batch = ApplicationScorer(bundle, spec).score_table(features, scored_at=datetime.now(UTC))
+    assert batch[ROW_ID].to_list() == features[ROW_ID].to_list()
+
+    uri = platform.tracking.tracking_uri
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    tags = mlflow.MlflowClient().get_model_version(spec.registered_model_name, "1").tags
+    packaged = mlflow.pyfunc.load_model(tags[PYFUNC_TAG]).predict(raw.to_pandas())
+    with tempfile.TemporaryDirectory() as tmp:
+        graph = Path(mlflow.artifacts.download_artifacts(tags[ONNX_ARTIFACT_TAG], dst_path=tmp))
+        onnx_p = onnx_probabilities(graph.read_bytes(), features, spec)
+
+    batch_p = batch["score"].to_numpy()
+    for name, other in [
+        ("pyfunc", packaged["probability"].to_numpy(dtype=float)),
+        ("onnx", onnx_p),
+        ("batch", batch_p),
+    ]:
+        assert np.max(np.abs(service_p - other)) <= TOLERANCE, name
+    threshold = spec.evaluation.operating_threshold
+    assert service_d == list(packaged["decision"]) == batch["decision"].to_list()
+    assert service_d == ["refer" if p >= threshold else "accept" for p in onnx_p]
+    service_reasons = [[r["feature"] for r in a["reasons"]] for a in online]
+    batch_reasons = [
+        [r for r in row if r is not None]
+        for row in batch.select("reason_1", "reason_2", "reason_3").iter_rows()
+    ]
+    assert service_reasons == batch_reasons
