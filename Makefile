@@ -7,7 +7,7 @@ export DAGSTER_HOME := $(CURDIR)/.modelops/dagster
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SYNC := $(UV) sync --frozen --compile-bytecode
 
-.PHONY: setup run serve test test-fast lint format ui mlflow-ui validate demo demo-ui demo-mlflow-ui benchmark clean
+.PHONY: setup run serve test test-fast lint format ui mlflow-ui validate demo demo-ui demo-mlflow-ui benchmark benchmark-serving clean
 
 setup:                 ## install the locked environment and create the local Dagster instance
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -59,6 +59,9 @@ mlflow-ui: setup       ## the MLflow UI on http://127.0.0.1:5000
 
 benchmark: setup       ## Dagster vs bare script at 100k and 1M rows (takes a while)
 	$(UV) run --frozen python benchmarks/pipeline_overhead.py --rows 100000 1000000
+
+benchmark-serving: setup  ## One online decision: core vs sklearn/pyfunc/ONNX, then HTTP under wrk
+	$(UV) run --frozen python benchmarks/serving_latency.py
 
 clean:                 ## remove local state (instance, MLflow store, datasets)
 	rm -rf .modelops

@@ -261,6 +261,8 @@ def test_kubernetes_objects_match_the_api_schema(
         "ConfigMap": kubernetes.client.V1ConfigMap,
         "Secret": kubernetes.client.V1Secret,
         "ServiceAccount": kubernetes.client.V1ServiceAccount,
+        "HorizontalPodAutoscaler": kubernetes.client.V2HorizontalPodAutoscaler,
+        "PersistentVolumeClaim": kubernetes.client.V1PersistentVolumeClaim,
     }
     for (kind, name), doc in manifests.items():
         if kind == "Kustomization":
@@ -285,7 +287,7 @@ def test_deployment_containers_have_image_ports_and_probes(
             ports = {p["name"]: p["containerPort"] for p in container["ports"]}
             for probe in ("readinessProbe", "livenessProbe"):
                 check = container[probe]["httpGet"]
-                assert check["path"] == "/health"
+                assert check["path"] in {"/health", "/healthz", "/readyz"}  # MLflow, serving
                 assert check["port"] in ports or check["port"] in ports.values()
             assert container["securityContext"]["allowPrivilegeEscalation"] is False
 
@@ -338,6 +340,8 @@ def _env_sources(
     """Every variable a container gets and where from; references must resolve."""
     sources: dict[str, str] = {}
     for source in container.get("envFrom", []):
+        if "configMapRef" not in source:
+            continue  # a whole Secret (deploy/config/modelops-secrets.template.yaml)
         config_map = manifests[("ConfigMap", source["configMapRef"]["name"])]
         sources.update(dict.fromkeys(config_map["data"], "configmap"))
     for var in container.get("env", []):

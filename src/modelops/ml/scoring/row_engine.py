@@ -24,6 +24,11 @@ from modelops.ml.scoring.blocks import CategoricalBlock, NumericBlock
 from modelops.ml.scoring.compiled import CompiledPreprocess, compiled_preprocess, encode
 from modelops.ml.scoring.outliers import OutlierModel
 from modelops.ml.scoring.reasons import ReasonCodes
+from modelops.ml.scoring.row_expressions import (
+    RowExpression,
+    feature_value,
+    verified_row_expression,
+)
 from modelops.ml.training import MISSING_CATEGORY
 from modelops.spec import UseCaseSpec
 from modelops.spec.columns import ROW_ID
@@ -67,6 +72,7 @@ class RowEngine:
             (f.name, f.kind, pl.sql_expr(f.expression).alias(f.name))
             for f in spec.features.engineered
         ]
+        self._row_expressions: tuple[object, list[RowExpression] | None] = (None, None)
 
     @classmethod
     def build(
@@ -89,6 +95,12 @@ class RowEngine:
         expressions as the batch features (one small frame for all rows)."""
         if not self._engineered or not rows:
             return [dict(r) for r in rows]
+        fast = self._compiled_expressions(dtypes)
+        if fast is not None:
+            try:
+                return [self._with_compiled(row, fast) for row in rows]
+            except Exception:  # an unexpected value: polars decides, as for the batch
+                pass
         frame = pl.DataFrame(
             {name: [r.get(name) for r in rows] for name in dtypes},
             schema=dtypes,
@@ -106,6 +118,26 @@ class RowEngine:
                 merged[name] = value
             out.append(merged)
         return out
+
+    def _compiled_expressions(self, dtypes: dict[str, pl.DataType]) -> list[RowExpression] | None:
+        """Every engineered expression as a verified Python closure (`row_expressions`), or
+        None when any is outside the compiled subset; built once per `dtypes` mapping."""
+        known, compiled = self._row_expressions
+        if known is not dtypes:
+            samples = {c.name: c.allowed for c in self.spec.data_schema.columns if c.allowed}
+            found = [
+                verified_row_expression(f.expression, f.kind, dtypes, samples)
+                for f in self.spec.features.engineered
+            ]
+            compiled = None if any(f is None for f in found) else found  # type: ignore[assignment]
+            self._row_expressions = (dtypes, compiled)
+        return compiled
+
+    def _with_compiled(self, row: Row, expressions: list[RowExpression]) -> Row:
+        merged = dict(row)
+        for (name, kind, _), expression in zip(self._engineered, expressions, strict=True):
+            merged[name] = feature_value(expression(row), kind)
+        return merged
 
     # Scoring -----------------------------------------------------------------------------
 
