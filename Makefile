@@ -13,7 +13,9 @@ setup:                 ## install the locked environment and create the local Da
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
 	$(SYNC)
 	$(UV) run --frozen modelops init
-	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null || true; }
+	@# wrk (Debian's load generator) for the serving tests and benchmark; root only (CI), else skipped
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get install -y -qq wrk >/dev/null 2>&1 \
+		|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1; }; } || true; }
 
 run: setup             ## materialize every use case on the embedded default, print a summary
 	$(UV) run --frozen modelops run
