@@ -2,8 +2,9 @@
 
     decision log files (every worker, every pod) -> online_decisions/<day>
 
-Reading a day stores its decisions as a table (a version per materialization, like every
-table) and deletes the days older than the spec's `serving.decision_log_retention_days`. The
+Each night (00:30 UTC, the automation sensor) the closed day before is read: its decisions
+are stored as a table (a version per materialization, like every table) and the days older
+than the spec's `serving.decision_log_retention_days` are deleted. The
 monthly drift and realised performance read the month's decisions directly, so they cover
 online traffic whether or not this asset ran.
 
@@ -22,6 +23,9 @@ from modelops.resources.decision_store import DecisionLogStore
 from modelops.resources.storage import ArtifactStore
 from modelops.spec import UseCaseSpec
 
+DAILY_CRON = "30 0 * * *"
+"""00:30 UTC: the day before is closed (a decision is logged before it is answered)."""
+
 
 def decision_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
     """The online decisions asset of a use case with a `monitoring` section (else none)."""
@@ -37,7 +41,10 @@ def decision_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         partitions_def=dg.DailyPartitionsDefinition(
             start_date=f"{spec.monitoring.start_month}-01",
             timezone=PARTITION_TIMEZONE,
-            end_offset=1,
+        ),
+        # Yesterday's (complete) day, every night: stores it and applies the retention.
+        automation_condition=dg.AutomationCondition.on_cron(
+            DAILY_CRON, cron_timezone=PARTITION_TIMEZONE
         ),
         owners=spec.owners.dagster_owners,
         kinds={"polars"},

@@ -9,9 +9,11 @@ and only then sends the response. The guarantee:
 - once `append` returns, the lines are in the kernel: a service killed at any point after
   (SIGKILL included) loses no decision it answered;
 - with `fsync=True` (`MODELOPS_DECISION_LOG_FSYNC=1`) they are also on the disk, which
-  survives a host crash, at the cost docs/performance.md measures;
+  survives a host crash, at the cost docs/serving.md measures;
 - a process killed *during* the write leaves at most one torn last line, which the reader
-  skips and counts (that request was never answered).
+  skips and counts (that request was never answered);
+- a failed write (disk full) raises, so the service answers 503, and the next append starts
+  on a fresh line: only the refused request's line can be torn.
 
 Days older than the spec's `serving.decision_log_retention_days` are deleted by
 `prune_decisions` (the Dagster asset of online decisions calls it).
@@ -31,10 +33,21 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator
 
 Value = str | int | float | bool | None
 DAY_FORMAT = "%Y-%m-%d"
+
+
+class LoggedReason(BaseModel):
+    """A reason code as kept: the fields of `modelops.ml.scoring.applications.ReasonCode`
+    (not imported: reading the log must not load the scoring core's ML libraries into the
+    Dagster code location)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    feature: str
+    contribution: float
 
 
 class DecisionRecord(BaseModel):
@@ -43,8 +56,8 @@ class DecisionRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     request_id: str
-    decision_id: str
-    decided_at: datetime
+    decided_at: AwareDatetime
+    """When the answer was made; kept in UTC (the day folder is the UTC day)."""
     use_case: str
     model_version: str | None
     application_id: str | None
@@ -52,11 +65,33 @@ class DecisionRecord(BaseModel):
     """The application as validated (a value that broke the contract is null)."""
     probability: float | None
     decision: str
-    reasons: tuple[tuple[str, float], ...] = ()
-    """(feature, contribution to the log-odds), strongest first."""
+    reasons: tuple[LoggedReason, ...] = ()
+    """Strongest first: the feature and its push on the log-odds."""
     outlier_score: float | None = None
     outlier_flag: bool | None = None
     fallback_reason: str | None = None
+    decision_id: str | None = None
+    """`<request_id>-<index>`: the answer's key when a request carries several applications."""
+
+    @field_validator("reasons", mode="before")
+    @classmethod
+    def _reason_codes(cls, value: object) -> object:
+        """Accepts the scoring core's `ReasonCode`s or `(feature, contribution)` pairs."""
+        if not isinstance(value, list | tuple):
+            return value
+        return tuple(
+            {"feature": r[0], "contribution": r[1]}
+            if isinstance(r, list | tuple) and len(r) == 2
+            else {"feature": r.feature, "contribution": r.contribution}
+            if hasattr(r, "feature") and hasattr(r, "contribution")
+            else r
+            for r in value
+        )
+
+    @field_validator("decided_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
 
 
 class DecisionLog:
@@ -69,6 +104,7 @@ class DecisionLog:
         self._lock = threading.Lock()
         self._day: str | None = None
         self._fd: int | None = None
+        self._torn = False
 
     def append(self, records: Sequence[DecisionRecord]) -> None:
         """Write every record before returning (raises OSError when it cannot: the caller
@@ -82,12 +118,16 @@ class DecisionLog:
         with self._lock:
             for day, lines in by_day.items():
                 fd = self._file(day)
-                data = b"".join(lines)
-                while data:
+                # After a failed write (disk full) the file may end mid-line: start on a
+                # fresh line, so only the unanswered request's line is torn.
+                data = (b"\n" if self._torn else b"") + b"".join(lines)
+                self._torn = True
+                while data:  # one write in practice; a short write continues the same lines
                     written = os.write(fd, data)
                     data = data[written:]
                 if self.fsync:
                     os.fsync(fd)
+                self._torn = False
 
     def close(self) -> None:
         with self._lock:
@@ -103,6 +143,7 @@ class DecisionLog:
             folder.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(folder / self._name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
             self._day = day
+            self._torn = False
         return self._fd
 
 
@@ -143,21 +184,25 @@ def read_decisions(directory: Path, use_case: str, day: date, *, top_k: int = 3)
     rows: list[dict[str, object]] = []
     torn = 0
     for file in files:
-        for line in file.read_bytes().splitlines():
-            if not line.strip():
-                continue
-            try:
-                record = DecisionRecord.model_validate_json(line)
-            except ValueError:
-                torn += 1
-                continue
-            rows.append(_row(record, top_k))
+        with file.open("rb") as lines:
+            for line in lines:
+                if not line.strip():
+                    continue
+                try:
+                    record = DecisionRecord.model_validate_json(line)
+                except ValueError:  # a torn line: its writer was killed while writing
+                    torn += 1
+                    continue
+                rows.append(_row(record, top_k))
     frame = pl.DataFrame(rows, schema=decision_schema(top_k), orient="row")
-    return DecisionDay(frame.sort("decided_at", "decision_id"), torn, len(files))
+    return DecisionDay(frame.sort("decided_at", "decision_id", nulls_last=True), torn, len(files))
 
 
 def _row(record: DecisionRecord, top_k: int) -> dict[str, object]:
-    reasons = list(record.reasons[:top_k]) + [(None, None)] * (top_k - len(record.reasons))
+    reasons: list[tuple[str | None, float | None]] = [
+        (r.feature, r.contribution) for r in record.reasons[:top_k]
+    ]
+    reasons += [(None, None)] * (top_k - len(reasons))
     return {
         "decision_id": record.decision_id,
         "request_id": record.request_id,

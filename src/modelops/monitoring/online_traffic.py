@@ -61,7 +61,10 @@ def online_scores(decisions: pl.DataFrame, spec: UseCaseSpec) -> pl.DataFrame:
 
 
 def with_online(batch: pl.DataFrame, online: pl.DataFrame) -> pl.DataFrame:
-    """The batch's rows then the online rows, in the batch's columns and types."""
+    """The batch's rows then the online rows, in the batch's columns and types. An online
+    value the batch's type cannot hold (an application id `A-17` where the batch's ids are
+    integers) becomes null rather than failing the month: that row then joins no label."""
     if online.height == 0:
         return batch
-    return pl.concat([batch, online.select(batch.columns).cast(batch.schema)], how="vertical")
+    typed = online.select(batch.columns).cast(dict(batch.schema), strict=False)
+    return pl.concat([batch, typed], how="vertical")

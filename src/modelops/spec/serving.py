@@ -3,14 +3,15 @@ the service makes are kept."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field
+from pydantic import StrictInt, field_validator
 
 from modelops.spec.base import SpecModel
 
 MIN_RETENTION_DAYS = 183
 """Banks keep credit decisions at least six months; shorter retention is refused."""
+MAX_RETENTION_DAYS = 36_600
 
 
 class Serving(SpecModel):
@@ -19,11 +20,18 @@ class Serving(SpecModel):
     fallback_decision: Literal["refer"] = "refer"
     """The answer when the model gives no score (stopped, unavailable, invalid input): a
     person decides. The only value today: the model never declines on its own."""
-    decision_log_retention_days: Annotated[
-        int,
-        Field(
-            ge=MIN_RETENTION_DAYS,
-            le=36_600,
-            description="days every online decision is kept (at least 183: six months)",
-        ),
-    ] = 400
+    decision_log_retention_days: StrictInt = 400
+    """Days every online decision is kept in the decision log; older days are deleted by the
+    daily `online_decisions` asset (after it stored them as a table)."""
+
+    @field_validator("decision_log_retention_days")
+    @classmethod
+    def _at_least_six_months(cls, days: int) -> int:
+        if days < MIN_RETENTION_DAYS:
+            raise ValueError(
+                f"must be at least {MIN_RETENTION_DAYS} days: banks keep decisions at least "
+                "6 months"
+            )
+        if days > MAX_RETENTION_DAYS:
+            raise ValueError(f"must be at most {MAX_RETENTION_DAYS} days (100 years)")
+        return days
