@@ -11,6 +11,7 @@ the fallback answer (as a batch row would), and nothing a client sends can raise
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -40,6 +41,9 @@ from modelops.serving.request_model import (
 from modelops.spec import UseCaseSpec
 
 _log = logging.getLogger("modelops.serving")
+STARTUP_WAIT_SECONDS = 10.0
+"""How long a request waits for a starting worker's first look at the audit log before it is
+answered 'model unavailable: the service is starting'."""
 
 
 class _Counting:
@@ -130,6 +134,10 @@ def create_app(
                 raise RequestRefused(422, problems[:MAX_PROBLEMS])
         except RequestRefused as refused:
             return _error(refused.status, refused.detail)
+        if not watch.ready:  # a worker still starting: wait for its first poll, briefly
+            await asyncio.get_running_loop().run_in_executor(
+                None, watch.wait_ready, STARTUP_WAIT_SECONDS
+            )
         state = watch.state  # read once: the whole request is answered by one state
         request_id = uuid.uuid4().hex
         answers = [

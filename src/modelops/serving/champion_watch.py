@@ -59,6 +59,8 @@ class ServingState:
             return self.stop.fallback_reason
         if self.unavailable is not None:
             return f"{MODEL_UNAVAILABLE}: {self.unavailable}"
+        if not self.polled:
+            return f"{MODEL_UNAVAILABLE}: the service is starting (first look at the audit log)"
         if self.champion is None or self.scorer is None:
             return NO_CHAMPION
         return None
@@ -102,7 +104,13 @@ class ChampionWatch:
         self._loaded: ApplicationScorer | None = None
         self._log_failures = 0
         self._halt = threading.Event()
+        self._first_poll = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait for the first look at the log (a request that reaches a worker still
+        starting is answered by the champion, not by a 'starting' fallback)."""
+        return self._first_poll.wait(timeout)
 
     @property
     def ready(self) -> bool:
@@ -145,6 +153,7 @@ class ChampionWatch:
             self._log_failures = 0
             after = self._state_for(version, stop)
         self.state = after  # the swap: one reference assignment
+        self._first_poll.set()
         self._report(before, after)
         return after
 
