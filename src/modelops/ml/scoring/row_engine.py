@@ -147,8 +147,13 @@ class RowEngine:
             weights, intercept = self._linear
             margin = np.asarray(matrix @ weights).ravel() + intercept
             scores = 1.0 / (1.0 + np.exp(-margin))
-        else:
-            scores = np.asarray(self.model.predict_proba(matrix)[:, 1], dtype=np.float64)
+        else:  # the model sees the format it was fitted on
+            fitted_on = (
+                sparse.csr_matrix(matrix)
+                if self.compiled is not None and self.compiled.sparse_output
+                else matrix
+            )
+            scores = np.asarray(self.model.predict_proba(fitted_on)[:, 1], dtype=np.float64)
         return RowScores(
             scores=scores,
             contributions=np.atleast_2d(self.reasons.contributions(matrix)),
@@ -164,7 +169,7 @@ class RowEngine:
             line = out[i]
             for write in self._encoders:
                 write(row, line)
-        return sparse.csr_matrix(out) if self.compiled.sparse_output else out
+        return out  # dense: a dot product needs no sparse structure for a few rows
 
     def _outlier_score(self, row: Row) -> float:
         model = self.outliers
