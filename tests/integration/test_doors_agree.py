@@ -131,3 +131,12 @@ def test_service_pyfunc_onnx_and_batch_give_the_same_answers(champion, applicati
         for row in batch.select("reason_1", "reason_2", "reason_3").iter_rows()
     ]
     assert service_reasons == batch_reasons
+    service_pushes = [r["contribution"] for a in online for r in a["reasons"]]
+    batch_pushes = [
+        v
+        for row in batch.select("reason_1_contribution", "reason_2_contribution",
+                                "reason_3_contribution").iter_rows()
+        for v in row
+        if v is not None
+    ]  # fmt: skip
+    assert np.allclose(service_pushes, batch_pushes, rtol=0, atol=1e-9)

@@ -192,7 +192,8 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             monitoring,
         ),
         description="One answer per application: model version, score, decision, reason "
-        "codes, outlier flag. Quarantined applications are answered 'refer'.",
+        "codes with their contributions, outlier flag. Quarantined applications, and every "
+        "application of a stopped or unavailable model, are answered 'refer' with the reason.",
         freshness_policy=dg.FreshnessPolicy.time_window(
             fail_window=spec.freshness.predictions_max_age
         ),

@@ -61,6 +61,9 @@ def test_one_application_at_a_time_gives_the_batch_doors_answers(
         assert answer.decision == row["decision"]
         expected = [row[f"reason_{k}"] for k in (1, 2, 3) if row[f"reason_{k}"] is not None]
         assert [r.feature for r in answer.reasons] == expected
+        pushes = [row[f"reason_{k}_contribution"] for k in range(1, len(expected) + 1)]
+        for reason, push in zip(answer.reasons, pushes, strict=True):
+            assert math.isclose(reason.contribution, push, abs_tol=1e-9)
         assert all(r.contribution > 0 for r in answer.reasons)
         assert math.isclose(answer.outlier_score, row["outlier_score"], abs_tol=1e-12)
         if i < len(singles):  # alone or in a list: the same answer (to BLAS rounding)

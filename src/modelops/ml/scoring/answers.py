@@ -40,6 +40,7 @@ def prediction_schema(top_k: int = 3) -> pl.Schema:
             "score": pl.Float64,
             "decision": pl.String,
             **{f"reason_{i}": pl.String for i in range(1, top_k + 1)},
+            **{f"reason_{i}_contribution": pl.Float64 for i in range(1, top_k + 1)},
             "outlier_score": pl.Float64,
             "outlier_flag": pl.Boolean,
             "scored_at": pl.Datetime("us", "UTC"),
@@ -61,7 +62,8 @@ def score_batch(
     fast_transform: bool = True,
 ) -> pl.DataFrame:
     """One answer per row of a feature table (`build_features(..., with_label=False)`), in
-    its order: see `prediction_schema`.
+    its order: see `prediction_schema` (the top reasons and their contributions to the
+    log-odds, as every door gives them).
 
     `decision` is `refer` when the score is at or above `threshold` (or missing), `accept`
     otherwise; `outlier_flag` is `outlier_score >= outliers.threshold` and does not change the
@@ -89,13 +91,14 @@ def score_batch(
     for part in features.iter_slices(training.SCORING_BATCH_ROWS):
         matrix = encode(pipeline, part, spec, compiled)
         scores = model.predict_proba(matrix)[:, 1]
-        top = reasons.top_reasons(reasons.contributions(matrix), top_k)
+        top, pushes = reasons.top_reason_columns(reasons.contributions(matrix), top_k)
         parts.append(
             pl.DataFrame(
                 [
                     part.get_column(ROW_ID).cast(pl.Int64),
                     pl.Series("score", scores, dtype=pl.Float64),
                     *top,
+                    *pushes,
                     outliers.score(part).alias("outlier_score"),
                 ]
             )
@@ -113,6 +116,7 @@ def score_batch(
         .otherwise(pl.lit(REFER))
         .alias("decision"),
         *[f"reason_{i}" for i in range(1, top_k + 1)],
+        *[f"reason_{i}_contribution" for i in range(1, top_k + 1)],
         "outlier_score",
         (pl.col("outlier_score") >= outliers.threshold).alias("outlier_flag"),
         pl.lit(stamp, dtype=pl.Datetime("us", "UTC")).alias("scored_at"),
@@ -150,6 +154,10 @@ def fallback_predictions(
             pl.lit(REFER).alias("decision"),
             "reason_1",
             *[pl.lit(None, dtype=pl.String).alias(f"reason_{i}") for i in range(2, top_k + 1)],
+            *[
+                pl.lit(None, dtype=pl.Float64).alias(f"reason_{i}_contribution")
+                for i in range(1, top_k + 1)
+            ],
             pl.lit(None, dtype=pl.Float64).alias("outlier_score"),
             pl.lit(None, dtype=pl.Boolean).alias("outlier_flag"),
             pl.lit(_utc(scored_at), dtype=pl.Datetime("us", "UTC")).alias("scored_at"),

@@ -198,24 +198,36 @@ class ReasonCodes:
     def top_reasons(self, contributions: np.ndarray, top_k: int) -> list[pl.Series]:
         """`top_k` columns of feature names, largest positive contribution first; null where
         fewer features push towards the positive class. Ties go to the earlier feature."""
+        return self.top_reason_columns(contributions, top_k)[0]
+
+    def top_reason_columns(
+        self, contributions: np.ndarray, top_k: int
+    ) -> tuple[list[pl.Series], list[pl.Series]]:
+        """The `top_reasons` columns (`reason_i`) and their contributions to the log-odds
+        (`reason_i_contribution`, null where the name is)."""
         n_rows, n_features = contributions.shape
         names = pl.Series([*self.features, None], dtype=pl.String)
         remaining = np.array(contributions, dtype=np.float64, order="C")  # a copy
         flat = remaining.ravel()  # a view
         row_starts = np.arange(n_rows) * n_features
-        columns = []
+        columns, values = [], []
         for i in range(top_k):
             if i >= n_features or n_rows == 0:
                 index = np.full(n_rows, n_features)
+                pushed = np.full(n_rows, np.nan)
             else:
                 # k passes of argmax: cheaper than sorting all features, first index on ties.
                 index = remaining.argmax(axis=1)
                 chosen = row_starts + index
                 pushes = flat[chosen] > 0
+                pushed = np.where(pushes, flat[chosen], np.nan)
                 flat[chosen] = -np.inf
                 index = np.where(pushes, index, n_features)
             columns.append(names.gather(pl.Series(index, dtype=pl.UInt32)).alias(f"reason_{i + 1}"))
-        return columns
+            values.append(
+                pl.Series(f"reason_{i + 1}_contribution", pushed, dtype=pl.Float64).fill_nan(None)
+            )
+        return columns, values
 
     def to_bytes(self) -> bytes:
         """Pickle-free bytes (numpy .npz with a JSON header): written once at training time,
