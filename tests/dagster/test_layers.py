@@ -56,7 +56,7 @@ ALLOWED = {
 }
 """What `resources` uses of a higher layer: the record formats the audit log and the decision
 log store and check."""
-LEAVES = ("names", "formatting", "settings", "provenance")
+LEAVES = ("names", "formatting", "settings", "provenance", "pod_security")
 
 
 def _module_name(path: Path) -> str:

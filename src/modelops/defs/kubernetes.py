@@ -14,6 +14,7 @@ from typing import Any
 
 import dagster as dg
 
+from modelops.pod_security import CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT
 from modelops.settings import K8sSettings, Settings
 from modelops.spec import PodResources
 
@@ -24,19 +25,6 @@ MAX_CONCURRENT_STEPS = 4
 
 LABELS: dict[str, str] = {"app.kubernetes.io/part-of": "modelops"}
 """On every step Job and pod, so quotas, network policies and cost reports can select them."""
-
-# Pod Security Standard "restricted": the image runs as uid 10001 (deploy/Dockerfile).
-POD_SECURITY_CONTEXT: dict[str, Any] = {
-    "runAsNonRoot": True,
-    "runAsUser": 10001,
-    "runAsGroup": 10001,
-    "fsGroup": 10001,
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
-CONTAINER_SECURITY_CONTEXT: dict[str, Any] = {
-    "allowPrivilegeEscalation": False,
-    "capabilities": {"drop": ["ALL"]},
-}
 
 
 def pod_tags(resources: PodResources) -> dict[str, Any]:

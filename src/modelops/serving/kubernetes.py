@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelops.pod_security import CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT
 from modelops.settings import K8sSettings
 
 PORT = 8000
@@ -24,17 +25,9 @@ SCRATCH_DIR = "/tmp"
 SETTINGS_CONFIG_MAP = "modelops-settings"
 """The config map of every modelops pod (deploy/config/modelops-settings.yaml)."""
 
-_POD_SECURITY_CONTEXT: dict[str, Any] = {
-    "runAsNonRoot": True,
-    "runAsUser": 10001,
-    "runAsGroup": 10001,
-    "fsGroup": 10001,
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
 _CONTAINER_SECURITY_CONTEXT: dict[str, Any] = {
-    "allowPrivilegeEscalation": False,
-    "capabilities": {"drop": ["ALL"]},
-    "readOnlyRootFilesystem": True,
+    **CONTAINER_SECURITY_CONTEXT,
+    "readOnlyRootFilesystem": True,  # the service writes only to its volumes
 }
 
 
@@ -175,7 +168,7 @@ def _deployment(
     }
     pod_spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
-        "securityContext": dict(_POD_SECURITY_CONTEXT),
+        "securityContext": dict(POD_SECURITY_CONTEXT),
         "terminationGracePeriodSeconds": 30,
         "containers": [container],
         "volumes": [
