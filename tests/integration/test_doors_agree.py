@@ -5,12 +5,7 @@ feature table). Probabilities agree within 1e-5, decisions exactly."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,8 +25,8 @@ from modelops.resources.package_logging import ONNX_ARTIFACT_TAG, PYFUNC_TAG
 from modelops.settings import Settings
 from modelops.spec.columns import ROW_ID
 from support import GERMAN_DATA, copy_german_spec, make_settings
-from support.mlflow_server import free_port
-from support.platform_cli import cli, platform_env
+from support.platform_cli import cli
+from support.scoring_service import start_service, stop_service
 
 UC = "german_credit"
 TOLERANCE = 1e-5
@@ -59,44 +54,24 @@ def applications(champion: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
     return raw, build_features(valid, spec, with_label=False)
 
 
-def _service_answers(settings: Settings, records: list[dict]) -> list[dict]:
-    port = free_port()
-    env = {**os.environ, **platform_env(settings)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "modelops.cli", "serve", "-u", UC, "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+def _service_answers(settings: Settings, records: list[dict], log: Path) -> list[dict]:
+    process, url = start_service(settings, UC, log)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, "the service exited"
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
         reply = httpx.post(f"{url}/v1/{UC}/score", json={"applications": records}, timeout=60)
         assert reply.status_code == 200, reply.text
         return reply.json()["answers"]
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
+        stop_service(process)
 
 
-def test_service_pyfunc_onnx_and_batch_give_the_same_answers(champion, applications):
+def test_service_pyfunc_onnx_and_batch_give_the_same_answers(champion, applications, tmp_path):
     platform = Platform(champion)
     spec = platform.spec(UC)
     raw, features = applications
     assert raw.height == 1000
     records = raw.to_dicts()
 
-    online = _service_answers(champion, records)
+    online = _service_answers(champion, records, tmp_path / "serve.log")
     service_p = np.array([a["probability"] for a in online])
     service_d = [a["decision"] for a in online]
     assert all(a["fallback_reason"] is None and a["model_version"] == "1" for a in online)

@@ -15,7 +15,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,8 +32,8 @@ from modelops.names import MODEL, SERVING_BUNDLE_PREFIX
 from modelops.resources.audit_sqlite import SqliteAuditLog
 from modelops.settings import Settings
 from support import copy_german_spec, make_settings
-from support.mlflow_server import free_port
-from support.platform_cli import cli, platform_env
+from support.platform_cli import cli
+from support.scoring_service import start_service, stop_service
 
 UC = "german_credit"
 POLL = 0.2
@@ -79,41 +78,17 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def service(trained: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    port = free_port()
     log = tmp_path_factory.mktemp("service") / "serve.log"
-    env = {**os.environ, **platform_env(trained), "MODELOPS_SERVING_POLL_SECONDS": str(POLL)}
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "modelops.cli", "serve", "-u", UC, "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
+    process, url = start_service(
+        trained, UC, log, env={"MODELOPS_SERVING_POLL_SECONDS": str(POLL)}, timeout=60
+    )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
         printed = log.read_text()
         curl = re.search(r"-d '(.*)'$", printed, re.MULTILINE)
         assert curl, printed
         yield Service(url, trained, json.loads(curl.group(1)), printed, process)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
+        stop_service(process)
 
 
 def _until(check: Callable[[], bool], seconds: float = 10 * POLL + 3) -> float:

@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -25,12 +24,12 @@ import pytest
 from modelops.monitoring.decision_log import read_decisions
 from modelops.settings import Settings
 from support import copy_german_spec, make_settings
-from support.mlflow_server import free_port
-from support.platform_cli import cli, platform_env
+from support.platform_cli import cli
+from support.scoring_service import start_service
 
 UC = "german_credit"
 CLIENTS = 6
-SERVE = ("--workers", "2", "--port")
+SERVE = ("--workers", "2")
 TRAINER = {"MODELOPS_ACTOR": "trainer@bank.example"}
 VALIDATOR = ("--by", "val@bank.example", "--role", "model_validator")
 
@@ -46,26 +45,7 @@ def champion(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 def _start(settings: Settings, log: Path) -> tuple[subprocess.Popen, str, str]:
-    port = free_port()
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "modelops.cli", "serve", "-u", UC, *SERVE, str(port)],
-            env={**os.environ, **platform_env(settings)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        assert process.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.1)
+    process, url = start_service(settings, UC, log, *SERVE)
     curl = re.search(r"-d '(.*)'$", log.read_text(), re.MULTILINE)
     assert curl, log.read_text()
     return process, url, curl.group(1)
