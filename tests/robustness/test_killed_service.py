@@ -95,7 +95,9 @@ def test_a_killed_service_loses_no_decision_it_answered(champion: Settings, tmp_
     today = datetime.now(UTC).date()
     days = [read_decisions(champion.decision_log_dir, UC, d) for d in (today - timedelta(1), today)]
     logged = pl.concat([d.decisions for d in days])
-    assert sum(d.files for d in days) >= 2  # one file per worker process
+    # One file per worker that answered (the kernel decides which worker accepts each
+    # connection: all six may land on one).
+    assert sum(d.files for d in days) >= 1
     assert sum(d.torn_lines for d in days) <= sum(d.files for d in days)
     kept = {row["decision_id"]: row for row in logged.iter_rows(named=True)}
     missing = [a["decision_id"] for a in answered if a["decision_id"] not in kept]
