@@ -240,13 +240,14 @@ def _operator_command(settings: Settings, args: argparse.Namespace) -> int:
         release_action,
         reproduce,
         status_text,
-        switch_action,
     )
+    from modelops.operator_switch import switch_action
 
     platform = Platform(settings)
+    acting = ("stop", "resume", "approve", "reject", "promote", "rollback")
+    if args.command in acting and not args.by:
+        raise OperatorError("name yourself with --by EMAIL (or set MODELOPS_ACTOR)")
     if args.command in ("stop", "resume"):
-        if not args.by:
-            raise OperatorError("name yourself with --by EMAIL (or set MODELOPS_ACTOR)")
         try:
             platform.spec(args.use_case)
         except OperatorError as exc:  # a typo, not a refusal: like `run` and `serve`
@@ -257,8 +258,6 @@ def _operator_command(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 0
     if args.command in ("approve", "reject", "promote", "rollback"):
-        if not args.by:
-            raise OperatorError("name yourself with --by EMAIL (or set MODELOPS_ACTOR)")
         print(
             release_action(
                 platform,

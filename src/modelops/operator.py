@@ -1,5 +1,5 @@
-"""The operator commands behind `modelops approve | reject | promote | rollback | stop | resume
-| status | audit | reproduce | inventory`.
+"""The operator commands behind `modelops approve | reject | promote | rollback | status |
+audit | reproduce | inventory` (`stop | resume`: `operator_switch`).
 
 Each release action goes through `governance.release_desk` (the same code the pipeline uses),
 then re-renders the affected model cards and reports the new release state to Dagster as
@@ -200,76 +200,6 @@ def _report(
             asset_key=dg.AssetKey([INVENTORY_GROUP, INVENTORY]), metadata=inventory_metadata(rows)
         )
     )
-
-
-def switch_action(
-    platform: Platform, action: str, use_case: str, *, actor: str, reason: str
-) -> str:
-    """stop | resume: record it in the audit log (the doors read it there), then tell Dagster.
-    Needs the audit log only, so it works while MLflow is down; what it prints says so."""
-    from modelops.governance.serving_switch import (
-        SwitchRefused,
-        current_stop,
-        resume_scoring,
-        stop_scoring,
-    )
-
-    spec, log = platform.spec(use_case), platform.resources.audit_log
-    try:
-        if action == "stop":
-            stop_scoring(log, use_case, by=actor, reason=reason)
-        elif action == "resume":
-            resume_scoring(log, use_case, by=actor, reason=reason)
-        else:
-            raise OperatorError(f"unknown action {action}")
-    except SwitchRefused:
-        stop = current_stop(log, use_case)
-        if stop is None:
-            raise OperatorError(f"{use_case} is not stopped; nothing to resume") from None
-        raise OperatorError(
-            f"{use_case} is already stopped by {quoted(stop.actor)} at {stop.recorded_at}: "
-            f"{quoted(stop.reason)}"
-        ) from None
-    if action == "stop":
-        text = (
-            f"{use_case} stopped: every door answers 'refer' (the online service within its "
-            "poll interval, monthly batches from their next run), by "
-            f"{quoted(actor)}: {quoted(reason)}; `modelops resume -u {use_case}` undoes it"
-        )
-    else:
-        text = (
-            f"{use_case} resumed: the champion answers again, by {quoted(actor)}: {quoted(reason)}"
-        )
-    return text + _report_switch(platform, spec, action=action, actor=actor)
-
-
-def _report_switch(platform: Platform, spec: UseCaseSpec, *, action: str, actor: str) -> str:
-    """A runless materialization of `<uc>/model_release` whose `scoring` entry says how the use
-    case answers; '' when reported, else a note (the stop is recorded either way)."""
-    import dagster as dg
-
-    from modelops.governance.serving_switch import scoring_line
-    from modelops.names import RELEASE
-    from modelops.release_metadata import release_metadata
-
-    resources = platform.resources
-    metadata: dict = {
-        "scoring": scoring_line(resources.audit_log, spec, resources.store),
-        "action": action,
-        "actor": actor,
-    }
-    try:
-        desk = platform.desk(spec.id)
-        metadata = release_metadata(desk, desk.status(), candidate=None) | metadata
-    except Exception as exc:  # MLflow down: the UI still learns how the use case answers
-        metadata["warnings"] = f"release state not read: {type(exc).__name__}"
-    try:
-        platform.instance().report_runless_asset_event(
-            dg.AssetMaterialization(asset_key=dg.AssetKey([spec.id, RELEASE]), metadata=metadata)
-        )
-    except Exception as exc:
-        return f"\n  note: the Dagster UI was not told ({type(exc).__name__}); the audit log was"
-    return ""
 
 
 def status_text(platform: Platform, use_case: str, at: str | None = None) -> str:

@@ -110,12 +110,9 @@ class Settings(BaseModel):
     """Folders or gs:// prefixes sources may be read from, besides the project's `data/`,
     the landing folder under the platform home and (gcp) the platform's bucket."""
     decision_log_dir_override: Path | None = None
-    """MODELOPS_DECISION_LOG_DIR: where the online service keeps every decision (a volume of
-    its own in Kubernetes); None = `decisions/` under the platform home."""
+    """MODELOPS_DECISION_LOG_DIR: the online decisions' folder; None = `decisions/` in home."""
     decision_log_fsync: bool = False
-    """MODELOPS_DECISION_LOG_FSYNC=1: flush each decision to the disk before answering (also
-    survives a host crash, at a measured cost); otherwise to the kernel (survives a killed
-    process)."""
+    """MODELOPS_DECISION_LOG_FSYNC=1: each decision on disk before answering (host crash)."""
 
     @property
     def decision_log_dir(self) -> Path:

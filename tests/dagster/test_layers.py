@@ -31,6 +31,7 @@ APPLICATION = (
     "modelops.definitions",
     "modelops.cli",
     "modelops.operator",
+    "modelops.operator_switch",
     "modelops.demo",
     "modelops.run_summary",
     "modelops.instance",

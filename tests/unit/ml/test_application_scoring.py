@@ -3,6 +3,7 @@ application, however malformed, makes it raise."""
 
 from __future__ import annotations
 
+import copy
 import math
 from datetime import UTC, datetime
 
@@ -139,3 +140,17 @@ def test_no_application_makes_the_core_raise(scorer, applications, hostile):
     assert answer.decision == "refer"
     assert answer.fallback_reason.startswith("input failed validation")
     assert len(answer.fallback_reason) < 1_000
+
+
+def test_without_a_verified_row_engine_the_batch_path_gives_the_same_answers(scorer, applications):
+    """The fallback path (`score_table` on the rows) answers as the row engine does."""
+    unverified = copy.copy(scorer)
+    unverified.row_engine_verified = False
+    for fast, slow in zip(scorer.answer(applications[:40]), unverified.answer(applications[:40]),
+                          strict=True):  # fmt: skip
+        assert math.isclose(fast.probability, slow.probability, abs_tol=1e-12)
+        assert fast.decision == slow.decision
+        assert [r.feature for r in fast.reasons] == [r.feature for r in slow.reasons]
+        for a, b in zip(fast.reasons, slow.reasons, strict=True):
+            assert math.isclose(a.contribution, b.contribution, abs_tol=1e-9)
+        assert math.isclose(fast.outlier_score, slow.outlier_score, abs_tol=1e-12)

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 from modelops.ml.scoring.answers import ACCEPT, REFER, score_batch
 from modelops.ml.scoring.application_fields import ApplicationReader, ReadApplication
-from modelops.ml.scoring.row_engine import RowEngine, top_reasons
+from modelops.ml.scoring.row_engine import RowEngine, feature_frame, top_reasons
 from modelops.spec import UseCaseSpec
 from modelops.spec.columns import ROW_ID
 from modelops.spec.schema import validated_dtype
@@ -88,12 +88,11 @@ class ApplicationScorer:
         self.engine = RowEngine.build(
             spec, pipeline=bundle.pipeline, reasons=bundle.reasons, outliers=bundle.outliers
         )
+        # Categories as text: engineered expressions compare them as strings.
         self._raw_dtypes = {
-            f.name: validated_dtype(f.column) for f in self.reader.fields
-        }  # categories as text: engineered expressions compare them as strings
-        self._raw_dtypes.update(
-            {f.name: pl.String() for f in self.reader.fields if f.column.type == "category"}
-        )
+            f.name: pl.String() if f.column.type == "category" else validated_dtype(f.column)
+            for f in self.reader.fields
+        }
         self.row_engine_verified = self._verify()
 
     # Doors -------------------------------------------------------------------------------
@@ -167,24 +166,22 @@ class ApplicationScorer:
         return answers
 
     def _score_by_table(self, rows: Sequence[Mapping[str, object]]) -> list[ApplicationAnswer]:
-        from modelops.ml.scoring.row_engine import _feature_frame
-
-        frame = _feature_frame(rows, self.spec)  # type: ignore[arg-type]
-        table = self.score_table(frame, scored_at=datetime.now(UTC))
-        contributions = self.engine.reasons.contributions(self.engine._matrix(rows))
-        names = list(self.engine.reasons.features)
+        """The batch door's answers for these rows (when the row engine was not verified)."""
+        table = self.score_table(feature_frame(rows, self.spec), scored_at=datetime.now(UTC))
         answers = []
-        for i, record in enumerate(table.iter_rows(named=True)):
-            chosen = [record[f"reason_{k}"] for k in range(1, self.top_k + 1)]
+        for record in table.iter_rows(named=True):
             answers.append(
                 ApplicationAnswer(
                     model_version=self.model_version,
                     probability=record["score"],
                     decision=record["decision"],
                     reasons=tuple(
-                        ReasonCode(feature=n, contribution=float(contributions[i][names.index(n)]))
-                        for n in chosen
-                        if n is not None
+                        ReasonCode(
+                            feature=record[f"reason_{k}"],
+                            contribution=record[f"reason_{k}_contribution"],
+                        )
+                        for k in range(1, self.top_k + 1)
+                        if record[f"reason_{k}"] is not None
                     ),
                     outlier_score=record["outlier_score"],
                     outlier_flag=record["outlier_flag"],

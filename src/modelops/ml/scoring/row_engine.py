@@ -162,7 +162,7 @@ class RowEngine:
 
     def _matrix(self, rows: Sequence[Row]) -> np.ndarray | sparse.csr_matrix:
         if self._encoders is None or self.compiled is None:
-            frame = _feature_frame(rows, self.spec)
+            frame = feature_frame(rows, self.spec)
             return encode(self.pipeline, frame, self.spec, None)  # type: ignore[arg-type]
         out = np.zeros((len(rows), self.compiled.width))
         for i, row in enumerate(rows):
@@ -257,7 +257,7 @@ def _linear_parts(
     return np.ascontiguousarray(coef[0]), float(np.asarray(model.intercept_)[0])
 
 
-def _feature_frame(rows: Sequence[Row], spec: UseCaseSpec) -> pl.DataFrame:
+def feature_frame(rows: Sequence[Row], spec: UseCaseSpec) -> pl.DataFrame:
     """Rows of model inputs as the feature table scikit-learn's transform reads."""
     columns: dict[str, pl.Series] = {
         ROW_ID: pl.Series(ROW_ID, list(range(len(rows))), dtype=pl.Int64)
