@@ -10,7 +10,6 @@ cannot be built is a tag, never a failed training.
 
 from __future__ import annotations
 
-import importlib.metadata
 import tempfile
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from modelops.ml.packages.pyfunc_package import (
 from modelops.ml.serving_bundle import FILES, ServingBundle
 from modelops.names import HOLDOUT, MODEL, SERVING_BUNDLE_PREFIX
 from modelops.resources.storage import ArtifactStore
-from modelops.resources.tracking import ModelTracking
+from modelops.resources.tracking import ModelTracking, pinned_requirements
 from modelops.spec import UseCaseSpec
 
 PYFUNC_TAG = "modelops.package.pyfunc"
@@ -89,13 +88,13 @@ def _log_pyfunc(
     digest: str,
 ) -> tuple[str | None, str | None]:
     try:
-        with tracking._active() as mlflow, tempfile.TemporaryDirectory() as tmp:
+        with tracking.active() as mlflow, tempfile.TemporaryDirectory() as tmp:
             import mlflow.pyfunc
 
             with mlflow.start_run(run_id=run_id):
                 info = mlflow.pyfunc.log_model(
                     name=ARTIFACT_NAME,
-                    pip_requirements=_pinned(),
+                    pip_requirements=pinned_requirements(_PINNED),
                     **model_arguments(spec, files, digest, Path(tmp)),
                 )
         return info.model_uri, None
@@ -126,8 +125,3 @@ def _log_onnx(
     for key, value in tags.items():
         tracking.set_version_tag(registered_name, version, key, value)
     return {"onnx_max_abs_diff": converted.max_abs_diff, "onnx_parity": parity}
-
-
-def _pinned() -> list[str]:
-    """Pinned from what is installed (the lock): fast, and the package scores as trained."""
-    return [f"{name}=={importlib.metadata.version(name)}" for name in _PINNED]

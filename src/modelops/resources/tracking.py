@@ -121,7 +121,8 @@ class ModelTracking(dg.ConfigurableResource):
         )
 
     @contextlib.contextmanager
-    def _active(self) -> Iterator[Any]:
+    def active(self) -> Iterator[Any]:
+        """The `mlflow` module pointed at this server for the block (then restored)."""
         import mlflow
 
         previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
@@ -160,7 +161,7 @@ class ModelTracking(dg.ConfigurableResource):
 
         trusted = trusted_types(skops.io.dumps(model))
         experiment_id = self.experiment_id(use_case)
-        with self._active() as mlflow, warnings.catch_warnings():
+        with self.active() as mlflow, warnings.catch_warnings():
             # MLflow hints that do not apply: a file URI "could be several source kinds", and
             # the integer row_id/label columns of the lineage sample "cannot hold NaN".
             warnings.filterwarnings("ignore", message="The specified dataset source")
@@ -182,7 +183,7 @@ class ModelTracking(dg.ConfigurableResource):
                     model,
                     name=MODEL_ARTIFACT,
                     input_example=input_example,
-                    pip_requirements=_pinned_requirements(),
+                    pip_requirements=pinned_requirements(),
                     serialization_format="skops",
                     skops_trusted_types=trusted,
                 )
@@ -377,7 +378,7 @@ def _param_value(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool) else repr(value)
 
 
-def _pinned_requirements() -> list[str]:
+def pinned_requirements(names: tuple[str, ...] = _PINNED_FOR_SERVING) -> list[str]:
     """Pin serving requirements from what is installed (the lock), instead of letting MLflow
     spend ~30 s inferring them."""
-    return [f"{name}=={importlib.metadata.version(name)}" for name in _PINNED_FOR_SERVING]
+    return [f"{name}=={importlib.metadata.version(name)}" for name in names]

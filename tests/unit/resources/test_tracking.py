@@ -334,7 +334,7 @@ def test_mlflows_own_loads_do_not_lock_a_version_out(
     train, _ = data
     registered = record(tracking, candidate, train, german_spec, registered_name="noted")
     stored = stored_model_dir(tracking, "noted", registered.version)
-    with tracking._active() as mlflow:
+    with tracking.active() as mlflow:
         import mlflow.sklearn
 
         mlflow.sklearn.load_model(registered.model_uri)
