@@ -5,17 +5,21 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DAGSTER_HOME := $(CURDIR)/.modelops/dagster
 # uv from PATH, else the one pip installs (setup installs it when neither exists).
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
-SYNC := $(UV) sync --frozen --compile-bytecode
+SYNC := $(UV) sync --frozen --compile-bytecode --extra frameworks
 
 .PHONY: setup run serve test test-fast lint format ui mlflow-ui validate demo demo-ui demo-mlflow-ui benchmark benchmark-serving clean
 
 setup:                 ## install the locked environment and create the local Dagster instance
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
 	$(SYNC)
+	$(SYNC) --no-dev --project model_code/german_credit_sklearn
 	$(UV) run --frozen modelops init
 	@# wrk (Debian's load generator) for the serving tests and benchmark; root only (CI), else skipped
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get install -y -qq wrk >/dev/null 2>&1 \
 		|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1; }; } || true; }
+	@# R (Debian's, with jsonlite) for R model scripts run through Dagster Pipes; root only, else skipped
+	@command -v Rscript >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get install -y -qq r-base-core r-cran-jsonlite >/dev/null 2>&1 \
+		|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq r-base-core r-cran-jsonlite >/dev/null 2>&1; }; } || true; }
 
 run: setup             ## materialize every use case on the embedded default, print a summary
 	$(UV) run --frozen modelops run

@@ -27,8 +27,11 @@ from modelops.spec.risk import RiskPolicy, load_risk_policy
 
 if TYPE_CHECKING:
     import dagster as dg
+    import polars as pl
 
+    from modelops.governance.model_record import ModelRecord
     from modelops.resources.tracking import ModelTracking
+    from modelops.runtime_reproduction import RuntimeScores
 
 
 class OperatorError(Exception):
@@ -311,9 +314,15 @@ def reproduce(
         )
     train = store.read_table(use_case, TRAINING, record.training_set_version)
     holdout = store.read_table(use_case, HOLDOUT, record.holdout_set_version)
-    original = tracking.load_model(record.model_uri, from_store=True)
-    reproduced = fit_model(train, recorded_spec)
     notes = []
+    if record.runtime is None:
+        original = tracking.load_model(record.model_uri, from_store=True)
+        original_scores = predict_scores(original, holdout, recorded_spec)
+        reproduced_scores = predict_scores(fit_model(train, recorded_spec), holdout, recorded_spec)
+    else:
+        scores = _runtime_scores(platform, record, recorded_spec, train, holdout)
+        original_scores, reproduced_scores = scores.original, scores.reproduced
+        notes.extend(scores.notes)
     if record.git_commit != code_revision():
         notes.append(f"recorded code {record.git_commit}, running {code_revision()}")
     if record.lock_sha256 != lock_digest():
@@ -325,8 +334,8 @@ def reproduce(
     report = compare_reproduction(
         version=version,
         labels=labels(holdout),
-        original_scores=predict_scores(original, holdout, recorded_spec),
-        reproduced_scores=predict_scores(reproduced, holdout, recorded_spec),
+        original_scores=original_scores,
+        reproduced_scores=reproduced_scores,
         recorded_metrics={k: v for k, v in recorded.items() if v is not None},
         tolerance=tolerance,
         notes=tuple(notes),
@@ -341,3 +350,26 @@ def reproduce(
         )
     )
     return report.matches, report.to_text()
+
+
+def _runtime_scores(
+    platform: Platform,
+    record: ModelRecord,
+    spec: UseCaseSpec,
+    train: pl.DataFrame,
+    holdout: pl.DataFrame,
+) -> RuntimeScores:
+    """The runtime's recorded and re-run holdout scores (R, or its own environment)."""
+    from modelops.runtime_reproduction import RuntimeReproductionError, reproduce_in_runtime
+
+    try:
+        return reproduce_in_runtime(
+            record,
+            spec,
+            train,
+            holdout,
+            store=platform.resources.store,
+            runtimes=platform.resources.runtimes,
+        )
+    except RuntimeReproductionError as exc:
+        raise OperatorError(str(exc)) from None

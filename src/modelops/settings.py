@@ -148,11 +148,9 @@ class Settings(BaseModel):
 
     @property
     def spec_allowances(self) -> Allowances:
-        """What specs may name here: the estimator policy and the readable roots."""
-        return Allowances(
-            estimators=load_estimator_policy(self.estimator_policy_file),
-            roots=self.readable_roots,
-        )
+        """What specs may name here: estimators, readable roots, the model code folder."""
+        policy = load_estimator_policy(self.estimator_policy_file)
+        return Allowances(policy, self.readable_roots, self.project_dir)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

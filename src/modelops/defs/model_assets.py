@@ -11,6 +11,7 @@ and `modelops.ml` (evaluation, drift); these bodies read inputs and store output
 """
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -19,11 +20,18 @@ from modelops import names
 from modelops.defs.kubernetes import pod_tags
 from modelops.defs.outputs import markdown, stored_report
 from modelops.defs.run_context import run_actor, this_run_model
+from modelops.defs.runtime_steps import (
+    RUNTIME_CHECK,
+    missing_runtime_check,
+    train_in_runtime,
+    trained_by,
+)
 from modelops.defs.versioning import code_version
 from modelops.formatting import json_document
 from modelops.governance.champion import champion_holdout_scores
 from modelops.governance.training_record import TrainingRun, train_and_register
 from modelops.resources.audit_log import AuditLog
+from modelops.resources.model_runtimes import ModelRuntimeLauncher
 from modelops.resources.storage import ArtifactStore
 from modelops.resources.tracking import ModelTracking
 from modelops.spec import UseCaseSpec
@@ -44,10 +52,23 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
     heavy_step = {"op_tags": pod_tags(spec.compute.training), "group_name": uc, "owners": owners}
     tier = policy.for_tier(policy.assess(spec.risk, spec.data_schema.protected_attributes).tier)
 
+    runtime = spec.model.runtime
+
     @dg.asset(
         key=key(names.MODEL),
-        deps=[key(names.TRAINING)],
-        kinds={"scikitlearn", "mlflow"},
+        deps=[key(names.TRAINING), key(names.HOLDOUT)]
+        if runtime.outside
+        else [key(names.TRAINING)],
+        kinds={runtime.kind if runtime.outside else "scikitlearn", "mlflow"},
+        check_specs=[
+            dg.AssetCheckSpec(
+                RUNTIME_CHECK,
+                asset=key(names.MODEL),
+                description=f"The {runtime.language} script reports a healthy fit.",
+            )
+        ]
+        if runtime.outside
+        else None,
         # The tier policy fixes the gate plan recorded with the model: a policy change is a
         # code change of the model (and marks it Unsynced).
         code_version=code_version(
@@ -58,8 +79,8 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
         ),
         freshness_policy=dg.FreshnessPolicy.time_window(fail_window=spec.freshness.model_max_age),
         description=(
-            f"{spec.model.estimator} ({spec.model.preprocessing} preprocessing), registered in "
-            f"MLflow as '{spec.registered_model_name}'. Data version = model version."
+            f"{trained_by(spec)}, registered in MLflow as '{spec.registered_model_name}'. "
+            "Data version = model version."
         ),
         **heavy_step,
     )
@@ -68,15 +89,24 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
         store: ArtifactStore,
         tracking: ModelTracking,
         audit_log: AuditLog,
-    ) -> dg.MaterializeResult:
+        runtimes: ModelRuntimeLauncher,
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         run = TrainingRun(
             run_id=context.run.run_id,
             actor=run_actor(context),
             code_version=context.assets_def.code_versions_by_key.get(key(names.MODEL)) or "unknown",
             reason=context.run.tags.get(names.RETRAINING_REASON_TAG) or "training run",
         )
+        outside = train_in_runtime(context, spec, runtimes, store) if runtime.outside else None
         trained = train_and_register(
-            spec, policy, run, store=store, tracking=tracking, audit_log=audit_log
+            spec,
+            policy,
+            run,
+            store=store,
+            tracking=tracking,
+            audit_log=audit_log,
+            runtime=outside.fit if outside else None,
+            project_dir=Path(runtimes.project_dir),
         )
         from modelops.resources.package_logging import package_version  # MLflow, sklearn: lazy
 
@@ -90,7 +120,7 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
             run_id=record.run_id,
             serving_bundle_sha256=record.serving_bundle_sha256,
         )
-        return dg.MaterializeResult(
+        yield dg.MaterializeResult(
             asset_key=key(names.MODEL),
             data_version=dg.DataVersion(record.version),
             metadata={
@@ -111,8 +141,12 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
                 "artifact_sha256": record.artifact_sha256,
                 "pyfunc_package": packages.pyfunc_uri or f"unavailable: {packages.pyfunc_error}",
                 "onnx_parity": packages.onnx_parity or f"unavailable: {packages.onnx_unavailable}",
+                "trained_in": record.estimator,
+                **(outside.metadata if outside else {}),
             },
         )
+        if outside is not None:
+            yield from outside.checks or [missing_runtime_check(key(names.MODEL), runtime)]
 
     @dg.asset(
         key=key(names.EVALUATION),

@@ -14,7 +14,6 @@ versions stay in the store.
 """
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -30,6 +29,7 @@ from modelops.defs.outputs import (
     table_markdown,
 )
 from modelops.defs.partitions import month_of, monthly_partitions
+from modelops.defs.prediction_assets import predictions_asset
 from modelops.defs.versioning import code_version
 from modelops.formatting import json_document
 from modelops.governance.champion import champion_bundle
@@ -176,93 +176,7 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             top_failures = outcome.failures.head(5).to_dicts()
             alerts.notify(spec, "validation", problem, month=month, top_failures=top_failures)
 
-    @dg.asset(
-        key=key(names.PREDICTIONS),
-        partitions_def=partitions,
-        deps=[key(names.PRODUCTION_FEATURES), key(names.PRODUCTION_QUARANTINE)],
-        owners=model_owners,
-        kinds={"scikitlearn", "mlflow", "polars"},
-        code_version=code_version(
-            (
-                "modelops.ml.month_answers",
-                "modelops.ml.scoring",
-                "modelops.governance.serving_switch",
-            ),
-            spec.evaluation,
-            monitoring,
-        ),
-        description="One answer per application: model version, score, decision, reason "
-        "codes with their contributions, outlier flag. Quarantined applications, and every "
-        "application of a stopped or unavailable model, are answered 'refer' with the reason.",
-        freshness_policy=dg.FreshnessPolicy.time_window(
-            fail_window=spec.freshness.predictions_max_age
-        ),
-        group_name=uc,
-        op_tags=pod_tags(spec.compute.training),
-    )
-    def predictions(
-        context: dg.AssetExecutionContext,
-        store: ArtifactStore,
-        alerts: AlertSink,
-        audit_log: AuditLog,
-    ) -> dg.MaterializeResult:
-        from modelops.governance.audit_records import AuditEvent
-        from modelops.governance.serving_switch import SCORING_FALLBACK, production_model
-        from modelops.ml.month_answers import MODEL_ERROR, answer_month
-
-        month = month_of(context.partition_key)
-        model = production_model(store, audit_log, spec)
-        table = answer_month(
-            store.read_table(uc, names.monthly(names.PRODUCTION_FEATURES, month)),
-            store.read_table(uc, names.monthly(names.PRODUCTION_QUARANTINE, month)),
-            model.bundle,
-            spec,
-            month=month,
-            scored_at=datetime.now(UTC),
-            fallback_reason=model.fallback_reason,
-            model_version=model.version,
-        )
-        first = table.get_column("reason_1").head(1).to_list()
-        failed = bool(first and first[0] and first[0].startswith(f"{MODEL_ERROR}:"))
-        fallback = model.fallback_reason or (first[0] if failed else None)
-        if fallback is not None and model.stop is None:
-            # No champion, or one that cannot be used: the owners must know. (A stop was a
-            # person's decision, recorded when it was made.)
-            summary = f"{month} answered 'refer' throughout: {fallback}"
-            context.log.warning(summary)
-            incident = model.unavailable or failed
-            severity = "critical" if incident else "warning"
-            alerts.notify(
-                spec, "scoring", summary, severity=severity, month=month, champion=model.version
-            )
-            if incident:
-                audit_log.append(
-                    AuditEvent(
-                        event=SCORING_FALLBACK,
-                        actor=f"dagster:{context.run_id}",
-                        use_case=uc,
-                        reason=f"{month}: {fallback}",
-                        model_version=model.version,
-                        details={"month": month, "door": "batch"},
-                    )
-                )
-        decisions = table.get_column("decision").value_counts(sort=True)
-        return stored_table(
-            store,
-            key(names.PREDICTIONS),
-            names.monthly(names.PREDICTIONS, month),
-            table,
-            {
-                "model_version": model.version or "none",
-                "refer_share": round(float((table["decision"] == "refer").mean() or 0), 6),
-                "outlier_share": round(
-                    float(table["outlier_flag"].fill_null(False).mean() or 0), 6
-                ),
-                "mean_score": float(table["score"].mean() or 0),
-                "decisions": table_markdown(decisions, limit=10),
-                **({"fallback_reason": fallback} if fallback else {}),
-            },
-        )
+    predictions = predictions_asset(spec)
 
     @dg.asset(
         key=key(names.MONTHLY_DRIFT),

@@ -80,6 +80,30 @@ class ModelCardInputs:
     """None for a card drafted before the release gates ran."""
 
 
+def _trained_in(model: ModelRecord, preprocessing: str) -> list[str]:
+    """Which runtime and language trained the version, and how it is scored."""
+    runtime = model.runtime
+    if runtime is None:
+        return [
+            f"Estimator: {code(model.estimator)} with {cell(preprocessing)} preprocessing",
+            "Trained in: Python, in the platform's own process",
+        ]
+    online = (
+        "online through its portable export (coefficients), which matched "
+        f"{cell(runtime.language)}'s holdout scores to {runtime.portable_max_gap or 0:.1e}"
+        if runtime.portable
+        else "batch only (no portable export)"
+    )
+    return [
+        f"Model: {cell(runtime.family)}",
+        f"Trained in: {cell(runtime.language)} {cell(runtime.language_version)}, "
+        f"script {code(runtime.script)} (sha256 `{runtime.script_sha256[:12]}`), "
+        "through Dagster Pipes",
+        f"Model file: {code(runtime.model_file)} (sha256 `{runtime.model_sha256[:12]}`); "
+        f"scored in {cell(runtime.language)} for monthly batches, {online}",
+    ]
+
+
 def render_model_card(inputs: ModelCardInputs) -> str:
     spec, model, evaluation = inputs.spec, inputs.model, inputs.evaluation
     candidate = evaluation.candidate
@@ -93,8 +117,7 @@ def render_model_card(inputs: ModelCardInputs) -> str:
         *_list(
             f"Registered model: {code(model.registered_name)} version {cell(model.version)} "
             f"({code(model.model_uri)})",
-            f"Estimator: {code(model.estimator)} with {cell(spec.model.preprocessing)} "
-            "preprocessing",
+            *_trained_in(model, spec.model.preprocessing),
             "Parameters: "
             + (
                 ", ".join(code(f"{k}={v}") for k, v in sorted(spec.model.params.items()))

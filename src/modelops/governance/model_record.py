@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 from modelops.governance.audit_records import AuditEvent
+from modelops.ml.runtimes.runtime_record import RuntimeRecord
 from modelops.names import MODEL, MODEL_RECORD_FILE
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ class ModelRecord(BaseModel):
     serving_bundle_sha256: str | None = None
     """Digest of everything scoring needs (`ml.serving_bundle`); None before bundles existed."""
     spec: dict[str, JsonValue] | None = None
+    runtime: RuntimeRecord | None = None
+    """Set when R or a separate Python environment trained the version."""
     """The spec as it was at training, so the version can be retrained from the record."""
 
     @property

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelops.formatting import json_document
 from modelops.governance.model_record import ModelRecord, write_model_record
+from modelops.ml.runtimes.runtime_record import RUNTIME_ARTIFACT_FOLDER
 from modelops.names import (
     GATE_PLAN_FILE,
     HOLDOUT,
@@ -29,6 +31,7 @@ from modelops.spec import UseCaseSpec
 from modelops.spec.risk import RiskPolicy
 
 if TYPE_CHECKING:
+    from modelops.ml.runtimes.runtime_fit import RuntimeFit
     from modelops.resources.audit_log import AuditLog
     from modelops.resources.storage import ArtifactStore
     from modelops.resources.tracking import ModelTracking
@@ -60,7 +63,11 @@ def train_and_register(
     store: ArtifactStore,
     tracking: ModelTracking,
     audit_log: AuditLog,
+    runtime: RuntimeFit | None = None,
+    project_dir: Path | None = None,
 ) -> TrainedVersion:
+    """Fit (or, with `runtime`, take the model R or another environment trained), register
+    and record. `project_dir` holds the runtime's script, kept with the run."""
     from modelops.ml.metrics import binary_metrics
     from modelops.ml.release_gates import gate_plan
     from modelops.ml.serving_bundle import ServingBundle
@@ -72,7 +79,7 @@ def train_and_register(
     train_version = store.require_current(uc, TRAINING)
     holdout_version = store.current_version(uc, HOLDOUT)
     train = store.read_table(uc, TRAINING, train_version)
-    pipeline = fit_model(train, spec)
+    pipeline = runtime.pipeline if runtime else fit_model(train, spec)
     fit = binary_metrics(labels(train), predict_scores(pipeline, train, spec))
     plan = gate_plan(spec, assessment, policy.for_tier(assessment.tier))
     commit, lock = code_revision(), lock_digest()
@@ -88,6 +95,7 @@ def train_and_register(
         "modelops.trained_by": run.actor,
         "modelops.risk_tier": assessment.tier,
         "modelops.gate_plan_sha256": plan.fingerprint(),
+        **_runtime_tags(spec, runtime),
     }
     registered = tracking.record_training(
         use_case=uc,
@@ -99,6 +107,7 @@ def train_and_register(
             "preprocessing": spec.model.preprocessing,
             "seed": spec.split.seed,
             **{f"model.{k}": v for k, v in spec.model.params.items()},
+            "runtime": spec.model.runtime.kind,
             "features": ",".join(spec.model_inputs),
         },
         metrics={f"train_{name}": value for name, value in fit.as_dict().items()},
@@ -126,6 +135,14 @@ def train_and_register(
         model_sha256=registered.artifact_sha256,
     )
     files = bundle.to_files()
+    if (
+        runtime is not None
+    ):  # the model file and its holdout scores, for batch scoring and reproduction
+        for name, content in runtime.outputs.files.items():
+            store.write_bytes(uc, MODEL, version, f"{RUNTIME_ARTIFACT_FOLDER}/{name}", content)
+        tracking.log_files(
+            registered.run_id, runtime.artifacts(project_dir or Path.cwd()), folder="runtime"
+        )
     for filename, content in files.items():
         store.write_bytes(uc, MODEL, version, f"{SERVING_BUNDLE_PREFIX}{filename}", content)
     record = ModelRecord(
@@ -139,7 +156,7 @@ def train_and_register(
         trained_at=datetime.now(UTC),
         training_rows=train.height,
         training_positive_rate=fit.positives / fit.n,
-        estimator=spec.model.estimator,
+        estimator=_trained_with(spec, runtime),
         code_version=run.code_version,
         git_commit=commit,
         lock_sha256=lock,
@@ -148,6 +165,7 @@ def train_and_register(
         risk_tier=assessment.tier,
         serving_bundle_sha256=ServingBundle.digest_of(files),
         spec=spec.model_dump(mode="json", by_alias=True),
+        runtime=runtime.record if runtime else None,
     )
     plan_bytes = json_document(plan.to_dict())
     store.write_bytes(uc, MODEL, version, GATE_PLAN_FILE, plan_bytes)
@@ -176,7 +194,8 @@ def _record_training(
         "lock_sha256": record.lock_sha256,
         "artifact_sha256": record.artifact_sha256,
         "serving_bundle_sha256": record.serving_bundle_sha256,
-        "estimator": spec.model.estimator,
+        "estimator": record.estimator,
+        "runtime": record.runtime.model_dump(mode="json") if record.runtime else "python",
         "params": {k: str(v) for k, v in spec.model.params.items()},
         "seed": spec.split.seed,
         "risk_tier": record.risk_tier,
@@ -194,3 +213,28 @@ def _record_training(
                 event, actor=run.actor, use_case=spec.id, reason=reason, details=details
             )
         )
+
+
+def _trained_with(spec: UseCaseSpec, runtime: RuntimeFit | None) -> str:
+    """What trained the version, as the card and the registry show it."""
+    if runtime is None:
+        return spec.model.estimator
+    record = runtime.record
+    return f"{record.family} ({record.language} {record.language_version}, {record.script})"
+
+
+def _runtime_tags(spec: UseCaseSpec, runtime: RuntimeFit | None) -> dict[str, str]:
+    """The MLflow tags that say which runtime and language trained the version."""
+    tags = {"modelops.runtime": spec.model.runtime.kind}
+    if runtime is None:
+        return {**tags, "modelops.runtime.language": "Python"}
+    record = runtime.record
+    return {
+        **tags,
+        "modelops.runtime.language": record.language,
+        "modelops.runtime.language_version": record.language_version,
+        "modelops.runtime.family": record.family,
+        "modelops.runtime.script": record.script,
+        "modelops.runtime.script_sha256": record.script_sha256,
+        "modelops.runtime.model_sha256": record.model_sha256,
+    }

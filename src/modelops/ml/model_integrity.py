@@ -27,6 +27,13 @@ TRUSTED_MODEL_TYPES = frozenset(
         "sklearn.tree._tree.Tree",
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
         "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+        # LightGBM and XGBoost classifiers (the `frameworks` extra): the scikit-learn wrapper
+        # and its booster, rebuilt from the framework's own text/bytes model, not a pickle.
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.basic.Booster",
+        "collections.OrderedDict",  # LightGBM's booster state keeps its best scores in one
+        "xgboost.sklearn.XGBClassifier",
+        "xgboost.core.Booster",
     }
 )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 
 from modelops.ml.scoring import fallback_predictions
@@ -42,17 +43,19 @@ def answer_month(
     scored_at: datetime,
     fallback_reason: str | None = None,
     model_version: str | None = None,
+    runtime_scores: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """The month's answers (`prediction_schema` plus the spec's id column and `month`), in
     `row_id` order. With `fallback_reason` (or without a bundle) every row is answered
-    `refer` with that reason (default `NO_CHAMPION`), carrying `model_version`."""
+    `refer` with that reason (default `NO_CHAMPION`), carrying `model_version`.
+    `runtime_scores`: the valid rows' scores from the model's own runtime (R through Pipes)."""
     assert spec.monitoring is not None
     carry = spec.monitoring.id_column
     top_k = spec.monitoring.reason_codes
     version = bundle.model_version if bundle is not None else model_version
     reason = fallback_reason or (NO_CHAMPION if bundle is None else None)
     if reason is None and bundle is not None:
-        scored, reason = _scored(features, bundle, spec, scored_at)
+        scored, reason = _scored(features, bundle, spec, scored_at, runtime_scores)
     if reason is not None:
         scored = fallback_predictions(
             pl.concat([features.get_column(ROW_ID), quarantined.get_column(ROW_ID)]),
@@ -79,13 +82,18 @@ def answer_month(
 
 
 def _scored(
-    features: pl.DataFrame, bundle: ServingBundle, spec: UseCaseSpec, scored_at: datetime
+    features: pl.DataFrame,
+    bundle: ServingBundle,
+    spec: UseCaseSpec,
+    scored_at: datetime,
+    runtime_scores: np.ndarray | None,
 ) -> tuple[pl.DataFrame, str | None]:
     """The valid rows scored through the core, or why the model could not score them."""
     from modelops.ml.scoring.applications import ApplicationScorer
 
     try:
-        return ApplicationScorer(bundle, spec).score_table(features, scored_at=scored_at), None
+        scorer = ApplicationScorer(bundle, spec)
+        return scorer.score_table(features, scored_at=scored_at, scores=runtime_scores), None
     except Exception as exc:  # production always answers: the month is referred, named
         cause = str(exc).strip().splitlines()
         text = f"{type(exc).__name__}: {cause[0]}" if cause else type(exc).__name__

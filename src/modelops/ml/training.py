@@ -20,6 +20,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from modelops.ml.tree_families import CATEGORICAL_PARAM_WARNING, mark_categoricals
 from modelops.spec import EstimatorSpec, ModelSpec, Preprocessing, UseCaseSpec
 from modelops.spec.columns import LABEL
 
@@ -45,8 +46,11 @@ def resolve_estimator(spec: EstimatorSpec) -> ClassifierMixin:
     if refusal is not None:
         raise EstimatorError(refusal)
     cls = _classifier_class(spec.estimator)
-    accepted = set(inspect.signature(cls).parameters)
-    unknown = sorted(set(spec.params) - accepted)
+    parameters = inspect.signature(cls).parameters.values()
+    accepted = {p.name for p in parameters if p.kind is not p.VAR_KEYWORD}
+    # A class taking **kwargs (LightGBM, XGBoost) passes them to its booster, which names them.
+    open_ended = any(p.kind is p.VAR_KEYWORD for p in parameters)
+    unknown = [] if open_ended else sorted(set(spec.params) - accepted)
     if unknown:
         raise EstimatorError(
             f"estimator '{spec.estimator}' does not take parameter(s) {unknown}; "
@@ -55,7 +59,7 @@ def resolve_estimator(spec: EstimatorSpec) -> ClassifierMixin:
         )
     try:
         estimator = cls(**spec.params)
-        if hasattr(estimator, "_validate_params"):
+        if hasattr(estimator, "_parameter_constraints"):
             # scikit-learn checks values only at fit(); check them now, with the spec's name.
             estimator._validate_params()
     except (TypeError, ValueError) as exc:
@@ -97,10 +101,10 @@ def estimator_problems(spec: UseCaseSpec) -> list[tuple[str, str]]:
     """What training would refuse about the model and the baseline, found without fitting
     (`modelops validate`): (spec field, reason) pairs."""
     problems: list[tuple[str, str]] = []
-    for section, estimator in (
-        ("model", spec.model),
-        ("evaluation.baseline", spec.evaluation.baseline),
-    ):
+    checked = [("evaluation.baseline", spec.evaluation.baseline)]
+    if not spec.model.runtime.outside:  # else the params are the script's, not an estimator's
+        checked.insert(0, ("model", spec.model))
+    for section, estimator in checked:
         try:
             resolve_estimator(estimator)
         except EstimatorError as exc:
@@ -127,6 +131,7 @@ def build_pipeline(
             mask = [False] * len(numeric) + [True] * len(categorical)
             if "categorical_features" not in estimator_spec.params:
                 estimator.set_params(categorical_features=mask)
+        mark_categoricals(estimator, estimator_spec.params, len(numeric), len(categorical))
     else:
         if preprocessing == "scorecard":
             # Quantile bands one-hot encoded: a logistic regression on them is a scorecard with
@@ -206,6 +211,7 @@ def fit_model(train: pl.DataFrame, spec: UseCaseSpec, model: ModelSpec | None = 
     with warnings.catch_warnings():
         # Quantile bands of a column with few distinct values collapse; that is expected.
         warnings.filterwarnings("ignore", message="Bins whose width are too small")
+        warnings.filterwarnings("ignore", message=CATEGORICAL_PARAM_WARNING)
         pipeline.fit(model_input_frame(train, spec), labels(train))
     return pipeline
 

@@ -17,6 +17,7 @@ from modelops.resources.audit_log import AuditLog
 from modelops.resources.audit_postgres import PostgresAuditLog
 from modelops.resources.audit_sqlite import SqliteAuditLog
 from modelops.resources.decision_store import DecisionLogStore
+from modelops.resources.model_runtimes import ModelRuntimeLauncher
 from modelops.resources.source import DataSource, LocalFileSource
 from modelops.resources.storage import ArtifactStore, LocalArtifactStore
 from modelops.resources.tracking import ModelTracking
@@ -34,6 +35,7 @@ class PlatformResources:
     alerts: AlertSink
     audit_log: AuditLog
     decisions: DecisionLogStore
+    runtimes: ModelRuntimeLauncher
 
     def by_key(self) -> dict[str, dg.ConfigurableResource]:
         """The resources as `dg.Definitions(resources=...)` takes them."""
@@ -44,6 +46,7 @@ class PlatformResources:
             "alerts": self.alerts,
             "audit_log": self.audit_log,
             "decisions": self.decisions,
+            "runtimes": self.runtimes,
         }
 
 
@@ -72,6 +75,18 @@ def resources_for(settings: Settings) -> PlatformResources:
         alerts_for(settings, audit_log),
         audit_log,
         DecisionLogStore(directory=str(settings.decision_log_dir)),
+        runtimes_for(settings),
+    )
+
+
+def runtimes_for(settings: Settings) -> ModelRuntimeLauncher:
+    """Model scripts run as subprocesses, or as pods in the step pods' image and namespace."""
+    k8s = settings.k8s
+    return ModelRuntimeLauncher(
+        environment=settings.environment,
+        project_dir=str(settings.project_dir),
+        image=k8s.image if k8s else None,
+        namespace=k8s.namespace if k8s else "modelops",
     )
 
 

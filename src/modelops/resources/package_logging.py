@@ -23,6 +23,7 @@ from modelops.ml.packages.pyfunc_package import (
 )
 from modelops.ml.serving_bundle import FILES, ServingBundle
 from modelops.names import HOLDOUT, MODEL, SERVING_BUNDLE_PREFIX
+from modelops.resources.native_flavours import estimator_requirements
 from modelops.resources.storage import ArtifactStore
 from modelops.resources.tracking import ModelTracking, pinned_requirements
 from modelops.spec import UseCaseSpec
@@ -94,7 +95,10 @@ def _log_pyfunc(
             with mlflow.start_run(run_id=run_id):
                 info = mlflow.pyfunc.log_model(
                     name=ARTIFACT_NAME,
-                    pip_requirements=pinned_requirements(_PINNED),
+                    pip_requirements=[
+                        *pinned_requirements(_PINNED),
+                        *estimator_requirements(spec.model.estimator),
+                    ],
                     **model_arguments(spec, files, digest, Path(tmp)),
                 )
         return info.model_uri, None

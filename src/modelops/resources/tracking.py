@@ -29,6 +29,7 @@ from modelops.ml.model_integrity import (
     artifact_digest,
     trusted_types,
 )
+from modelops.resources import native_flavours
 from modelops.resources.tracking_server import check_tracking_server
 
 MODEL_ARTIFACT = "model"
@@ -179,7 +180,8 @@ class ModelTracking(dg.ConfigurableResource):
                         sample, source=ref.source, name=ref.name, digest=ref.digest
                     )
                     mlflow.log_input(dataset, context=ref.context)
-                info = mlflow.sklearn.log_model(
+                # The sklearn flavour, plus LightGBM's / XGBoost's own, and the family tag.
+                info = native_flavours.log_model(
                     model,
                     name=MODEL_ARTIFACT,
                     input_example=input_example,

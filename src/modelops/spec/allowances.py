@@ -10,6 +10,7 @@ restricted (a spec parsed outside the platform, e.g. in a test).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationInfo
@@ -25,6 +26,8 @@ class Allowances:
     estimators: EstimatorPolicy = field(default_factory=load_estimator_policy)
     roots: SourceRoots | None = None
     """None: paths are not restricted (the platform always declares roots)."""
+    project_dir: Path | None = None
+    """Where `model_code/` is; None: model script paths are checked by name only."""
 
     def context(self) -> dict[str, Any]:
         """The validation context that carries these allowances (`model_validate(context=)`)."""

@@ -11,6 +11,7 @@ from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 from modelops.spec.allowances import allowances_in
 from modelops.spec.base import IMPORT_PATH_PATTERN, SafeName, Scalar, SpecModel, SpecProblems
 from modelops.spec.estimator_policy import EstimatorPolicy, load_estimator_policy
+from modelops.spec.runtime import ModelRuntime
 
 
 class Target(SpecModel):
@@ -95,6 +96,8 @@ class ModelSpec(EstimatorSpec):
     preprocessing: Preprocessing = "scorecard"
     scorecard_bins: Annotated[int, Field(ge=2, le=50)] = 8
     allow_protected_features: bool = False
+    runtime: ModelRuntime = ModelRuntime()
+    """Where training and batch scoring run (default: this estimator, in-process)."""
     registered_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")] | None = None
 
 

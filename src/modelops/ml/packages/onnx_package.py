@@ -161,10 +161,16 @@ def convert_pipeline(
 def _convert(pipeline: Pipeline, spec: UseCaseSpec, numeric_type: str) -> bytes:
     from skl2onnx import to_onnx
 
+    from modelops.ml.packages.onnx_tree_converters import (
+        register_tree_converters,
+        tree_target_opset,
+    )
+
+    register_tree_converters()  # LightGBM / XGBoost through onnxmltools, when installed
     model = to_onnx(
         _convertible(pipeline),
         initial_types=_initial_types(spec, numeric_type),
-        target_opset=TARGET_OPSET,
+        target_opset=tree_target_opset(pipeline, TARGET_OPSET),
         options={"zipmap": False},
     )
     return model.SerializeToString()

@@ -60,6 +60,7 @@ def score_batch(
     top_k: int = 3,
     scored_at: datetime,
     fast_transform: bool = True,
+    scores: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """One answer per row of a feature table (`build_features(..., with_label=False)`), in
     its order: see `prediction_schema` (the top reasons and their contributions to the
@@ -74,7 +75,9 @@ def score_batch(
     `predict_scores` gives) and the contributions. Each call first checks that `reasons` were
     fitted on this pipeline and that `CompiledPreprocess` reproduces scikit-learn on this
     batch (about 0.1 s, whatever the batch size); `fast_transform=False` encodes with
-    scikit-learn instead (slower; for comparison).
+    scikit-learn instead (slower; for comparison). `scores`, when given, are the model's own
+    runtime's (R through Pipes), one per row: they replace the pipeline's, which still gives
+    the reason codes.
     """
     if not 0 < threshold < 1:
         raise ScoringError(f"threshold must be between 0 and 1, got {threshold}")
@@ -87,16 +90,22 @@ def score_batch(
     if fast_transform:
         compiled = compiled_preprocess(pipeline, spec, features, reasons.probe)
     model = pipeline[-1]
+    if scores is not None and len(scores) != features.height:
+        raise ScoringError(f"{len(scores)} runtime scores for {features.height} rows")
     parts = []
-    for part in features.iter_slices(training.SCORING_BATCH_ROWS):
+    for offset, part in enumerate(features.iter_slices(training.SCORING_BATCH_ROWS)):
         matrix = encode(pipeline, part, spec, compiled)
-        scores = model.predict_proba(matrix)[:, 1]
-        top, pushes = reasons.top_reason_columns(reasons.contributions(matrix), top_k)
+        if scores is None:
+            part_scores = model.predict_proba(matrix)[:, 1]
+        else:
+            start = offset * training.SCORING_BATCH_ROWS
+            part_scores = scores[start : start + part.height]
+        top, pushes = reasons.top_reason_columns(reasons.contributions(matrix, model), top_k)
         parts.append(
             pl.DataFrame(
                 [
                     part.get_column(ROW_ID).cast(pl.Int64),
-                    pl.Series("score", scores, dtype=pl.Float64),
+                    pl.Series("score", part_scores, dtype=pl.Float64),
                     *top,
                     *pushes,
                     outliers.score(part).alias("outlier_score"),

@@ -122,8 +122,11 @@ class ApplicationScorer:
                 answers[i] = answer.model_copy(update={"application_id": ids[i]})
         return [a for a in answers if a is not None]
 
-    def score_table(self, features: pl.DataFrame, *, scored_at: datetime) -> pl.DataFrame:
-        """A validated feature table's answers (`prediction_schema`): the batch door."""
+    def score_table(
+        self, features: pl.DataFrame, *, scored_at: datetime, scores: np.ndarray | None = None
+    ) -> pl.DataFrame:
+        """A validated feature table's answers (`prediction_schema`): the batch door.
+        `scores` from the model's own runtime replace the pipeline's (see `score_batch`)."""
         return score_batch(
             features,
             pipeline=self.bundle.pipeline,
@@ -134,6 +137,7 @@ class ApplicationScorer:
             threshold=self.threshold,
             top_k=self.top_k,
             scored_at=scored_at,
+            scores=scores,
         )
 
     # Engine ------------------------------------------------------------------------------

@@ -156,7 +156,7 @@ class RowEngine:
             scores = np.asarray(self.model.predict_proba(fitted_on)[:, 1], dtype=np.float64)
         return RowScores(
             scores=scores,
-            contributions=np.atleast_2d(self.reasons.contributions(matrix)),
+            contributions=np.atleast_2d(self.reasons.contributions(matrix, self.model)),
             outlier_scores=[self._outlier_score(row) for row in rows],
         )
 
