@@ -149,7 +149,7 @@ def test_the_steps_are_the_steps_of_the_use_case_job(german_spec: UseCaseSpec) -
     (what the executor reads), so no step can escape the pod sizing."""
     from dagster._core.execution.api import create_execution_plan
 
-    names = ("store", "source", "tracking", "audit_log", "alerts", "decisions")
+    names = ("store", "source", "tracking", "audit_log", "alerts", "decisions", "runtimes")
     defs = dg.Definitions.merge(
         use_case_definitions(german_spec, load_risk_policy()),
         dg.Definitions(resources={name: mock.MagicMock() for name in names}),

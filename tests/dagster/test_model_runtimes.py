@@ -135,7 +135,7 @@ def test_r_pod_gets_the_r_client_at_its_image_path() -> None:
 
 def test_k8s_refuses_exchange_files_outside_the_data_volume() -> None:
     extras = {"mode": "train", "work_dir": "/data/runs/1", "train_path": "/tmp/train.csv"}
-    with pytest.raises(ModelScriptError, match="train_path=/tmp/train.csv"):
+    with pytest.raises(ModelScriptError, match=r"train_path=/tmp/train\.csv"):
         K8S.run(None, kind="r", script=SCRIPTS["r"], extras=extras)  # type: ignore[arg-type]
 
 
@@ -169,6 +169,8 @@ def test_scripts_outside_model_code_are_refused() -> None:
         _launcher().command("r", "model_code/../src/modelops/cli.py")
     with pytest.raises(ModelScriptError, match="outside the allowed root"):
         _launcher().command("python-env", "/usr/bin/python3")
+    with pytest.raises(ModelScriptError, match=r"model environment .* outside"):
+        _launcher().command("python-env", SCRIPTS["python-env"], PROJECT)
 
 
 def test_missing_r_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

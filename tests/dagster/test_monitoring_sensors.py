@@ -23,7 +23,7 @@ from modelops.spec.risk import load_risk_policy
 from support.fakes import MemoryArtifactStore, MemorySource, model_record
 
 UC = "german_credit"
-RESOURCE_KEYS = ("store", "source", "tracking", "alerts", "audit_log", "decisions")
+RESOURCE_KEYS = ("store", "source", "tracking", "alerts", "audit_log", "decisions", "runtimes")
 
 
 def sensor(spec: UseCaseSpec, name: str) -> tuple[dg.SensorDefinition, dg.Definitions]:

@@ -21,6 +21,7 @@ from modelops.ml.model_integrity import artifact_digest
 from modelops.names import PREDICTIONS, monthly, scoring_job
 from modelops.operator import Platform
 from modelops.resources.native_flavours import FAMILY_TAG, LIGHTGBM_FILE
+from modelops.resources.package_logging import ONNX_PARITY_TAG, ONNX_UNAVAILABLE_TAG, PYFUNC_TAG
 from modelops.resources.tracking import DIGEST_TAG
 from modelops.settings import Settings
 from support import PROJECT, make_settings, write_spec
@@ -81,6 +82,9 @@ def test_registered_version_carries_the_lightgbm_flavour(champion, tracked):
         assert artifact_digest(local) == version.tags[DIGEST_TAG]
         (local / LIGHTGBM_FILE).write_text("tampered")
         assert artifact_digest(local) != version.tags[DIGEST_TAG]
+    # The scoring packages: pyfunc, and ONNX through onnxmltools' LightGBM converter.
+    assert PYFUNC_TAG in version.tags and ONNX_UNAVAILABLE_TAG not in version.tags
+    assert version.tags[ONNX_PARITY_TAG] == "passed", version.tags
     booster = mlflow.lightgbm.load_model(f"models:/{UC}/1")
     assert isinstance(booster, lightgbm.Booster)
     platform = Platform(champion)

@@ -21,7 +21,12 @@ from support import GERMAN_DATA, PROJECT
 
 SCRIPT = "model_code/german_credit_sklearn/model.py"
 NUMERIC = ["duration_in_month", "credit_amount", "age_in_years"]
-CATEGORICAL = ["status_of_existing_checking_account", "credit_history", "purpose", "savings_account_and_bonds"]  # fmt: skip
+CATEGORICAL = [
+    "status_of_existing_checking_account",
+    "credit_history",
+    "purpose",
+    "savings_account_and_bonds",
+]
 LAUNCHER = ModelRuntimeLauncher(project_dir=str(PROJECT))
 
 
@@ -51,7 +56,7 @@ def _materialize(extras: dict[str, Any], script: str = SCRIPT) -> dg.ExecuteInPr
         check_specs=[dg.AssetCheckSpec("runtime_fit_healthy", asset="trained_model")],
         required_resource_keys={"runtimes"},
     )
-    def trained_model(context) -> Iterator[Any]:  # noqa: ANN001 (a string hint is refused)
+    def trained_model(context) -> Iterator[Any]:  # untyped: Dagster refuses a string hint
         runtimes: ModelRuntimeLauncher = context.resources.runtimes
         invocation = runtimes.run(context, kind="python-env", script=script, extras=extras)
         yield from invocation.get_results()

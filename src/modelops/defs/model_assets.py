@@ -32,6 +32,7 @@ from modelops.governance.champion import champion_holdout_scores
 from modelops.governance.training_record import TrainingRun, train_and_register
 from modelops.resources.audit_log import AuditLog
 from modelops.resources.model_runtimes import ModelRuntimeLauncher
+from modelops.resources.runtime_pods import launcher_step_tags
 from modelops.resources.storage import ArtifactStore
 from modelops.resources.tracking import ModelTracking
 from modelops.spec import UseCaseSpec
@@ -53,6 +54,7 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
     tier = policy.for_tier(policy.assess(spec.risk, spec.data_schema.protected_attributes).tier)
 
     runtime = spec.model.runtime
+    model_step = {**heavy_step, "op_tags": launcher_step_tags(heavy_step["op_tags"])}
 
     @dg.asset(
         key=key(names.MODEL),
@@ -82,7 +84,7 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
             f"{trained_by(spec)}, registered in MLflow as '{spec.registered_model_name}'. "
             "Data version = model version."
         ),
-        **heavy_step,
+        **(model_step if runtime.outside else heavy_step),  # k8s: launches the script pod
     )
     def trained_model(
         context: dg.AssetExecutionContext,

@@ -22,6 +22,7 @@ from modelops.defs.versioning import code_version
 from modelops.resources.alerts import AlertSink
 from modelops.resources.audit_log import AuditLog
 from modelops.resources.model_runtimes import ModelRuntimeLauncher
+from modelops.resources.runtime_pods import launcher_step_tags
 from modelops.resources.storage import ArtifactStore
 from modelops.spec import UseCaseSpec
 
@@ -58,7 +59,9 @@ def predictions_asset(spec: UseCaseSpec) -> dg.AssetsDefinition:
             fail_window=spec.freshness.predictions_max_age
         ),
         group_name=uc,
-        op_tags=pod_tags(spec.compute.training),
+        op_tags=launcher_step_tags(pod_tags(spec.compute.training))  # scored in R / own env
+        if spec.model.runtime.outside
+        else pod_tags(spec.compute.training),
     )
     def predictions(
         context: dg.AssetExecutionContext,

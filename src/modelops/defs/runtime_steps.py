@@ -150,8 +150,15 @@ def _launch(
 
 @contextmanager
 def _work_folder(runtimes: ModelRuntimeLauncher) -> Iterator[Path]:
-    """A fresh folder both sides can read and write, removed after the exchange."""
-    with tempfile.TemporaryDirectory(prefix="modelops-runtime-") as folder:
+    """A fresh folder both sides can read and write, removed after the exchange: on
+    Kubernetes under the shared data volume (the script pod sees nothing else)."""
+    parent = None
+    if runtimes.environment == "k8s":
+        from modelops.resources.runtime_pods import EXCHANGE_FOLDER
+
+        parent = Path(runtimes.data_mount) / EXCHANGE_FOLDER
+        parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="modelops-runtime-", dir=parent) as folder:
         yield Path(folder)
 
 

@@ -22,14 +22,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modelops.pod_security import CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT
 from modelops.resources.runtime_pods import (
+    DATA_MOUNT,
     DATA_VOLUME,
+    DATA_VOLUME_CLAIM,
     PATH_EXTRAS,
+    RUNTIME_SERVICE_ACCOUNT,
     pod_resources_from_tags,
     require_under_data_mount,
 )
 from modelops.resources.runtime_subprocess import (
     ModelScriptError,
     TailingSubprocessClient,
+    failure_text,
     inherited_env,
     script_failed,
     uv_command,
@@ -69,29 +73,31 @@ class ModelRuntimeLauncher(dg.ConfigurableResource):
     image: str | None = None
     """k8s: the image holding R, the model environments and model_code/ (the user-code image)."""
     namespace: str = "modelops"
-    data_volume_claim: str = "modelops-data"
+    data_volume_claim: str = DATA_VOLUME_CLAIM
     """k8s: the shared claim the exchange files live on (mounted by the step pods too)."""
-    data_mount: str = "/data"
+    data_mount: str = DATA_MOUNT
+    service_account: str = RUNTIME_SERVICE_ACCOUNT  # of the launching step pod (runtime_pods)
     image_project_dir: str = "/app"
     """k8s: where the project is inside the image (deploy/Dockerfile's WORKDIR)."""
     pod_wait_timeout_seconds: float = 4 * 3600
 
-    # ---- what is launched ------------------------------------------------------------------
-
     def script_path(self, script: str | Path) -> Path:
         """The script, resolved from the project; it must lie under model_code/."""
+        return self._allowed(script, "model script")
+
+    def _allowed(self, path: str | Path, what: str) -> Path:
         root = (Path(self.project_dir) / MODEL_CODE).resolve()
-        path = (Path(self.project_dir) / script).resolve()
-        if not path.is_relative_to(root):
-            raise ModelScriptError(f"model script {path} is outside the allowed root {root}")
-        return path
+        resolved = (Path(self.project_dir) / path).resolve()
+        if not resolved.is_relative_to(root):
+            raise ModelScriptError(f"{what} {resolved} is outside the allowed root {root}")
+        return resolved
 
     def environment_path(self, script: str | Path, environment_dir: str | Path | None) -> Path:
         """The Python environment's folder (its pyproject.toml and uv.lock); default: the
         script's own folder."""
         if environment_dir is None:
             return self.script_path(script).parent
-        return (Path(self.project_dir) / environment_dir).resolve()
+        return self._allowed(environment_dir, "model environment")
 
     def command(
         self, kind: RuntimeKind, script: str | Path, environment_dir: str | Path | None = None
@@ -151,9 +157,8 @@ class ModelRuntimeLauncher(dg.ConfigurableResource):
         *,
         resources: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """The script's pod on Kubernetes, as plain data: the platform's image and security
-        context, no service-account token, the data volume mounted, paths as in the image.
-        The Python environment is the one the image built (`.venv` beside its lock)."""
+        """The script's pod on Kubernetes, as plain data: the platform's image, no token, the
+        data volume mounted, paths as in the image (Python: the `.venv` the image built)."""
         if not self.image:
             raise ModelScriptError("the k8s runtime needs an image (MODELOPS_K8S_IMAGE)")
         script_in_image = self._in_image(self.script_path(script))
@@ -194,8 +199,6 @@ class ModelRuntimeLauncher(dg.ConfigurableResource):
         if path.is_relative_to(project):
             return str(Path(self.image_project_dir) / path.relative_to(project))
         return str(path)
-
-    # ---- launching --------------------------------------------------------------------------
 
     def run(
         self,
@@ -282,23 +285,11 @@ class ModelRuntimeLauncher(dg.ConfigurableResource):
             metadata.update({k: _plain(v) for k, v in materialization.metadata.items()})
         return RuntimeRunResult(
             succeeded=result.success,
-            error=None if result.success else _failure_text(result),
+            error=None if result.success else failure_text(result),
             log_lines=logs,
             metadata=metadata,
             checks=checks,
         )
-
-
-def _failure_text(result: dg.ExecuteInProcessResult) -> str:
-    texts = []
-    for event in result.get_step_failure_events():
-        data = event.step_failure_data
-        if data.user_failure_data is not None and data.user_failure_data.description:
-            texts.append(data.user_failure_data.description)
-        elif data.error is not None:
-            cause = data.error.cause or data.error
-            texts.append(cause.message.strip())
-    return "\n".join(texts) or "the run failed"
 
 
 def _plain(value: Any) -> Any:

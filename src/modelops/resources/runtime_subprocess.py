@@ -144,3 +144,16 @@ def _closed_exception(context: dg.AssetExecutionContext | dg.OpExecutionContext)
                 text, name = error.message.strip(), error.cls_name or "Error"
                 return text if text.startswith(name) else f"{name}: {text}"
     return None
+
+
+def failure_text(result: dg.ExecuteInProcessResult) -> str:
+    """Why a one-off run failed: our message when a script failed, else the error."""
+    texts = []
+    for event in result.get_step_failure_events():
+        data = event.step_failure_data
+        if data.user_failure_data is not None and data.user_failure_data.description:
+            texts.append(data.user_failure_data.description)
+        elif data.error is not None:
+            cause = data.error.cause or data.error
+            texts.append(cause.message.strip())
+    return "\n".join(texts) or "the run failed"

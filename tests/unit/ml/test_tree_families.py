@@ -14,6 +14,7 @@ import pytest
 
 from modelops.ml.features import build_features
 from modelops.ml.model_integrity import dump_model, load_model
+from modelops.ml.packages.onnx_package import OnnxPackage, convert_pipeline
 from modelops.ml.packages.pyfunc_package import model_arguments
 from modelops.ml.scoring import ReasonCodes
 from modelops.ml.scoring.applications import ApplicationScorer
@@ -22,6 +23,7 @@ from modelops.ml.scoring.tree_contributions import raw_margin
 from modelops.ml.serving_bundle import ServingBundle
 from modelops.ml.training import fit_model, model_input_frame
 from modelops.ml.tree_families import model_family
+from modelops.resources.native_flavours import FAMILY_TAG
 from modelops.spec import ModelSpec
 
 pytest.importorskip("lightgbm")
@@ -182,3 +184,53 @@ def test_lightgbm_doors_agree(tree_fitted, gappy_split, german_valid, german_spe
     ]
     assert online_reasons == batch_reasons
     assert packaged["reason_1"].tolist() == batch["reason_1"].to_list()
+
+
+@pytest.mark.parametrize("name", list(TREE_MODELS))
+def test_onnx_package_reproduces_the_model_with_gaps(name, tree_fitted, gappy_split, german_spec):
+    """onnxmltools' converters, registered with skl2onnx: parity measured on rows with missing
+    values and an unseen category."""
+    pytest.importorskip("onnxmltools")
+    _, holdout = gappy_split
+    package = convert_pipeline(tree_fitted[name], german_spec, holdout)
+    assert isinstance(package, OnnxPackage), package
+    assert package.parity_passed and package.rows_compared == holdout.height
+
+
+def test_an_xgboost_version_registers_with_the_xgboost_flavour(
+    tree_fitted, gappy_split, german_spec, tracking
+):
+    """The sklearn pipeline is what the platform loads; the native flavour sits beside it."""
+    import xgboost
+
+    train, holdout = gappy_split
+    pipeline = tree_fitted["xgboost"]
+    registered = tracking.record_training(
+        use_case="xgb_case",
+        registered_name="xgb_case",
+        model=pipeline,
+        input_example=model_input_frame(train.head(5), german_spec).astype(
+            {c: object for c in german_spec.categorical_features}
+        ),
+        params={"estimator": "xgboost.XGBClassifier"},
+        metrics={"train_auc": 0.8},
+        tags={"modelops.use_case": "xgb_case"},
+        datasets=[],
+        run_name="xgb",
+    )
+    with tracking.active() as mlflow:
+        import mlflow.xgboost
+        from mlflow.models import get_model_info
+
+        info = get_model_info(registered.model_uri)
+        assert {"xgboost", "sklearn", "python_function"} <= set(info.flavors)
+        native = mlflow.xgboost.load_model(registered.model_uri)
+        run = mlflow.MlflowClient().get_run(registered.run_id)
+    assert run.data.tags[FAMILY_TAG] == "xgboost"
+    assert isinstance(native, xgboost.XGBClassifier)
+    matrix = encode(pipeline, holdout, german_spec, None)
+    np.testing.assert_array_equal(native.predict_proba(matrix), pipeline[-1].predict_proba(matrix))
+    loaded = tracking.load_model(registered.model_uri, from_store=True)
+    assert tracking.stored_digest("xgb_case", registered.version) == registered.artifact_sha256
+    inputs = model_input_frame(holdout, german_spec)
+    np.testing.assert_array_equal(loaded.predict_proba(inputs), pipeline.predict_proba(inputs))

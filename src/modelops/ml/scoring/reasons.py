@@ -3,10 +3,9 @@ application, and per row the features pushing most towards the positive class.
 
 Contributions are summed back to the spec's feature names (a banded or one-hot feature's
 columns add up to that feature). For a linear model on the encoded inputs they are exact:
-`coef_j * (x_j - mean_j)`, one matrix product per slice. For LightGBM and XGBoost they are
-exact too: the boosters' TreeSHAP values (`tree_contributions`), centred on training. For other
-models (scikit-learn's gradient boosting) they come from an additive surrogate whose fidelity
-to the model is measured and reported.
+`coef_j * (x_j - mean_j)`, one matrix product per slice; for LightGBM and XGBoost too (their
+TreeSHAP, `tree_contributions`). For other models (gradient boosting) they come from an
+additive surrogate whose fidelity to the model is measured and reported.
 """
 
 from __future__ import annotations
@@ -62,8 +61,8 @@ class ReasonCodes:
     """The spec's feature names, in the order of the contribution columns."""
     method: Literal["linear", "surrogate", "tree"]
     """`linear`: exact, from the model's coefficients. `tree`: exact, the booster's TreeSHAP
-    values (LightGBM, XGBoost; computed from the model at scoring). `surrogate`: an additive
-    model fitted to the model's training log-odds; see `fidelity`."""
+    (computed from the model when scoring). `surrogate`: an additive model fitted to the
+    model's training log-odds; see `fidelity`."""
     baseline: float
     """Log-odds of a row whose contributions are all zero: the intercept plus each feature's
     training-mean term."""
@@ -73,8 +72,7 @@ class ReasonCodes:
     weights: np.ndarray | None = field(repr=False)
     """Linear: encoded columns × features, coefficient j in its feature's column."""
     offsets: np.ndarray = field(repr=False)
-    """Linear: each feature's training-mean term, subtracted from `matrix @ weights`; tree:
-    each feature's training-mean SHAP value."""
+    """Each feature's training-mean term (linear) or SHAP value (tree), subtracted."""
     binned: tuple[BinnedColumn, ...] = field(repr=False)
     """Surrogate: per encoded column, the centred log-odds of each bin."""
     probe: pl.DataFrame = field(repr=False)
@@ -117,10 +115,9 @@ class ReasonCodes:
         probe = frame.head(PROBE_ROWS).select(ROW_ID, *spec.model_inputs)
         probe_scores = proba[: probe.height].copy()
 
-        tree = tree_contributions.exact_fit(model, matrix, proba, owner, len(features))
-        if tree is not None:
+        if tree := tree_contributions.exact_fit(model, matrix, proba, owner, len(features)):
             offsets, baseline, margin = tree
-            codes = cls(features, "tree", baseline, Fidelity(0.0, 0.0), owner, None, offsets, (),
+            codes = cls(features, "tree", baseline, Fidelity(0, 0), owner, None, offsets, (),
                         probe, probe_scores)  # fmt: skip
             return codes.with_fidelity(matrix, margin, model)
         coef = getattr(model, "coef_", None)
@@ -167,12 +164,12 @@ class ReasonCodes:
     def with_fidelity(
         self, matrix: Matrix, target: np.ndarray, model: object = None
     ) -> ReasonCodes:
-        """A copy with `fidelity` measured against the model's log-odds `target`."""
+        """A copy with `fidelity` measured against the model's log-odds `target`, to 12 digits
+        (an exact decomposition measures 1.0, not 1 - 1e-16)."""
         approx = self.baseline + self.contributions(matrix, model).sum(axis=1)
         total = float(np.sum((target - target.mean()) ** 2))
         r2 = 1 - float(np.sum((target - approx) ** 2)) / total if total > 0 else 1.0
         rho = float(spearmanr(approx, target).statistic) if len(target) > 2 else 1.0
-        # Rounded to 12 digits: an exact decomposition measures 1.0, not 1 - 1e-16.
         return replace(self, fidelity=Fidelity(round(r2, 12), round(rho, 12)))
 
     def check(self, pipeline: Pipeline, spec: UseCaseSpec) -> None:
@@ -187,12 +184,7 @@ class ReasonCodes:
         """Rows × features: each feature's push on the log-odds, relative to training.
         `model` (the pipeline's last step) is needed by the `tree` method only."""
         if self.method == "tree":
-            if model is None:
-                raise ScoringError("tree reason codes need the model to compute contributions")
-            summed, _ = tree_contributions.feature_contributions(
-                model, matrix, self.owner, len(self.features)
-            )
-            return summed - self.offsets
+            return tree_contributions.centred(model, matrix, self.owner, self.offsets)
         if self.weights is not None:
             return np.asarray(matrix @ self.weights) - self.offsets
         # Feature-major, so that every column read and every sum is contiguous.

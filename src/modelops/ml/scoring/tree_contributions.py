@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from modelops.ml.scoring.errors import ScoringError
 from modelops.ml.tree_families import LIGHTGBM, XGBOOST, model_family
 
 Matrix = np.ndarray | sparse.spmatrix
@@ -74,6 +75,14 @@ def feature_contributions(
     membership = np.zeros((owner.size, n_features))
     membership[np.arange(owner.size), owner] = 1.0
     return columns @ membership, bias
+
+
+def centred(model: Any, matrix: Matrix, owner: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Rows × features contributions minus their training means `offsets` (the reason codes)."""
+    if model is None:
+        raise ScoringError("tree reason codes need the model to compute contributions")
+    summed, _ = feature_contributions(model, matrix, owner, offsets.size)
+    return summed - offsets
 
 
 def exact_fit(
