@@ -216,3 +216,44 @@ def test_k8s_run_hands_the_pod_to_pipes_k8s_client(monkeypatch: pytest.MonkeyPat
         SCRIPTS["python-env"],
         resources=TRAINING_TAGS[K8S_CONFIG_TAG]["container_config"]["resources"],
     )
+
+
+def test_deploy_manifest_names_what_the_code_uses() -> None:
+    """deploy/k8s/model-runtimes.yaml: the claim, the account and its pod rights under the
+    launcher's default names (what the launching step pods and script pods refer to)."""
+    path = PROJECT / "deploy" / "k8s" / "model-runtimes.yaml"
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(path.read_text())}
+    claim = docs[("PersistentVolumeClaim", K8S.data_volume_claim)]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]  # step and script pod, two nodes
+    assert claim["spec"]["storageClassName"].startswith("REPLACE_")
+    assert ("ServiceAccount", K8S.service_account) in docs
+    role = docs[("Role", K8S.service_account)]
+    verbs = {res: set(r["verbs"]) for r in role["rules"] for res in r["resources"]}
+    assert verbs == {"pods": {"create", "get", "list", "watch", "delete"}, "pods/log": {"get"}}
+    assert all(r["apiGroups"] == [""] for r in role["rules"])
+    binding = docs[("RoleBinding", K8S.service_account)]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": K8S.service_account, "namespace": K8S.namespace}
+    ]
+    assert {d["metadata"]["namespace"] for d in docs.values()} == {K8S.namespace}
+
+
+@pytest.mark.parametrize("environment", ["local", "k8s"])
+def test_exchange_folder_is_fresh_and_removed(tmp_path: Path, environment: str) -> None:
+    """On k8s under the data mount (the script pod sees nothing else), locally a temp dir."""
+    import tempfile
+
+    from modelops.defs.runtime_steps import _work_folder
+
+    launcher = _launcher(environment=environment, image=IMAGE, data_mount=str(tmp_path))
+    with _work_folder(launcher) as first, _work_folder(launcher) as second:
+        assert first.is_dir() and second.is_dir() and first != second
+        expected = tmp_path / "runtime-exchange" if environment == "k8s" else None
+        assert first.parent == (expected or Path(tempfile.gettempdir()))
+        (first / "train.csv").write_text("label\n1\n")
+    assert not first.exists() and not second.exists()

@@ -147,7 +147,9 @@ def test_final_user_is_non_root_and_numeric(dockerfile: list[list[Instruction]])
 
 def test_dependencies_come_from_the_lock(dockerfile: list[list[Instruction]]) -> None:
     builder = dockerfile[0]
-    syncs = [i for i in _all(builder, "RUN") if "uv sync" in i.value]
+    syncs = [
+        i for i in _all(builder, "RUN") if "uv sync" in i.value and "model_code" not in i.value
+    ]
     assert len(syncs) == 2, "dependencies first (cached layer), then the project"
     for sync in syncs:
         flags = sync.value.split()
@@ -172,6 +174,42 @@ def test_copied_paths_exist_and_pass_the_dockerignore(dockerfile: list[list[Inst
             for source in words[:-1]:
                 assert (PROJECT / source).exists(), f"line {copy.line}: {source} does not exist"
                 assert source.rstrip("/") in included, f"{source} is excluded by the dockerignore"
+
+
+def test_image_holds_r_model_code_and_the_model_environments(
+    dockerfile: list[list[Instruction]],
+) -> None:
+    """Script pods run this image: Rscript (Debian's R, CRAN is unreachable), model_code/, and
+    each model environment synced from its own lock where the pod looks for its python."""
+    from modelops.resources.model_runtimes import ModelRuntimeLauncher
+
+    builder, runtime = dockerfile
+    installs = [i.value.split() for i in _all(runtime, "RUN") if "apt-get install" in i.value]
+    assert any(
+        {"r-base-core", "r-cran-jsonlite", "--no-install-recommends"} <= set(words)
+        for words in installs
+    )
+    copy = next(i for i in _all(builder, "COPY") if i.value.split()[0] == "model_code/")
+    (sync,) = [i for i in _all(builder, "RUN") if "uv sync" in i.value and "model_code" in i.value]
+    assert copy.line < sync.line
+    assert {"--frozen", "--no-dev", "--compile-bytecode"} <= set(sync.value.split())
+    assert "for project in model_code/*/" in sync.value and '"${project}uv.lock"' in sync.value
+    assert 'UV_PROJECT_ENVIRONMENT="/app/${project}.venv"' in sync.value
+    workdir = _all(runtime, "WORKDIR")[-1].value
+    launcher = ModelRuntimeLauncher(project_dir=str(PROJECT), environment="k8s", image="i:1")
+    assert launcher.image_project_dir == workdir == "/app"
+    locks = sorted((PROJECT / "model_code").glob("*/uv.lock"))
+    assert locks, "no model environment to check"
+    for lock in locks:
+        script = next(lock.parent.glob("*.py")).relative_to(PROJECT)
+        (container,) = launcher.pod_spec("python-env", script)["containers"]
+        assert (
+            container["command"][0] == f"/app/{lock.parent.relative_to(PROJECT)}/.venv/bin/python"
+        )
+    (r_container,) = launcher.pod_spec("r", "model_code/german_credit_glm/model.R")["containers"]
+    assert r_container["command"][0] == "Rscript"
+    ignore = (DEPLOY / "Dockerfile.dockerignore").read_text().split()
+    assert "**/.venv" in ignore, "a local model .venv must not reach the image"
 
 
 def test_no_remote_add_and_no_secrets_in_env_or_args(dockerfile: list[list[Instruction]]) -> None:
@@ -263,6 +301,8 @@ def test_kubernetes_objects_match_the_api_schema(
         "ServiceAccount": kubernetes.client.V1ServiceAccount,
         "HorizontalPodAutoscaler": kubernetes.client.V2HorizontalPodAutoscaler,
         "PersistentVolumeClaim": kubernetes.client.V1PersistentVolumeClaim,
+        "Role": kubernetes.client.V1Role,
+        "RoleBinding": kubernetes.client.V1RoleBinding,
     }
     for (kind, name), doc in manifests.items():
         if kind == "Kustomization":

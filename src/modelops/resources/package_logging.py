@@ -11,6 +11,7 @@ cannot be built is a tag, never a failed training.
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 
 import polars as pl
@@ -89,8 +90,15 @@ def _log_pyfunc(
     digest: str,
 ) -> tuple[str | None, str | None]:
     try:
-        with tracking.active() as mlflow, tempfile.TemporaryDirectory() as tmp:
+        with (
+            tracking.active() as mlflow,
+            tempfile.TemporaryDirectory() as tmp,
+            warnings.catch_warnings(),
+        ):
             import mlflow.pyfunc
+
+            # The package takes application records, not a frame: MLflow's example hint misleads.
+            warnings.filterwarnings("ignore", message=".*input example was not provided")
 
             with mlflow.start_run(run_id=run_id):
                 info = mlflow.pyfunc.log_model(

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import warnings
 from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
@@ -57,6 +58,8 @@ class TailingSubprocessClient(dg.PipesSubprocessClient):
         from dagster._core.pipes.utils import open_pipes_session
 
         tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        # Dagster flags an internal call of its own Pipes reader as preview; nothing to act on.
+        warnings.filterwarnings("ignore", message=".*expected_writer_count.*")
         with open_pipes_session(
             context=context,
             context_injector=self.context_injector,

@@ -47,7 +47,9 @@ def fitted_logistic(
     """An unpenalised logistic regression, exported in the portable format by hand."""
     train, _ = german_split
     design, dummies = _one_hot(train, german_spec)
-    model = LogisticRegression(penalty=None, max_iter=5000).fit(design, labels(train))
+    model = LogisticRegression(C=np.inf, solver="newton-cholesky", max_iter=500).fit(
+        design, labels(train)
+    )
     coef = model.coef_[0]
     numeric = german_spec.numeric_features
     categorical = []
@@ -67,9 +69,7 @@ def fitted_logistic(
         {
             "format": "modelops.linear_model",
             "intercept": float(model.intercept_[0]),
-            "numeric": [
-                {"name": c, "coefficient": float(coef[i])} for i, c in enumerate(numeric)
-            ],
+            "numeric": [{"name": c, "coefficient": float(coef[i])} for i, c in enumerate(numeric)],
             "categorical": categorical,
         }
     )
