@@ -10,7 +10,6 @@ from pathlib import Path
 
 import dagster as dg
 import mlflow
-import numpy as np
 import pytest
 import yaml
 

@@ -181,7 +181,7 @@ def test_outputs_that_break_the_contract_are_named(
 
 def test_a_script_that_wrote_no_model_file_is_named(tmp_path: Path) -> None:
     _write_outputs(tmp_path, DESCRIPTION, [0.1, 0.9])
-    with pytest.raises(ModelScriptError, match="wrote no model.rds"):
+    with pytest.raises(ModelScriptError, match=r"wrote no model\.rds"):
         read_training_outputs(tmp_path, 2)
 
 
