@@ -12,7 +12,9 @@ SYNC := $(UV) sync --frozen --compile-bytecode --extra frameworks
 setup:                 ## install the locked environment and create the local Dagster instance
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
 	$(SYNC)
-	$(SYNC) --no-dev --project model_code/german_credit_sklearn
+	@# each model environment under model_code/ from its own lock (docs/frameworks.md)
+	@for lock in model_code/*/uv.lock; do [ -f "$$lock" ] || continue; \
+		$(UV) sync --frozen --compile-bytecode --no-dev --quiet --project "$$(dirname $$lock)" || exit 1; done
 	$(UV) run --frozen modelops init
 	@# wrk (Debian's load generator) for the serving tests and benchmark; root only (CI), else skipped
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get install -y -qq wrk >/dev/null 2>&1 \
