@@ -274,7 +274,11 @@ class ModelRuntimeLauncher(dg.ConfigurableResource):
                     yield reported
 
         with dg.DagsterInstance.ephemeral() as instance:
-            result = dg.materialize([runtime_launch], instance=instance, raise_on_error=False)
+            # The command prints its own report; the run's own log lines stay in `log_lines`.
+            quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+            result = dg.materialize(
+                [runtime_launch], instance=instance, raise_on_error=False, run_config=quiet
+            )
             logs = [
                 entry.user_message
                 for entry in instance.all_logs(result.run_id)
