@@ -14,21 +14,16 @@ import numpy as np
 import pytest
 import yaml
 
-from modelops.definitions import build_definitions
 from modelops.governance.champion import champion_bundle
-from modelops.instance import local_instance
 from modelops.ml.model_integrity import artifact_digest
-from modelops.names import PREDICTIONS, monthly, scoring_job
+from modelops.names import PREDICTIONS, monthly
 from modelops.operator import Platform
 from modelops.resources.native_flavours import FAMILY_TAG, LIGHTGBM_FILE
 from modelops.resources.package_logging import ONNX_PARITY_TAG, ONNX_UNAVAILABLE_TAG, PYFUNC_TAG
 from modelops.resources.tracking import DIGEST_TAG
 from modelops.settings import Settings
-from support import PROJECT, make_settings, write_spec
-from support.monthly_platform import MONTH, QUIET, ROWS, failures, write_month
-from support.platform_cli import cli
-
-pytest.importorskip("lightgbm")
+from support import PROJECT
+from support.monthly_platform import MONTH, ROWS, failures, score_month, trained_platform
 
 UC = "german_credit_lightgbm"
 SPEC = PROJECT / "assets" / f"{UC}.yaml"
@@ -37,18 +32,7 @@ SPEC = PROJECT / "assets" / f"{UC}.yaml"
 @pytest.fixture(scope="module")
 def champion(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Version 1 trained, registered and approved; one CSV production month under root."""
-    root = tmp_path_factory.mktemp("lightgbm")
-    spec = yaml.safe_load(SPEC.read_text())
-    spec["monitoring"]["batches"] = {"path": str(root / "applications" / "{month}.csv")}
-    write_spec(root / "specs", spec)
-    write_month(root)
-    settings = make_settings(root, root / "specs")
-    trained = cli(settings, "run", "-u", UC, env={"MODELOPS_ACTOR": "trainer@bank.example"})
-    assert trained.code == 0, trained.printed
-    approve = ("--by", "val@bank.example", "--role", "model_validator", "--reason", "VR-1")
-    approved = cli(settings, "approve", "-u", UC, *approve)
-    assert approved.code == 0, approved.printed
-    return settings
+    return trained_platform(tmp_path_factory.mktemp("lightgbm"), SPEC)
 
 
 @pytest.fixture
@@ -100,13 +84,7 @@ def test_reason_codes_are_exact_and_a_month_is_scored(champion):
     assert bundle.reasons.method == "tree"
     assert (bundle.reasons.fidelity.r2, bundle.reasons.fidelity.spearman) == (1.0, 1.0)
 
-    job = build_definitions(champion).resolve_job_def(scoring_job(UC))
-    result = job.execute_in_process(
-        instance=local_instance(champion.dagster_home),
-        partition_key=f"{MONTH}-01",
-        raise_on_error=False,
-        run_config=QUIET,
-    )
+    result = score_month(champion, UC)
     assert result.success, failures(result)
     (materialization,) = result.asset_materializations_for_node(f"{UC}__predictions")
     assert isinstance(materialization, dg.AssetMaterialization)

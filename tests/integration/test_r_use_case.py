@@ -13,12 +13,10 @@ import mlflow
 import pytest
 import yaml
 
-from modelops.definitions import build_definitions
 from modelops.instance import local_instance
-from modelops.names import scoring_job
 from modelops.settings import Settings
 from support import GERMAN_DATA, PROJECT, write_spec
-from support.monthly_platform import MONTH, QUIET, ROWS, write_month
+from support.monthly_platform import MONTH, ROWS, score_month, write_month
 from support.platform_cli import cli
 
 UC = "german_credit_r"
@@ -113,13 +111,7 @@ def test_reproduce_runs_r_again_and_gets_the_same_holdout_scores(platform) -> No
 
 
 def test_a_month_is_batch_scored_by_r(platform) -> None:
-    job = build_definitions(platform).resolve_job_def(scoring_job(UC))
-    result = job.execute_in_process(
-        instance=local_instance(platform.dagster_home),
-        partition_key=f"{MONTH}-01",
-        raise_on_error=False,
-        run_config=QUIET,
-    )
+    result = score_month(platform, UC)
     assert result.success
     metadata = _latest(platform, "predictions").metadata
     assert "R 4." in str(metadata["scored_in"].value)
@@ -170,13 +162,7 @@ def test_a_month_r_cannot_score_is_referred_with_the_reason(platform, tmp_path: 
     store = resources_for(settings).store
     stored = store.uri(UC, "trained_model", "1", "runtime/model.rds").removeprefix("file://")
     Path(stored).write_bytes(b"not the trained model")
-    job = build_definitions(settings).resolve_job_def(scoring_job(UC))
-    result = job.execute_in_process(
-        instance=local_instance(settings.dagster_home),
-        partition_key=f"{MONTH}-01",
-        raise_on_error=False,
-        run_config=QUIET,
-    )
+    result = score_month(settings, UC)
     assert result.success, "production always answers"
     table = store.read_table(UC, f"predictions/{MONTH}")
     assert set(table["decision"]) == {"refer"}

@@ -41,23 +41,24 @@ def write_month(root: Path) -> None:
     (root / "applications" / f"{MONTH}.csv").write_text(out.getvalue())
 
 
-def trained_platform(root: Path) -> Settings:
+def trained_platform(root: Path, spec_path: Path = GERMAN_SPEC) -> Settings:
     """Version 1 trained and approved (the champion); CSV production batches under `root`."""
-    spec = yaml.safe_load(GERMAN_SPEC.read_text())
+    spec = yaml.safe_load(spec_path.read_text())
+    uc = spec["id"]
     spec["monitoring"]["batches"] = {"path": str(root / "applications" / "{month}.csv")}
     write_spec(root / "specs", spec)
     write_month(root)
     settings = make_settings(root, root / "specs")
-    trained = cli(settings, "run", "-u", UC, env={"MODELOPS_ACTOR": "trainer@bank.example"})
+    trained = cli(settings, "run", "-u", uc, env={"MODELOPS_ACTOR": "trainer@bank.example"})
     assert trained.code == 0, trained.printed
     approve = ("--by", "val@bank.example", "--role", "model_validator", "--reason", "VR-1")
-    approved = cli(settings, "approve", "-u", UC, *approve)
+    approved = cli(settings, "approve", "-u", uc, *approve)
     assert approved.code == 0, approved.printed
     return settings
 
 
-def score_month(settings: Settings) -> dg.ExecuteInProcessResult:
-    job = build_definitions(settings).resolve_job_def(scoring_job(UC))
+def score_month(settings: Settings, use_case: str = UC) -> dg.ExecuteInProcessResult:
+    job = build_definitions(settings).resolve_job_def(scoring_job(use_case))
     return job.execute_in_process(
         instance=local_instance(settings.dagster_home),
         partition_key=f"{MONTH}-01",
