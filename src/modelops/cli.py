@@ -13,6 +13,7 @@ modelops promote -u UC --version N --by EMAIL --reason TEXT
 modelops rollback -u UC --by EMAIL --reason TEXT
 modelops stop -u UC --by EMAIL --reason TEXT    every door answers 'refer' (human oversight)
 modelops resume -u UC --by EMAIL --reason TEXT  the champion answers again
+modelops exception grant|list -u UC ...   time-limited exception to a blocking gate
 modelops audit verify | audit show [-u UC] | audit export FILE
 modelops reproduce -u UC [--version N]    retrain from the record, compare
 modelops inventory                        every use case, owner, tier, champion, review date
@@ -30,6 +31,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 
+from modelops import operator_exceptions
 from modelops.settings import Settings, SettingsError
 from modelops.spec import SpecError
 from modelops.spec.risk import RiskPolicyError
@@ -65,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("init", help="create the local Dagster instance")
     _serve_parser(commands)
     _governance_parsers(commands)
+    operator_exceptions.add_parser(commands)
     args = parser.parse_args(argv)
 
     try:
@@ -90,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(settings, args.use_case)
         if args.command == "serve":
             return _serve(settings, args)
-        return _governance(settings, args)
+        return getattr(args, "handler", _governance)(settings, args)
     except (SettingsError, SpecError, RiskPolicyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -372,10 +375,8 @@ def _run(settings: Settings, use_case: str | None) -> int:
 
 @contextlib.contextmanager
 def _bounded_mlflow_requests() -> Iterator[None]:
-    """An operator command makes a few short MLflow calls: a server that stops answering is
-    reported within a minute, not after MLflow's default seven retries with backoff (about
-    five minutes). MLflow reads these at each request; a setting already made wins, and the
-    environment is restored afterwards."""
+    """An operator command's few MLflow calls: a server that stops answering is reported within
+    a minute, not after MLflow's default retries (~5 min); a setting already made wins."""
     bounds = {
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
         "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
@@ -391,8 +392,7 @@ def _bounded_mlflow_requests() -> Iterator[None]:
 
 
 def _quiet_libraries() -> None:
-    """MLflow narrates every registration and warns that the venv has no pip; the summary
-    says what matters. (Read by MLflow when it is first imported, inside the run.)"""
+    """MLflow narrates every registration (read at its import); the summary says what matters."""
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
 
 

@@ -207,6 +207,7 @@ def _report(
 
 def status_text(platform: Platform, use_case: str, at: str | None = None) -> str:
     """The release state, the champion history, and who was champion at `at`."""
+    from modelops.governance.blocked_release import release_block_lines
     from modelops.governance.history import parse_time
     from modelops.governance.serving_switch import scoring_line
 
@@ -217,6 +218,7 @@ def status_text(platform: Platform, use_case: str, at: str | None = None) -> str
     lines = [status.summary(), f"  scoring: {scoring}", f"  risk tier {desk.tier}:"]
     lines += [f"    - {r}" for r in desk.assessment.rationale]
     lines += [f"  warning: {note}" for note in status.notes]
+    lines += release_block_lines(desk)  # a blocked version: which gate, by how much, options
     history = desk.champion_history()
     lines.append("  champion history:" if history else "  champion history: none yet")
     for change in history:

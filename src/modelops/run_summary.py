@@ -7,12 +7,14 @@ from typing import Any
 
 import dagster as dg
 
+from modelops.governance.blocked_release import blocked_next_steps
 from modelops.names import EVALUATION, GATES, MODEL, RELEASE
 from modelops.settings import Settings
 
 DAGSTER_UI = "http://127.0.0.1:3000"
 _OWN_ERRORS = "modelops."
 """Errors raised by modelops itself: their message is written for the user."""
+BLOCKED = "blocked by the release gates (see failed checks)"
 
 
 @dataclass
@@ -54,7 +56,7 @@ def summarize_run(
         if name == RELEASE:
             outcome.release = str(metadata.get("status"))
         if name == GATES and not metadata.get("passed"):
-            outcome.release = "blocked by the release gates (see failed checks)"
+            outcome.release = BLOCKED
         if name == EVALUATION:
             outcome.figures = {
                 label: float(metadata[k])
@@ -119,6 +121,7 @@ def _render(
         if o.mlflow_version_url
     ]
     lines.append(f"  Files:      {settings.data_dir}")
+    lines += blocked_next_steps([o.use_case for o in outcomes.values() if o.release == BLOCKED])
     if any(o.release and "awaiting" in o.release for o in outcomes.values()):
         lines += [
             "",

@@ -299,6 +299,11 @@ def test_a_model_less_fair_than_its_tier_allows_is_blocked(tmp_path: Path) -> No
     card = materialized["model_card"].metadata["card"].value
     assert "Release status: blocked by gate(s) " in card and "fairness" in card
     assert "| fairness | yes | **FAIL** |" in card
+    # ... and what can be done: retrain, or a recorded exception where the tier allows one.
+    assert "## Blocked release gates and exceptions" in card
+    blocked = card[card.index("## Blocked release gates") :]
+    assert "- fairness: personal_status_and_sex DPD" in blocked
+    assert "modelops exception grant -u german_credit --version 1 --gate" in blocked
     tracking = defs.resources["tracking"]
     assert tracking.version_for_alias(UC, "challenger") is None
     assert tracking.version_for_alias(UC, "champion") is None

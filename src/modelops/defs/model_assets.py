@@ -200,7 +200,7 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
                 s: holdout.get_column(s).cast(pl.String).to_numpy()
                 for s in spec.evaluation.segments
             },
-            threshold=spec.evaluation.operating_threshold,
+            threshold=record.operating_threshold(spec),
             calibration_bins=spec.evaluation.calibration_bins,
             thresholds={
                 "min_auc": spec.evaluation.min_auc,
@@ -230,6 +230,7 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
                 "holdout_brier": candidate.brier,
                 "baseline_auc": report.baseline.auc,
                 "champion_version": champion.version if champion else "none",
+                "operating_threshold": record.threshold_summary(spec),
             },
             links={"report_uri": "evaluation.json"},
         )

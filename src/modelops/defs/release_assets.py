@@ -115,7 +115,7 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
             labels(table),
             predict_scores(tracking.load_model(record.model_uri), table, spec),
             {a: table.get_column(a).cast(pl.String).to_numpy() for a in plan.fairness_attributes},
-            threshold=spec.evaluation.operating_threshold,
+            threshold=record.operating_threshold(spec),
             min_group_size=plan.min_group_size,
             min_outcome_count=plan.min_outcome_count,
         )

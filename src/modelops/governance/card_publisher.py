@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from modelops.formatting import cell, quoted
+from modelops.governance.blocked_release import blocked_release_markdown
+from modelops.governance.gate_exceptions import exceptions_of
 from modelops.governance.gate_review import GateReview
 from modelops.governance.history import VersionState
 from modelops.governance.model_card import (
@@ -89,6 +91,7 @@ def publish_model_card(
         release_status=release_status_text(desk, state),
         approvals=state.approvals,
         rejection=state.rejection,
+        blocked=tuple(_blocked_lines(desk, state, version)),
     )
     markdown = render_model_card(
         ModelCardInputs(
@@ -145,3 +148,12 @@ def release_status_text(desk: ReleaseDesk, state: VersionState) -> str:
             f"{' or '.join(status.approver_roles)}"
         )
     return "challenger" if status.challenger == v else "passed the gates; not released"
+
+
+def _blocked_lines(desk: ReleaseDesk, state: VersionState, version: str) -> list[str]:
+    """The card's account of a blocking gate and of any exception granted against one."""
+    if state.gates is None:
+        return []
+    uc = desk.spec.id
+    exceptions = exceptions_of(list(desk.audit_log.records(use_case=uc)), uc, version)
+    return blocked_release_markdown(state.gates.details, exceptions, desk.tier_policy, use_case=uc)

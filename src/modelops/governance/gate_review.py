@@ -145,7 +145,8 @@ def review_gates(
     from modelops.ml.drift import score_psi
     from modelops.ml.release_gates import check_feature_availability, evaluate_release_gates
     from modelops.ml.release_gates.availability import unreadable_production
-    from modelops.ml.training import predict_scores
+    from modelops.ml.release_gates.intervals import holdout_intervals
+    from modelops.ml.training import labels, predict_scores
     from modelops.names import HOLDOUT, TRAINING
 
     if str(evaluation.model_version) != record.version:
@@ -156,8 +157,14 @@ def review_gates(
     pipeline = tracking.load_model(record.model_uri)
     train = store.read_table(spec.id, TRAINING, record.training_set_version)
     holdout = store.read_table(spec.id, HOLDOUT, record.holdout_set_version)
-    stability = score_psi(
-        predict_scores(pipeline, train, spec), predict_scores(pipeline, holdout, spec)
+    holdout_scores = predict_scores(pipeline, holdout, spec)
+    stability = score_psi(predict_scores(pipeline, train, spec), holdout_scores)
+    intervals = holdout_intervals(
+        labels(holdout),
+        holdout_scores,
+        {s: holdout.get_column(s).cast(pl.String).to_numpy() for s in spec.evaluation.segments},
+        min_bads=plan.min_slice_bads or 1,
+        min_goods=plan.min_slice_goods or 1,
     )
     try:
         sample, location = production_sample(spec, source, store)
@@ -171,6 +178,7 @@ def review_gates(
         score_psi=stability.psi,
         fitted_inputs=[str(c) for c in getattr(pipeline, "feature_names_in_", [])],
         availability=availability,
+        intervals=intervals,
     )
     return GateReview(record.version, plan.tier, plan.fingerprint(), tuple(results))
 

@@ -28,6 +28,7 @@ CHALLENGER_SET = "challenger"
 REPRODUCTION = "reproduction"
 ALERT = "alert"
 RETRAINING_TRIGGER = "retraining_trigger"
+GATE_EXCEPTION = "gate_exception"
 
 CHAMPION_EVENTS = (PROMOTION, ROLLBACK)
 
@@ -52,10 +53,17 @@ class VersionState:
     """The latest gate result of the version."""
     approvals: tuple[Approval, ...]
     rejection: Record | None
+    excepted_gates: frozenset[str] = frozenset()
+    """Failed gates overridden by an unexpired exception (governance/gate_exceptions.py)."""
 
     @property
     def gates_passed(self) -> bool:
-        return self.gates is not None and bool(self.gates.details.get("passed"))
+        """Every required gate passed, or each that failed is under an active exception."""
+        if self.gates is None:
+            return False
+        return bool(self.gates.details.get("passed")) or (
+            bool(self.failed_gates) and not self.blocking_gates
+        )
 
     @property
     def developers(self) -> frozenset[str]:
@@ -70,15 +78,24 @@ class VersionState:
         return None if self.training is None else self.training.details.get("artifact_sha256")
 
     @property
-    def blocking_gates(self) -> list[str]:
+    def failed_gates(self) -> list[str]:
+        """The required gates that failed, whether or not under an exception."""
         if self.gates is None:
             return []
         return [g["name"] for g in self.gates.details.get("results", []) if g.get("blocking")]
 
+    @property
+    def blocking_gates(self) -> list[str]:
+        """The failed required gates that still block: no active exception."""
+        return [g for g in self.failed_gates if g not in self.excepted_gates]
 
-def version_state(records: Iterable[Record], use_case: str, version: str) -> VersionState:
+
+def version_state(
+    records: Iterable[Record], use_case: str, version: str, now: datetime | None = None
+) -> VersionState:
     training = gates = rejection = None
     approvals: list[Approval] = []
+    granted: list[Record] = []
     for record in records:
         if record.use_case != use_case or record.model_version != version:
             continue
@@ -98,7 +115,21 @@ def version_state(records: Iterable[Record], use_case: str, version: str) -> Ver
             )
         elif record.event == REJECTION:
             rejection = record
-    return VersionState(use_case, version, training, gates, tuple(approvals), rejection)
+        elif record.event == GATE_EXCEPTION:
+            granted.append(record)
+    # An exception covers the gate result it was granted against (not a later re-run's) until
+    # it expires.
+    moment = now or datetime.now(UTC)
+    excepted = {
+        str(r.details.get("gate"))
+        for r in granted
+        if gates is not None
+        and r.seq > gates.seq
+        and parse_time(str(r.details.get("until"))) > moment
+    }
+    return VersionState(
+        use_case, version, training, gates, tuple(approvals), rejection, frozenset(excepted)
+    )
 
 
 @dataclass(frozen=True)

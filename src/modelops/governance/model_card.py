@@ -68,6 +68,8 @@ class CardGovernance:
     release_status: str
     approvals: tuple[Approval, ...] = ()
     rejection: AuditRecord | None = None
+    blocked: tuple[str, ...] = ()
+    """Which gate blocks, by how much, the ways forward and any exception (markdown lines)."""
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,8 @@ def _governance_section(governance: CardGovernance | None) -> list[str]:
             *table(["gate", "required", "result", "summary"], rows),
             "",
         ]
+    if governance.blocked:
+        lines += [*governance.blocked, ""]
     if governance.approvals:
         lines += ["Approvals:", ""]
         lines += bullets(

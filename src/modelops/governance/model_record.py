@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 from modelops.governance.audit_records import AuditEvent
+from modelops.ml.evaluation.threshold_rule import ResolvedThreshold
 from modelops.ml.runtimes.runtime_record import RuntimeRecord
 from modelops.names import MODEL, MODEL_RECORD_FILE
 
@@ -52,6 +53,8 @@ class ModelRecord(BaseModel):
     """Digest of everything scoring needs (`ml.serving_bundle`); None before bundles existed."""
     spec: dict[str, JsonValue] | None = None
     runtime: RuntimeRecord | None = None
+    threshold: ResolvedThreshold | None = None
+    """The operating threshold resolved on the holdout at training (every door uses it)."""
     """Set when R or a separate Python environment trained the version."""
     """The spec as it was at training, so the version can be retrained from the record."""
 
@@ -63,6 +66,22 @@ class ModelRecord(BaseModel):
             "holdout_set": self.holdout_set_version,
         }
         return {name: str(value) for name, value in versions.items() if value}
+
+    def operating_threshold(self, spec: UseCaseSpec) -> float:
+        """The threshold the version decides at: resolved at training, else the spec's."""
+        return self.threshold.threshold if self.threshold else spec.evaluation.operating_threshold
+
+    def threshold_summary(self, spec: UseCaseSpec) -> str:
+        """How the threshold was chosen and what it does on the holdout, with any warning."""
+        if self.threshold is None:
+            return f"fixed {spec.evaluation.operating_threshold:g}"
+        t = self.threshold
+        bad = "n/a" if t.bad_rate_among_accepted is None else f"{t.bad_rate_among_accepted:.2%}"
+        text = (
+            f"{t.threshold:.4g} ({t.rule}): accepts {t.approval_rate:.1%} of the holdout, "
+            f"bad rate among accepted {bad}"
+        )
+        return f"{text}. WARNING: {t.warning}" if t.warning else text
 
     def audit_event(
         self, event: str, *, actor: str, use_case: str, reason: str, details: Mapping[str, object]

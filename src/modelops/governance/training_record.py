@@ -10,6 +10,7 @@ failure before that leaves the previous model current.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +69,7 @@ def train_and_register(
 ) -> TrainedVersion:
     """Fit (or, with `runtime`, take the model R or another environment trained), register
     and record. `project_dir` holds the runtime's script, kept with the run."""
+    from modelops.ml.evaluation.threshold_rule import resolve_threshold
     from modelops.ml.metrics import binary_metrics
     from modelops.ml.release_gates import gate_plan
     from modelops.ml.serving_bundle import ServingBundle
@@ -79,6 +81,7 @@ def train_and_register(
     train_version = store.require_current(uc, TRAINING)
     holdout_version = store.current_version(uc, HOLDOUT)
     train = store.read_table(uc, TRAINING, train_version)
+    holdout = store.read_table(uc, HOLDOUT, holdout_version)
     pipeline = runtime.pipeline if runtime else fit_model(train, spec)
     fit = binary_metrics(labels(train), predict_scores(pipeline, train, spec))
     plan = gate_plan(spec, assessment, policy.for_tier(assessment.tier))
@@ -131,8 +134,13 @@ def train_and_register(
         model_version=version,
         pipeline=pipeline,
         training=train,
-        holdout=store.read_table(uc, HOLDOUT, holdout_version),
+        holdout=holdout,
         model_sha256=registered.artifact_sha256,
+    )
+    threshold = resolve_threshold(labels(holdout), bundle.holdout_scores, spec.evaluation)
+    bundle = dataclasses.replace(
+        bundle,
+        manifest=bundle.manifest.model_copy(update={"operating_threshold": threshold.threshold}),
     )
     files = bundle.to_files()
     if (
@@ -166,6 +174,7 @@ def train_and_register(
         serving_bundle_sha256=ServingBundle.digest_of(files),
         spec=spec.model_dump(mode="json", by_alias=True),
         runtime=runtime.record if runtime else None,
+        threshold=threshold,
     )
     plan_bytes = json_document(plan.to_dict())
     store.write_bytes(uc, MODEL, version, GATE_PLAN_FILE, plan_bytes)

@@ -61,6 +61,8 @@ class BundleManifest(BaseModel):
     inputs: tuple[InputColumn, ...]
     engineered_features: tuple[EngineeredFeature, ...]
     files: dict[str, str]
+    operating_threshold: float | None = None
+    """Resolved at training by the spec's threshold rule (None: the spec's fixed threshold)."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -101,8 +101,32 @@ class ModelSpec(EstimatorSpec):
     registered_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")] | None = None
 
 
+class ThresholdRule(SpecModel):
+    """How the operating threshold is chosen on the holdout, exactly one of: a target share of
+    applications accepted, a target bad rate among the accepted, or the cost of accepting a bad
+    relative to declining a good (the threshold minimising that cost on the holdout)."""
+
+    approval_rate: Annotated[float, Field(gt=0, lt=1)] | None = None
+    bad_rate_among_accepted: Annotated[float, Field(gt=0, lt=1)] | None = None
+    cost_ratio: Annotated[float, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ThresholdRule:
+        chosen = [name for name, value in self if value is not None]
+        if len(chosen) != 1:
+            raise ValueError(
+                "name exactly one of approval_rate, bad_rate_among_accepted, cost_ratio; "
+                f"got {', '.join(chosen) or 'none'}"
+            )
+        return self
+
+
 class Evaluation(SpecModel):
     operating_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    """Score at or above which an application is declined (fixed), unless `threshold_rule`."""
+    threshold_rule: ThresholdRule | None = None
+    """Choose the threshold on the holdout by a declared rule (exclusive with an explicit
+    `operating_threshold`); see ml/evaluation/threshold_rule.py."""
     calibration_bins: Annotated[int, Field(ge=2, le=100)] = 10
     segments: list[str] = Field(default_factory=list)
     min_auc: Annotated[float, Field(ge=0, le=1)] | None = None
@@ -119,3 +143,16 @@ class Evaluation(SpecModel):
         validate_default=True,
     )
     """The simple model every candidate must beat; allowed by the same estimator policy."""
+
+    @model_validator(mode="after")
+    def _one_way_to_the_threshold(self) -> Evaluation:
+        if self.threshold_rule is not None and "operating_threshold" in self.model_fields_set:
+            raise SpecProblems(
+                [
+                    (
+                        "threshold_rule",
+                        "give either operating_threshold or threshold_rule, not both",
+                    )
+                ]
+            )
+        return self

@@ -150,6 +150,24 @@ class TierPolicy(_Strict):
     approval: ApprovalRule
     review_interval: Duration = timedelta(days=365)
     """How long a champion may serve before its periodic revalidation is due."""
+    min_slice_bads: Annotated[int, Field(ge=1)] = 15
+    """Outcome figures (a slice's AUC, a group's TPR/FPR gap) are gated only on slices and
+    groups with at least this many actual bads: an AUC from a dozen bads is noise."""
+    min_slice_goods: Annotated[int, Field(ge=1)] = 15
+    """... and at least this many actual goods."""
+    fail_only_when_interval_excludes_limit: bool = False
+    """True: a gate fails only when the whole confidence interval of the figure is on the
+    wrong side of its limit. False (today's rule): the point estimate decides."""
+    exceptions_allowed: bool = False
+    """Whether a blocking gate may be overridden by a recorded, time-limited exception."""
+    exception_max_days: Annotated[int, Field(ge=1, le=365)] = 90
+    exception_approver_role: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")] = (
+        "head_of_model_risk"
+    )
+    """The second role that may grant an exception (never the model's developer)."""
+    reason_faithfulness_min: Annotated[float, Field(ge=0, le=1)] | None = None
+    """Share of holdout rows whose stated reasons must be their largest true contributions
+    (`ml/explanations/faithfulness.py`); None: not gated unless the spec asks for it."""
 
 
 class RiskPolicy(_Strict):

@@ -7,7 +7,9 @@ a disappointing model through, and a validator can see exactly which bar the mod
 
 - `plan`: the limits, fixed at training (`GatePlan`, `gate_plan`);
 - `availability`: what production really provides (`check_feature_availability`);
-- `gates`: the eight gate rules, one function each;
+- `gates`: the gate rules, one function each (`slice_gate` and `fairness_gate` hold the two
+  that judge slices and groups, with their minimum of bads and goods);
+- `intervals`: the 95% confidence interval beside every gated figure, and the interval rule;
 - `results`: every gate judged against the plan, and the verdicts' markdown.
 """
 

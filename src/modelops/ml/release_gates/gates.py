@@ -1,5 +1,6 @@
-"""The eight gate rules: each reads its evidence, compares it with the plan's limits and says
-why it passed or failed, with the figures and a markdown table a validator needs to check it.
+"""The gate rules (slice floors and fairness are in `slice_gate` and `fairness_gate`): each
+reads its evidence, compares it with the plan's limits and says why it passed or failed, with
+the figures and a markdown table a validator needs to check it.
 
 Summaries give measured figures with three decimals and limits as the policy writes them;
 detail tables of per-group and per-slice figures keep the reports' four decimals.
@@ -12,11 +13,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from modelops.formatting import Markdown, cell, finite, limit, number, pass_fail, signed, table
+from modelops.ml.release_gates.intervals import (
+    Interval,
+    auc_difference_interval,
+    decides_fail,
+)
 
 if TYPE_CHECKING:
     from modelops.ml.evaluation import EvaluationReport
-    from modelops.ml.fairness import FairnessReport
     from modelops.ml.release_gates.availability import FeatureAvailability
+    from modelops.ml.release_gates.intervals import HoldoutIntervals
     from modelops.ml.release_gates.plan import GatePlan
 
 EPSILON = 1e-9
@@ -40,9 +46,12 @@ class Verdict:
     details: str
 
 
-def minimum_performance(plan: GatePlan, evaluation: EvaluationReport) -> Verdict:
+def minimum_performance(
+    plan: GatePlan, evaluation: EvaluationReport, intervals: HoldoutIntervals | None = None
+) -> Verdict:
     """The candidate's holdout AUC, KS and Brier within the spec's thresholds."""
     candidate = evaluation.candidate
+    found = intervals.candidate if intervals else {}
     checks = [
         ("AUC", "auc", plan.min_auc, ">="),
         ("KS", "ks", plan.min_ks, ">="),
@@ -58,10 +67,18 @@ def minimum_performance(plan: GatePlan, evaluation: EvaluationReport) -> Verdict
             continue
         limits[f"{'min' if direction == '>=' else 'max'}_{metric}"] = bound
         actual = measured[metric]
-        ok = _at_least(actual, bound) if direction == ">=" else _at_most(actual, bound)
+        interval = found.get(metric)
+        ok = not decides_fail(
+            actual,
+            interval,
+            bound,
+            lower_is_limit=direction == ">=",
+            interval_rule=bool(plan.fail_only_when_interval_excludes_limit),
+        )
         passed &= ok
-        shown = direction if ok else {">=": "<", "<=": ">"}[direction]
-        figure = number(actual, digits=DIGITS)
+        shown = _relation(actual, bound, direction)
+        figure = number(actual, digits=DIGITS) if interval is None else interval.text(actual)
+        _with_interval(measured, metric, interval)
         parts.append(f"{label} {figure} {shown} {limit(bound)}")
         rows.append([label, figure, Markdown(f"{direction} {limit(bound)}"), pass_fail(ok)])
     if not limits:
@@ -70,23 +87,34 @@ def minimum_performance(plan: GatePlan, evaluation: EvaluationReport) -> Verdict
     return Verdict(passed, "holdout " + "; ".join(parts), measured, limits, "\n".join(details))
 
 
-def beats_baseline(plan: GatePlan, evaluation: EvaluationReport) -> Verdict:
+def beats_baseline(
+    plan: GatePlan, evaluation: EvaluationReport, intervals: HoldoutIntervals | None = None
+) -> Verdict:
     """The candidate's holdout AUC at least the plan's margin above the simple baseline's."""
     ours = finite(evaluation.candidate.auc)
     theirs = finite(evaluation.baseline.auc)
     difference = ours - theirs if ours is not None and theirs is not None else None
-    passed = _at_least(difference, plan.baseline_margin)
+    interval = _difference_interval(evaluation, ours, theirs, intervals)
+    passed = not decides_fail(
+        difference,
+        interval,
+        plan.baseline_margin,
+        lower_is_limit=True,
+        interval_rule=bool(plan.fail_only_when_interval_excludes_limit),
+    )
     measured: dict[str, Figure] = {
         "candidate_auc": ours,
         "baseline_auc": theirs,
         "difference": difference,
     }
+    _with_interval(measured, "difference", interval)
     limits: dict[str, Figure] = {"baseline_margin": plan.baseline_margin}
-    shown = ">=" if passed else "<"
+    shown = _relation(difference, plan.baseline_margin, ">=")
     ours_text, theirs_text = number(ours, digits=DIGITS), number(theirs, digits=DIGITS)
     summary = (
         f"AUC {ours_text} vs baseline {theirs_text}: difference "
-        f"{signed(difference, digits=DIGITS)} {shown} required margin {limit(plan.baseline_margin)}"
+        f"{_signed_with(difference, interval)} {shown} required margin "
+        f"{limit(plan.baseline_margin)}"
     )
     details = table(
         ["Model", "Holdout AUC"],
@@ -95,7 +123,9 @@ def beats_baseline(plan: GatePlan, evaluation: EvaluationReport) -> Verdict:
     return Verdict(passed, summary, measured, limits, "\n".join(details))
 
 
-def no_worse_than_champion(plan: GatePlan, evaluation: EvaluationReport) -> Verdict:
+def no_worse_than_champion(
+    plan: GatePlan, evaluation: EvaluationReport, intervals: HoldoutIntervals | None = None
+) -> Verdict:
     """The candidate's holdout AUC no more than the plan's tolerance below the champion's; a
     champion that could not be scored fails, since a comparison not made is not passed."""
     limits: dict[str, Figure] = {"champion_tolerance": plan.champion_tolerance}
@@ -121,12 +151,19 @@ def no_worse_than_champion(plan: GatePlan, evaluation: EvaluationReport) -> Verd
         )
     theirs = finite(champion.metrics.auc)
     difference = ours - theirs if ours is not None and theirs is not None else None
-    passed = _at_least(difference, -plan.champion_tolerance)
-    shown = ">=" if passed else "<"
+    interval = _difference_interval(evaluation, ours, theirs, intervals)
+    passed = not decides_fail(
+        difference,
+        interval,
+        -plan.champion_tolerance,
+        lower_is_limit=True,
+        interval_rule=bool(plan.fail_only_when_interval_excludes_limit),
+    )
+    shown = _relation(difference, -plan.champion_tolerance, ">=")
     ours_text, theirs_text = number(ours, digits=DIGITS), number(theirs, digits=DIGITS)
     summary = (
         f"AUC {ours_text} vs champion {version} {theirs_text}: difference "
-        f"{signed(difference, digits=DIGITS)} {shown} -{limit(plan.champion_tolerance)} allowed"
+        f"{_signed_with(difference, interval)} {shown} -{limit(plan.champion_tolerance)} allowed"
     )
     measured: dict[str, Figure] = {
         "candidate_auc": ours,
@@ -134,118 +171,12 @@ def no_worse_than_champion(plan: GatePlan, evaluation: EvaluationReport) -> Verd
         "champion_auc": theirs,
         "difference": difference,
     }
+    _with_interval(measured, "difference", interval)
     details = table(
         ["Model", "Holdout AUC"],
         [["candidate", ours_text], [f"champion {version}", theirs_text]],
     )
     return Verdict(passed, summary, measured, limits, "\n".join(details))
-
-
-def fairness(plan: GatePlan, report: FairnessReport) -> Verdict:
-    """Every planned attribute's parity and odds gaps within the plan's limits, computed over
-    groups of the size the plan requires."""
-    max_dpd = plan.max_demographic_parity_difference
-    max_eod = plan.max_equalized_odds_difference
-    limits: dict[str, Figure] = {
-        "max_demographic_parity_difference": max_dpd,
-        "max_equalized_odds_difference": max_eod,
-        "min_group_size": plan.min_group_size,
-        "min_outcome_count": plan.min_outcome_count,
-    }
-    measured: dict[str, Figure] = {"threshold": report.threshold}
-    failures: list[str] = []
-    notes: list[str] = []
-    rows: list[list[str]] = []
-    if (report.min_group_size, report.min_outcome_count) != (
-        plan.min_group_size,
-        plan.min_outcome_count,
-    ):
-        failures.append(
-            f"report computed with groups of >= {report.min_group_size} rows and "
-            f">= {report.min_outcome_count} of each outcome, the plan requires "
-            f"{plan.min_group_size} and {plan.min_outcome_count}"
-        )
-    absent = [a for a in plan.fairness_attributes if report.attribute(a) is None]
-    if absent:
-        failures.append(f"not in the fairness report: {', '.join(absent)}")
-    for name in plan.fairness_attributes:
-        attribute = report.attribute(name)
-        if attribute is None:
-            continue
-        dpd = attribute.demographic_parity_difference
-        eod = attribute.equalized_odds_difference
-        measured[f"{name}.demographic_parity_difference"] = dpd
-        measured[f"{name}.equalized_odds_difference"] = eod
-        dpd_ok = dpd is None or _at_most(dpd, max_dpd)
-        eod_ok = eod is None or _at_most(eod, max_eod)
-        if not dpd_ok:
-            failures.append(f"{name} DPD {number(dpd, digits=DIGITS)} > {limit(max_dpd)}")
-        if not eod_ok:
-            failures.append(f"{name} EOD {number(eod, digits=DIGITS)} > {limit(max_eod)}")
-        if (dpd is None or eod is None) and attribute.note:
-            notes.append(f"{name}: {attribute.note}")
-        undefined = "" if dpd is not None and eod is not None else " (n/a)"
-        rows.append([name, number(dpd), number(eod), pass_fail(dpd_ok and eod_ok) + undefined])
-    details = [
-        f"Limits: demographic parity difference <= {limit(max_dpd)}, equalized odds "
-        f"difference <= {limit(max_eod)}, over groups of >= {plan.min_group_size} rows "
-        f"(equalized odds: >= {plan.min_outcome_count} actual bads and goods); "
-        f"selected = predicted bad at threshold {report.threshold:g}.",
-        "",
-        *table(["Attribute", "DPD", "EOD", "Result"], rows),
-        "",
-        report.to_markdown(),
-    ]
-    if failures:
-        summary = "; ".join(failures)
-    elif not plan.fairness_attributes:
-        summary = "no fairness attribute in the plan"
-    else:
-        summary = (
-            f"{len(plan.fairness_attributes)} attribute(s) within DPD <= {limit(max_dpd)} and "
-            f"EOD <= {limit(max_eod)}"
-        )
-        if notes:
-            summary += "; " + "; ".join(notes)
-    return Verdict(not failures, summary, measured, limits, "\n".join(details))
-
-
-def slice_floors(plan: GatePlan, evaluation: EvaluationReport) -> Verdict:
-    """The candidate's AUC on every segment value with enough rows above the plan's floor."""
-    floor, min_rows = plan.min_slice_auc, plan.min_slice_rows
-    limits: dict[str, Figure] = {"min_slice_auc": floor, "min_slice_rows": min_rows}
-    gated: list[tuple[str, float]] = []
-    failed: list[str] = []
-    rows: list[list[object]] = []
-    for segment in evaluation.segments:
-        name = f"{segment.column}={segment.value}"
-        auc = finite(segment.auc)
-        if segment.n < min_rows:
-            result = Markdown(f"not gated (< {min_rows} rows)")
-        elif auc is None:
-            result = "skipped: AUC undefined (single class)"
-        else:
-            gated.append((name, auc))
-            ok = _at_least(auc, floor)
-            result = pass_fail(ok)
-            if not ok:
-                failed.append(f"{name} AUC {number(auc, digits=DIGITS)} < {limit(floor)}")
-        rows.append([segment.column, segment.value, segment.n, number(auc), result])
-    measured: dict[str, Figure] = {"gated_slices": len(gated)}
-    if gated:
-        lowest_name, lowest = min(gated, key=lambda item: item[1])
-        measured.update(lowest_slice=lowest_name, lowest_slice_auc=lowest)
-    if failed:
-        summary = "; ".join(failed)
-    elif gated:
-        summary = (
-            f"{len(gated)} slice(s) with >= {min_rows} rows, lowest AUC "
-            f"{number(lowest, digits=DIGITS)} ({lowest_name}) >= {limit(floor)}"
-        )
-    else:
-        summary = f"no slice with >= {min_rows} rows and a defined AUC"
-    details = table(["Segment", "Value", "Rows", "AUC", "Result"], rows) if rows else []
-    return Verdict(not failed, summary, measured, limits, "\n".join(details))
 
 
 def score_stability(plan: GatePlan, score_psi: float | None) -> Verdict:
@@ -350,6 +281,37 @@ def protected_attributes_not_inputs(plan: GatePlan, fitted_inputs: Sequence[str]
         return Verdict(True, summary, measured, limits, details)
     summary = f"protected attributes among the inputs: {listed}"
     return Verdict(False, summary, measured, limits, details)
+
+
+def _relation(value: float | None, bound: float, direction: str) -> str:
+    """How the point estimate stands to its limit (the interval rule may still pass it)."""
+    ok = _at_least(value, bound) if direction == ">=" else _at_most(value, bound)
+    return direction if ok else {">=": "<", "<=": ">"}[direction]
+
+
+def _with_interval(measured: dict[str, Figure], name: str, interval: Interval | None) -> None:
+    if interval is not None:
+        measured[f"{name}_low"], measured[f"{name}_high"] = interval.low, interval.high
+
+
+def _signed_with(value: float | None, interval: Interval | None) -> str:
+    text = signed(value, digits=DIGITS)
+    if interval is None:
+        return text
+    return f"{text} [{interval.low:+.{DIGITS}f}, {interval.high:+.{DIGITS}f}]"
+
+
+def _difference_interval(
+    evaluation: EvaluationReport,
+    ours: float | None,
+    theirs: float | None,
+    intervals: HoldoutIntervals | None,
+) -> Interval | None:
+    """Only when intervals were computed for this review (a stored review keeps its text)."""
+    if intervals is None or ours is None or theirs is None:
+        return None
+    bads = evaluation.candidate.positives
+    return auc_difference_interval(ours, theirs, bads, evaluation.candidate.n - bads)
 
 
 def _at_least(value: float | None, bound: float) -> bool:

@@ -17,6 +17,11 @@ from pydantic import JsonValue
 from modelops.spec import UseCaseSpec
 from modelops.spec.risk import GATE_NAMES, RiskAssessment, TierPolicy
 
+LATER_FIELDS = frozenset(
+    {"min_slice_bads", "min_slice_goods", "fail_only_when_interval_excludes_limit"}
+)
+"""Fields a plan recorded before they existed does not hold (read as None: the old rule)."""
+
 
 @dataclass(frozen=True)
 class GatePlan:
@@ -42,6 +47,11 @@ class GatePlan:
     model_inputs: tuple[str, ...]
     protected_attributes: tuple[str, ...]
     allow_protected_features: bool
+    # Added with issue 13; None in plans recorded before (their fingerprint must not change,
+    # so `to_dict` leaves a None out and `from_dict` reads an absent key as None = the old rule).
+    min_slice_bads: int | None = None
+    min_slice_goods: int | None = None
+    fail_only_when_interval_excludes_limit: bool | None = None
 
     def __post_init__(self) -> None:
         unknown = [g for g in self.required_gates if g not in GATE_NAMES]
@@ -49,15 +59,19 @@ class GatePlan:
             raise ValueError(f"unknown gate(s) {unknown}; gates are {', '.join(GATE_NAMES)}")
 
     def to_dict(self) -> dict[str, JsonValue]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        return {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in asdict(self).items()
+            if not (k in LATER_FIELDS and v is None)
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GatePlan:
         """The plan stored with a model; a missing or unknown key raises (a damaged plan)."""
         names = {f.name for f in fields(cls)}
-        if set(data) != names:
+        if not names - LATER_FIELDS <= set(data) <= names:
             raise ValueError(
-                f"not a gate plan: missing {sorted(names - set(data))}, "
+                f"not a gate plan: missing {sorted(names - LATER_FIELDS - set(data))}, "
                 f"unknown {sorted(set(data) - names)}"
             )
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
@@ -92,4 +106,7 @@ def gate_plan(spec: UseCaseSpec, assessment: RiskAssessment, policy: TierPolicy)
         model_inputs=tuple(spec.model_inputs),
         protected_attributes=tuple(spec.data_schema.protected_attributes),
         allow_protected_features=spec.model.allow_protected_features,
+        min_slice_bads=policy.min_slice_bads,
+        min_slice_goods=policy.min_slice_goods,
+        fail_only_when_interval_excludes_limit=policy.fail_only_when_interval_excludes_limit,
     )

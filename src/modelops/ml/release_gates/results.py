@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from modelops.ml.evaluation import EvaluationReport
     from modelops.ml.fairness import FairnessReport
     from modelops.ml.release_gates.availability import FeatureAvailability
+    from modelops.ml.release_gates.intervals import HoldoutIntervals
     from modelops.ml.release_gates.plan import GatePlan
 
 
@@ -74,19 +75,25 @@ def evaluate_release_gates(
     score_psi: float | None,
     fitted_inputs: Sequence[str],
     availability: FeatureAvailability,
+    intervals: HoldoutIntervals | None = None,
 ) -> list[GateResult]:
     """Every gate against the recorded plan, one result per gate in `GATE_NAMES` order.
 
     `evaluation` is the candidate's report (`EvaluationReport.from_dict` reads a stored one);
     `fitted_inputs` are the feature names the fitted model actually consumes (after
-    preprocessing), not the ones the spec declares.
+    preprocessing), not the ones the spec declares. `intervals` (from the holdout's scores)
+    put a 95% interval beside every gated figure; without them the figures stand alone.
     """
+    from modelops.ml.release_gates.fairness_gate import fairness as fairness_gate
+    from modelops.ml.release_gates.slice_gate import slice_floors
+
+    ci = intervals
     rules: dict[str, Callable[[], Verdict]] = {
-        "minimum_performance": lambda: gates.minimum_performance(plan, evaluation),
-        "beats_baseline": lambda: gates.beats_baseline(plan, evaluation),
-        "no_worse_than_champion": lambda: gates.no_worse_than_champion(plan, evaluation),
-        "fairness": lambda: gates.fairness(plan, fairness),
-        "slice_floors": lambda: gates.slice_floors(plan, evaluation),
+        "minimum_performance": lambda: gates.minimum_performance(plan, evaluation, ci),
+        "beats_baseline": lambda: gates.beats_baseline(plan, evaluation, ci),
+        "no_worse_than_champion": lambda: gates.no_worse_than_champion(plan, evaluation, ci),
+        "fairness": lambda: fairness_gate(plan, fairness, ci is not None),
+        "slice_floors": lambda: slice_floors(plan, evaluation, ci),
         "score_stability": lambda: gates.score_stability(plan, score_psi),
         "feature_availability": lambda: gates.feature_availability(availability),
         "protected_attributes_not_inputs": lambda: gates.protected_attributes_not_inputs(
