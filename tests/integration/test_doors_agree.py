@@ -1,7 +1,8 @@
 """The same 1,000 applications through every door give the same answers: the online service
 (a real `modelops serve` process, one request of 1,000 applications), the version's MLflow
 pyfunc package, its ONNX graph and the monthly batch door (`score_table` on the validated
-feature table). Probabilities agree within 1e-5, decisions exactly."""
+feature table). Probabilities agree within 1e-5, decisions, reasons and the reason-code
+catalogue's applicant-facing code and text exactly."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import mlflow
 import numpy as np
 import polars as pl
 import pytest
+import yaml
 
 from modelops.governance.champion import champion_bundle
 from modelops.ml.features import build_features
@@ -30,12 +32,22 @@ from support.scoring_service import start_service, stop_service
 
 UC = "german_credit"
 TOLERANCE = 1e-5
+CATALOGUE = {
+    "reasons": {
+        "checking_account_status": {"code": "R01", "text": "Balance of your current account"},
+        "duration_months": {"code": "R02", "text": "Length of the requested loan"},
+        "credit_history": {"code": "R03", "text": "Your history of repaying credit"},
+    },
+    "default_text": "Other factors in your application",
+}
 
 
 @pytest.fixture(scope="module")
 def champion(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("doors")
-    copy_german_spec(root / "specs")
+    path = copy_german_spec(root / "specs")
+    spec = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**spec, "explanations": CATALOGUE}, sort_keys=False))
     settings = make_settings(root, root / "specs")
     assert cli(settings, "run", "-u", UC, env={"MODELOPS_ACTOR": "dev@bank.example"}).code == 0
     approve = ("--by", "val@bank.example", "--role", "model_validator", "--reason", "VR-1")
@@ -115,3 +127,17 @@ def test_service_pyfunc_onnx_and_batch_give_the_same_answers(champion, applicati
         if v is not None
     ]  # fmt: skip
     assert np.allclose(service_pushes, batch_pushes, rtol=0, atol=1e-9)
+    service_texts = [[(r["code"], r["text"]) for r in a["reasons"]] for a in online]
+    for name, table in [("batch", batch.to_pandas()), ("pyfunc", packaged)]:
+        texts = [
+            [(row[f"reason_{k}_code"], row[f"reason_{k}_text"]) for k in (1, 2, 3)
+             if row[f"reason_{k}"] is not None]
+            for _, row in table.iterrows()
+        ]  # fmt: skip
+        assert service_texts == texts, name
+    stated = {r["feature"]: (r["code"], r["text"]) for a in online for r in a["reasons"]}
+    entries = CATALOGUE["reasons"]
+    assert any(f in entries for f in stated) and any(f not in entries for f in stated)
+    for feature, (code, text) in stated.items():
+        entry = entries.get(feature, {"code": None, "text": CATALOGUE["default_text"]})
+        assert (code, text) == (entry["code"], entry["text"])

@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 
 from modelops.spec.base import SafeName, SpecModel, SpecProblems
 from modelops.spec.cross_checks import cross_field_problems
+from modelops.spec.explanations import Explanations, explanation_problems
 from modelops.spec.modelling import (
     EngineeredFeature,
     Evaluation,
@@ -52,6 +53,8 @@ class UseCaseSpec(SpecModel):
     risk: RiskQuestionnaire | None = None
     """The risk exercise; the tier follows from it and the bank's risk policy. Without it the
     use case is treated as high risk."""
+    explanations: Explanations | None = None
+    """The reason-code catalogue (applicant-facing wording) and the faithfulness gate."""
 
     @model_validator(mode="after")
     def _fields_agree(self) -> UseCaseSpec:
@@ -63,6 +66,8 @@ class UseCaseSpec(SpecModel):
             model=self.model,
             evaluation=self.evaluation,
         )
+        if not problems:  # model_inputs needs sections that agree
+            problems = explanation_problems(self.explanations, self.model_inputs)
         if problems:
             raise SpecProblems(problems)
         return self

@@ -42,12 +42,14 @@ def answer_columns(top_k: int) -> list[str]:
     """The columns `predict` returns, in order."""
     reasons = [f"reason_{i}" for i in range(1, top_k + 1)]
     contributions = [f"reason_{i}_contribution" for i in range(1, top_k + 1)]
+    catalogue = [f"reason_{i}_{part}" for part in ("code", "text") for i in range(1, top_k + 1)]
     return [
         "application_id",
         "probability",
         "decision",
         *reasons,
         *contributions,
+        *catalogue,
         "outlier_score",
         "outlier_flag",
         "model_version",
@@ -112,6 +114,8 @@ def answers_frame(answers: list[Any], top_k: int) -> pd.DataFrame:
             reason = answer.reasons[i] if i < len(answer.reasons) else None
             row[f"reason_{i + 1}"] = reason.feature if reason else None
             row[f"reason_{i + 1}_contribution"] = reason.contribution if reason else None
+            row[f"reason_{i + 1}_code"] = reason.code if reason else None
+            row[f"reason_{i + 1}_text"] = reason.text if reason else None
         row.update(
             outlier_score=answer.outlier_score,
             outlier_flag=answer.outlier_flag,

@@ -20,6 +20,7 @@ from modelops.ml import training
 from modelops.ml.scoring.compiled import compiled_preprocess, encode
 from modelops.ml.scoring.errors import ScoringError
 from modelops.ml.scoring.outliers import OutlierModel
+from modelops.ml.scoring.reason_catalogue import ReasonCatalogue, reason_text_schema
 from modelops.ml.scoring.reasons import ReasonCodes
 from modelops.spec.columns import ROW_ID
 from modelops.spec.model import UseCaseSpec
@@ -41,6 +42,7 @@ def prediction_schema(top_k: int = 3) -> pl.Schema:
             "decision": pl.String,
             **{f"reason_{i}": pl.String for i in range(1, top_k + 1)},
             **{f"reason_{i}_contribution": pl.Float64 for i in range(1, top_k + 1)},
+            **reason_text_schema(top_k),
             "outlier_score": pl.Float64,
             "outlier_flag": pl.Boolean,
             "scored_at": pl.Datetime("us", "UTC"),
@@ -63,8 +65,8 @@ def score_batch(
     scores: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """One answer per row of a feature table (`build_features(..., with_label=False)`), in
-    its order: see `prediction_schema` (the top reasons and their contributions to the
-    log-odds, as every door gives them).
+    its order: see `prediction_schema` (the top reasons, their contributions to the
+    log-odds and the catalogue's code and text, as every door gives them).
 
     `decision` is `refer` when the score is at or above `threshold` (or missing), `accept`
     otherwise; `outlier_flag` is `outlier_score >= outliers.threshold` and does not change the
@@ -90,6 +92,7 @@ def score_batch(
     if fast_transform:
         compiled = compiled_preprocess(pipeline, spec, features, reasons.probe)
     model = pipeline[-1]
+    catalogue = ReasonCatalogue.of(spec)
     if scores is not None and len(scores) != features.height:
         raise ScoringError(f"{len(scores)} runtime scores for {features.height} rows")
     parts = []
@@ -108,6 +111,7 @@ def score_batch(
                     pl.Series("score", part_scores, dtype=pl.Float64),
                     *top,
                     *pushes,
+                    *catalogue.columns(top),
                     outliers.score(part).alias("outlier_score"),
                 ]
             )
@@ -126,6 +130,7 @@ def score_batch(
         .alias("decision"),
         *[f"reason_{i}" for i in range(1, top_k + 1)],
         *[f"reason_{i}_contribution" for i in range(1, top_k + 1)],
+        *reason_text_schema(top_k),
         "outlier_score",
         (pl.col("outlier_score") >= outliers.threshold).alias("outlier_flag"),
         pl.lit(stamp, dtype=pl.Datetime("us", "UTC")).alias("scored_at"),
@@ -167,6 +172,7 @@ def fallback_predictions(
                 pl.lit(None, dtype=pl.Float64).alias(f"reason_{i}_contribution")
                 for i in range(1, top_k + 1)
             ],
+            *[pl.lit(None, dtype=pl.String).alias(name) for name in reason_text_schema(top_k)],
             pl.lit(None, dtype=pl.Float64).alias("outlier_score"),
             pl.lit(None, dtype=pl.Boolean).alias("outlier_flag"),
             pl.lit(_utc(scored_at), dtype=pl.Datetime("us", "UTC")).alias("scored_at"),

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 from modelops.ml.scoring.answers import ACCEPT, REFER, score_batch
 from modelops.ml.scoring.application_fields import ApplicationReader, ReadApplication
+from modelops.ml.scoring.reason_catalogue import ReasonCatalogue
 from modelops.ml.scoring.row_engine import RowEngine, feature_frame, top_reasons
 from modelops.spec import UseCaseSpec
 from modelops.spec.columns import ROW_ID
@@ -45,6 +46,9 @@ class ReasonCode(BaseModel):
     feature: str
     contribution: float
     """The feature's push on the log-odds, relative to the training average."""
+    code: str | None = None
+    text: str | None = None
+    """The spec's reason-code catalogue's code and applicant-facing text (null without one)."""
 
 
 class ApplicationAnswer(BaseModel):
@@ -82,9 +86,11 @@ class ApplicationScorer:
         self.spec = spec
         self.bundle = bundle
         self.model_version = bundle.model_version
-        self.threshold = spec.evaluation.operating_threshold
+        # The threshold resolved when the version was trained, else the spec's fixed one.
+        self.threshold = bundle.manifest.operating_threshold or spec.evaluation.operating_threshold
         self.top_k = spec.monitoring.reason_codes if spec.monitoring else 3
         self.reader = ApplicationReader(spec)
+        self.catalogue = ReasonCatalogue.of(spec)
         self.engine = RowEngine.build(
             spec, pipeline=bundle.pipeline, reasons=bundle.reasons, outliers=bundle.outliers
         )
@@ -160,7 +166,11 @@ class ApplicationScorer:
                     probability=score,
                     decision=ACCEPT if score < self.threshold else REFER,
                     reasons=tuple(
-                        ReasonCode(feature=features[j], contribution=contributions[j])
+                        ReasonCode(
+                            feature=features[j],
+                            contribution=contributions[j],
+                            **self.catalogue.describe(features[j]),
+                        )
                         for j in top_reasons(contributions, features, self.top_k)
                     ),
                     outlier_score=outlier,
@@ -183,6 +193,8 @@ class ApplicationScorer:
                         ReasonCode(
                             feature=record[f"reason_{k}"],
                             contribution=record[f"reason_{k}_contribution"],
+                            code=record[f"reason_{k}_code"],
+                            text=record[f"reason_{k}_text"],
                         )
                         for k in range(1, self.top_k + 1)
                         if record[f"reason_{k}"] is not None
