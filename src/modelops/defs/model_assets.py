@@ -29,6 +29,7 @@ from modelops.defs.runtime_steps import (
 from modelops.defs.versioning import code_version
 from modelops.formatting import json_document
 from modelops.governance.champion import champion_holdout_scores
+from modelops.governance.explanation import EXPLANATION_JSON, EXPLANATION_MD, explain_version
 from modelops.governance.training_record import TrainingRun, train_and_register
 from modelops.resources.audit_log import AuditLog
 from modelops.resources.model_runtimes import ModelRuntimeLauncher
@@ -184,9 +185,8 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
         record = this_run_model(context, store, uc)
         holdout = store.read_table(uc, names.HOLDOUT, record.holdout_set_version)
         model = tracking.load_model(record.model_uri)
-        baseline = fit_baseline(
-            store.read_table(uc, names.TRAINING, record.training_set_version), spec
-        )
+        training = store.read_table(uc, names.TRAINING, record.training_set_version)
+        baseline = fit_baseline(training, spec)
         champion = champion_holdout_scores(tracking, audit_log, spec, record, holdout)
         report = build_evaluation_report(
             use_case=uc,
@@ -208,12 +208,15 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
                 "max_brier": spec.evaluation.max_brier,
             },
         )
-        text = evaluation_markdown(report)
+        explanation = explain_version(store, audit_log, spec, record, training, holdout, tier)
+        text = evaluation_markdown(report) + "\n" + explanation.markdown
         files = {
             "evaluation.json": json_document(report.to_dict()),
             "evaluation.md": text.encode(),
             "roc.png": roc_plot_png(report),
             "calibration.png": calibration_plot_png(report),
+            EXPLANATION_JSON: json_document(explanation.model_dump(mode="json")),
+            EXPLANATION_MD: explanation.markdown.encode(),
         }
         candidate = report.candidate
         stored = stored_report(

@@ -26,6 +26,7 @@ from modelops.defs.run_context import run_actor, this_run_file, this_run_model
 from modelops.defs.versioning import code_version
 from modelops.formatting import json_document
 from modelops.governance.card_publisher import CardInputs, PublishedCard, publish_model_card
+from modelops.governance.explanation import EXPLANATION_MD
 from modelops.governance.gate_review import (
     record_gate_review,
     recorded_gate_plan,
@@ -87,6 +88,7 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
             evaluation=json.loads(report(names.EVALUATION, "evaluation.json")),
             drift=json.loads(report(names.DRIFT, "drift.json")),
             fairness_markdown=report(names.FAIRNESS, "fairness.md").decode(),
+            explanation_markdown=report(names.EVALUATION, EXPLANATION_MD).decode(),
         )
         return publish_model_card(desk, store, desk.tracking, record.version, inputs)
 

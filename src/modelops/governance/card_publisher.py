@@ -48,6 +48,8 @@ class CardInputs(BaseModel):
     drift: dict[str, JsonValue]
     """The stored drift report of its holdout against its training set (`drift.json`)."""
     fairness_markdown: str
+    explanation_markdown: str = ""
+    """The evaluation's explanation section (`explanation.md`); empty for older versions."""
 
     def to_bytes(self) -> bytes:
         from modelops.formatting import json_document
@@ -100,6 +102,7 @@ def publish_model_card(
             evaluation=EvaluationReport.from_dict(saved.evaluation),
             drift=HoldoutDrift.model_validate(saved.drift),
             governance=governance,
+            explanation_markdown=saved.explanation_markdown,
         )
     )
     files = {CARD_FILE: markdown.encode(), CARD_HTML_FILE: render_html(markdown).encode()}

@@ -80,6 +80,8 @@ class ModelCardInputs:
     drift: HoldoutDrift
     governance: CardGovernance | None = None
     """None for a card drafted before the release gates ran."""
+    explanation_markdown: str = ""
+    """The evaluation's explanation section (already escaped), when it was computed."""
 
 
 def _trained_in(model: ModelRecord, preprocessing: str) -> list[str]:
@@ -185,6 +187,7 @@ def render_model_card(inputs: ModelCardInputs) -> str:
         *_segments_table(evaluation),
         "",
         *_fairness_section(inputs.governance),
+        *([inputs.explanation_markdown.rstrip(), ""] if inputs.explanation_markdown else []),
         "## Ethical considerations",
         "",
         *(bullets(spec.documentation.ethical_considerations) or ["None recorded in the spec."]),

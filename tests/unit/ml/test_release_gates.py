@@ -638,6 +638,7 @@ def test_problems_in_a_text_batch(german_spec: UseCaseSpec) -> None:
 
 def test_roots_of_engineered_inputs_are_needed(german_spec_dict: dict) -> None:
     german_spec_dict["features"]["raw"].remove("credit_amount")
+    german_spec_dict["explanations"]["reasons"].pop("credit_amount")  # no longer a reason
     spec = UseCaseSpec.model_validate(german_spec_dict)
     sample = text_sample().drop("credit_amount")
     availability = check_feature_availability(spec, sample, "batch.csv")

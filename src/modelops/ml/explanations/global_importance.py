@@ -31,7 +31,7 @@ Method = Literal["coefficients", "mean_abs_contribution", "permutation"]
 
 _MEASURES: dict[str, str] = {
     "coefficients": "spread (standard deviation) of the feature's contribution to the "
-    "log-odds on the training set; the coefficients of its encoded columns summed beside it",
+    "log-odds on the training set; the coefficient beside it where the feature is one column",
     "mean_abs_contribution": "mean absolute contribution to the log-odds on the training set",
     "permutation": "drop in holdout AUC when the feature's values are shuffled (mean of "
     "seeded repeats)",
@@ -202,7 +202,7 @@ def global_explanation_lines(record: GlobalExplanation, *, top: int = 15) -> lis
             "rank",
             "feature",
             "contribution spread",
-            "coefficients (summed)",
+            "coefficient",
             "encoded columns",
             "mean abs contribution",
         ]
@@ -211,7 +211,9 @@ def global_explanation_lines(record: GlobalExplanation, *, top: int = 15) -> lis
                 i,
                 f.feature,
                 number(f.importance),
-                number(f.coefficient),
+                # A one-hot or banded feature has one coefficient per column; their sum says
+                # nothing (with an L2 penalty it is the same for every such feature).
+                number(f.coefficient) if f.columns == 1 else "per column",
                 f.columns,
                 number(f.mean_abs_contribution),
             ]
