@@ -26,7 +26,7 @@ from modelops.defs.run_context import run_actor, this_run_file, this_run_model
 from modelops.defs.versioning import code_version
 from modelops.formatting import json_document
 from modelops.governance.card_publisher import CardInputs, PublishedCard, publish_model_card
-from modelops.governance.explanation import EXPLANATION_MD
+from modelops.governance.explanation import EXPLANATION_JSON, EXPLANATION_MD
 from modelops.governance.gate_review import (
     record_gate_review,
     recorded_gate_plan,
@@ -58,6 +58,8 @@ GATE_DESCRIPTIONS = {
     "score_stability": "PSI of the score, training set against holdout, below the tier's limit.",
     "feature_availability": "Every model input exists with the right type and values in the "
     "production source.",
+    "reason_faithfulness": "The reasons stated to applicants are the features that really "
+    "pushed the score, on the tier's share of holdout rows.",
     "protected_attributes_not_inputs": "No protected attribute is an input of the fitted model.",
 }
 
@@ -178,6 +180,7 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
         audit_log: AuditLog,
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         from modelops.ml.evaluation import EvaluationReport
+        from modelops.ml.explanations.report import ExplanationReport
         from modelops.ml.fairness import FairnessReport
         from modelops.ml.release_gates import gates_markdown
 
@@ -196,6 +199,9 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
             store=store,
             tracking=tracking,
             source=source,
+            faithfulness=ExplanationReport.model_validate_json(
+                this_run_file(context, store, uc, names.EVALUATION, EXPLANATION_JSON)
+            ).faithfulness,
         )
         text = gates_markdown(review.results)
         files = {"gates.json": json_document(review.to_dict()), "gates.md": text.encode()}

@@ -24,6 +24,7 @@ from modelops.spec.calendar import ended_months
 
 if TYPE_CHECKING:
     from modelops.ml.evaluation import EvaluationReport
+    from modelops.ml.explanations.faithfulness import FaithfulnessRecord
     from modelops.ml.fairness import FairnessReport
     from modelops.ml.release_gates import GatePlan, GateResult
     from modelops.resources.audit_log import AuditLog
@@ -140,8 +141,10 @@ def review_gates(
     store: ArtifactStore,
     tracking: ModelTracking,
     source: DataSource,
+    faithfulness: FaithfulnessRecord | None = None,
 ) -> GateReview:
-    """Evaluate every gate of `record`'s version against its plan."""
+    """Evaluate every gate of `record`'s version against its plan (`faithfulness`: the
+    evaluation's measure of the stated reasons)."""
     from modelops.ml.drift import score_psi
     from modelops.ml.release_gates import check_feature_availability, evaluate_release_gates
     from modelops.ml.release_gates.availability import unreadable_production
@@ -179,6 +182,7 @@ def review_gates(
         fitted_inputs=[str(c) for c in getattr(pipeline, "feature_names_in_", [])],
         availability=availability,
         intervals=intervals,
+        faithfulness=faithfulness,
     )
     return GateReview(record.version, plan.tier, plan.fingerprint(), tuple(results))
 

@@ -33,6 +33,7 @@ GateName = Literal[
     "score_stability",
     "feature_availability",
     "protected_attributes_not_inputs",
+    "reason_faithfulness",
 ]
 GATE_NAMES: tuple[str, ...] = GateName.__args__  # type: ignore[attr-defined]
 

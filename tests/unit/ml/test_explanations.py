@@ -283,12 +283,14 @@ def test_surrogate_reasons_are_checked_by_perturbation(fitted, reasons, german_s
 
 def test_the_gate_limit_comes_from_the_tier_or_the_spec(german_spec, catalogue_spec, tmp_path):
     policy = load_risk_policy()
-    # Today's policy gates no tier on faithfulness: today's gates are unchanged.
-    assert all(t.reason_faithfulness_min is None for t in policy.tiers.values())
-    high = policy.for_tier("high")
-    assert faithfulness_minimum(german_spec, high) is None
-    assert faithfulness_minimum(catalogue_spec, high) is None
+    # The bank's policy gates the high tier only; a spec may ask for the gate at other tiers.
+    assert policy.for_tier("high").reason_faithfulness_min == 0.95
+    medium = policy.for_tier("medium")
+    assert medium.reason_faithfulness_min is None
+    assert faithfulness_minimum(german_spec, medium) is None
+    assert faithfulness_minimum(catalogue_spec, medium) is None
     asked = load_spec(_spec_file(tmp_path, {**CATALOGUE, "faithfulness_gate": True}))
-    assert faithfulness_minimum(asked, high) == DEFAULT_MINIMUM
+    assert faithfulness_minimum(asked, medium) == DEFAULT_MINIMUM
+    high = policy.for_tier("high")
     strict = high.model_copy(update={"reason_faithfulness_min": 0.99})
     assert faithfulness_minimum(german_spec, strict) == 0.99

@@ -39,7 +39,8 @@ def make_plan(**overrides: Any) -> GatePlan:
         "use_case": "credit_default",
         "tier": "high",
         "rationale": ("high: credit scoring of natural persons",),
-        "required_gates": GATE_NAMES,
+        # The gates of the plan whose fingerprint is pinned below (a gate added later is not).
+        "required_gates": GATE_NAMES[: GATE_NAMES.index("reason_faithfulness")],
         "min_auc": 0.70,
         "min_ks": 0.25,
         "max_brier": 0.22,
@@ -668,3 +669,27 @@ def test_bool_inputs_are_read_as_validation_reads_them(german_spec_dict: dict) -
     assert problems(pl.Series([dt.date(2025, 1, 1)] * 4)) == (
         "Has Guarantor: Date values cannot be read as bool (spec column has_guarantor)",
     )
+
+
+# --- reason_faithfulness ----------------------------------------------------------------------
+
+
+def _faithful(rows: int, faithful: int, reason_method: str = "surrogate"):
+    from modelops.ml.explanations.faithfulness import FaithfulnessRecord
+
+    method = "exact" if reason_method != "surrogate" else "perturbation"
+    return FaithfulnessRecord(
+        method=method, reason_method=reason_method, top_k=3, rows=rows, faithful_rows=faithful
+    )
+
+
+def test_the_faithfulness_gate_holds_stated_reasons_to_the_tiers_share() -> None:
+    from modelops.ml.release_gates.faithfulness_gate import reason_faithfulness
+
+    gated = make_plan(reason_faithfulness_min=0.95)
+    blocked = reason_faithfulness(gated, _faithful(300, 33))
+    assert not blocked.passed and "0.110 of 300 rows < 0.95 required" in blocked.summary
+    assert reason_faithfulness(gated, _faithful(300, 300, "linear")).passed
+    assert not reason_faithfulness(gated, None).passed  # not measured: not shown to be faithful
+    shown = reason_faithfulness(make_plan(), _faithful(300, 33))
+    assert shown.passed and "not gated at this tier" in shown.summary

@@ -14,11 +14,17 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from modelops.ml.explanations.faithfulness import faithfulness_minimum
 from modelops.spec import UseCaseSpec
 from modelops.spec.risk import GATE_NAMES, RiskAssessment, TierPolicy
 
 LATER_FIELDS = frozenset(
-    {"min_slice_bads", "min_slice_goods", "fail_only_when_interval_excludes_limit"}
+    {
+        "min_slice_bads",
+        "min_slice_goods",
+        "fail_only_when_interval_excludes_limit",
+        "reason_faithfulness_min",
+    }
 )
 """Fields a plan recorded before they existed does not hold (read as None: the old rule)."""
 
@@ -52,6 +58,9 @@ class GatePlan:
     min_slice_bads: int | None = None
     min_slice_goods: int | None = None
     fail_only_when_interval_excludes_limit: bool | None = None
+    reason_faithfulness_min: float | None = None
+    """Share of holdout rows whose stated reasons must be their largest true contributions
+    (None: not gated for this tier and spec)."""
 
     def __post_init__(self) -> None:
         unknown = [g for g in self.required_gates if g not in GATE_NAMES]
@@ -109,4 +118,5 @@ def gate_plan(spec: UseCaseSpec, assessment: RiskAssessment, policy: TierPolicy)
         min_slice_bads=policy.min_slice_bads,
         min_slice_goods=policy.min_slice_goods,
         fail_only_when_interval_excludes_limit=policy.fail_only_when_interval_excludes_limit,
+        reason_faithfulness_min=faithfulness_minimum(spec, policy),
     )

@@ -20,6 +20,7 @@ from modelops.spec.risk import GATE_NAMES
 
 if TYPE_CHECKING:
     from modelops.ml.evaluation import EvaluationReport
+    from modelops.ml.explanations.faithfulness import FaithfulnessRecord
     from modelops.ml.fairness import FairnessReport
     from modelops.ml.release_gates.availability import FeatureAvailability
     from modelops.ml.release_gates.intervals import HoldoutIntervals
@@ -76,6 +77,7 @@ def evaluate_release_gates(
     fitted_inputs: Sequence[str],
     availability: FeatureAvailability,
     intervals: HoldoutIntervals | None = None,
+    faithfulness: FaithfulnessRecord | None = None,
 ) -> list[GateResult]:
     """Every gate against the recorded plan, one result per gate in `GATE_NAMES` order.
 
@@ -83,8 +85,10 @@ def evaluate_release_gates(
     `fitted_inputs` are the feature names the fitted model actually consumes (after
     preprocessing), not the ones the spec declares. `intervals` (from the holdout's scores)
     put a 95% interval beside every gated figure; without them the figures stand alone.
+    `faithfulness` is the evaluation's measure of the stated reasons (None: not measured).
     """
     from modelops.ml.release_gates.fairness_gate import fairness as fairness_gate
+    from modelops.ml.release_gates.faithfulness_gate import reason_faithfulness
     from modelops.ml.release_gates.slice_gate import slice_floors
 
     ci = intervals
@@ -99,6 +103,7 @@ def evaluate_release_gates(
         "protected_attributes_not_inputs": lambda: gates.protected_attributes_not_inputs(
             plan, fitted_inputs
         ),
+        "reason_faithfulness": lambda: reason_faithfulness(plan, faithfulness),
     }
     missing = [name for name in GATE_NAMES if name not in rules]
     if missing:
