@@ -87,7 +87,16 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
 
     limit, floor = spec.data_schema.max_quarantine_share, spec.data_schema.min_valid_rows
     validation_version = code_version(
-        ("modelops.ml.validation", "modelops.ml.value_reading"), spec.data_schema
+        (
+            "modelops.ml.validation",
+            "modelops.ml.value_reading",
+            "modelops.ml.missing_policy",
+            "modelops.ml.category_limits",
+            "modelops.ml.row_failures",
+        ),
+        spec.data_schema,
+        spec.target,  # a mapped target's values are checked; `reject` inputs too
+        spec.features.missing,
     )
 
     @dg.multi_asset(
@@ -122,6 +131,10 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         }
         if outcome.ignored_columns:
             extra["ignored_source_columns"] = list(outcome.ignored_columns)
+        for warning in outcome.warnings:  # a category with too many values: not a failure
+            context.log.warning(warning)
+        if outcome.warnings:
+            extra["warnings"] = list(outcome.warnings)
         yield stored_table(store, key(names.VALIDATED), names.VALIDATED, outcome.valid, extra)
         yield stored_table(
             store,
@@ -160,14 +173,18 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         deps=[key(names.VALIDATED)],
         owners=owners,
         kinds={"polars"},
-        code_version=code_version(("modelops.ml.features",), spec.features, spec.target),
+        code_version=code_version(
+            ("modelops.ml.features", "modelops.ml.target"), spec.features, spec.target
+        ),
         description="Model inputs (raw and engineered), analysis columns and the 0/1 label.",
         **step,
     )
     def features(context: dg.AssetExecutionContext, store: ArtifactStore) -> dg.MaterializeResult:
         from modelops.ml.features import build_features
 
-        table = build_features(store.read_table(uc, names.VALIDATED), spec)
+        validated = store.read_table(uc, names.VALIDATED)
+        table = build_features(validated, spec)
+        excluded = validated.height - table.height  # rows the target excludes (indeterminate)
         return stored_table(
             store,
             key(names.FEATURES),
@@ -176,6 +193,8 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             {
                 "model_inputs": len(spec.model_inputs),
                 "positive_rate": round(float(table.get_column(LABEL).mean() or 0), 6),
+                "target_excluded_rows": excluded,
+                "target_definition": spec.target.definition_text(excluded),
             },
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from modelops.ml.target import target_expressions
 from modelops.spec import UseCaseSpec
 from modelops.spec.columns import LABEL, ROW_ID
 
@@ -15,7 +16,8 @@ from modelops.spec.columns import LABEL, ROW_ID
 def build_features(
     valid: pl.DataFrame, spec: UseCaseSpec, *, with_label: bool = True, carry: tuple[str, ...] = ()
 ) -> pl.DataFrame:
-    """`row_id`, numeric inputs (Float64), categorical inputs, analysis columns, label.
+    """`row_id`, numeric inputs (Float64), categorical inputs, analysis columns, label
+    (`ml.target`; with it, the rows the target excludes are left out).
 
     A numeric expression that yields inf or NaN (a division by zero) becomes null, which the
     model's imputer handles. Categorical inputs stay dictionary-encoded (Enum for columns with
@@ -35,9 +37,10 @@ def build_features(
     ]
     passthrough = [pl.col(c) for c in spec.passthrough_columns]
     label = []
-    if with_label:
-        positive = spec.target.positive_class
-        label = [(pl.col(spec.target.column) == positive).cast(pl.Int8).alias(LABEL)]
+    if with_label:  # rows the target excludes (indeterminate outcomes) are dropped here
+        target = target_expressions(spec)
+        frame = frame.filter(target.kept)
+        label = [target.label.alias(LABEL)]
     return frame.select(pl.col(ROW_ID), *carry, *numeric, *categorical, *passthrough, *label)
 
 

@@ -34,6 +34,8 @@ TRUSTED_MODEL_TYPES = frozenset(
         "collections.OrderedDict",  # LightGBM's booster state keeps its best scores in one
         "xgboost.sklearn.XGBClassifier",
         "xgboost.core.Booster",
+        # The WoE scorecard transformer (preprocessing: woe): plain numbers, no optbinning.
+        "modelops.ml.scorecard.woe_binning.WoEBinning",
     }
 )
 

@@ -20,9 +20,13 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from modelops.ml.missing_policy import with_missing_policy
+from modelops.ml.scorecard.pipeline import woe_pipeline
 from modelops.ml.tree_families import CATEGORICAL_PARAM_WARNING, mark_categoricals
 from modelops.spec import EstimatorSpec, ModelSpec, Preprocessing, UseCaseSpec
 from modelops.spec.columns import LABEL
+from modelops.spec.missing import MissingPolicy
+from modelops.spec.modelling import ScorecardSpec
 
 
 class EstimatorError(ValueError):
@@ -119,6 +123,8 @@ def build_pipeline(
     categorical: list[str],
     *,
     scorecard_bins: int = 8,
+    scorecard: ScorecardSpec | None = None,
+    missing: MissingPolicy | None = None,
 ) -> Pipeline:
     """Preprocessing for the estimator family, then the estimator."""
     estimator = resolve_estimator(estimator_spec)
@@ -132,6 +138,8 @@ def build_pipeline(
             if "categorical_features" not in estimator_spec.params:
                 estimator.set_params(categorical_features=mask)
         mark_categoricals(estimator, estimator_spec.params, len(numeric), len(categorical))
+    elif preprocessing == "woe":
+        return woe_pipeline(estimator, numeric, categorical, scorecard)
     else:
         if preprocessing == "scorecard":
             # Quantile bands one-hot encoded: a logistic regression on them is a scorecard with
@@ -163,6 +171,7 @@ def build_pipeline(
         transformers.append(("numeric", numeric_steps, numeric))
     if categorical:
         transformers.append(("categorical", categorical_steps, categorical))
+    transformers = with_missing_policy(transformers, missing, preprocessing)
     preprocess = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
     return Pipeline([("preprocess", preprocess), ("model", estimator)])
 
@@ -207,6 +216,8 @@ def fit_model(train: pl.DataFrame, spec: UseCaseSpec, model: ModelSpec | None = 
         spec.numeric_features,
         spec.categorical_features,
         scorecard_bins=model.scorecard_bins,
+        scorecard=model.scorecard,
+        missing=spec.features.missing,
     )
     with warnings.catch_warnings():
         # Quantile bands of a column with few distinct values collapse; that is expected.

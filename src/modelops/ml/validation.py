@@ -21,19 +21,13 @@ from dataclasses import dataclass
 import pandera.polars as pap
 import polars as pl
 
+from modelops.ml.category_limits import distinct_warnings
+from modelops.ml.missing_policy import rejected_missing
+from modelops.ml.row_failures import FAILURE_SCHEMA, WHOLE_ROW, repeated_rows
+from modelops.ml.target import mapped_target_values
 from modelops.ml.value_reading import cast_failures, polars_type, reading, unreadable_reason
 from modelops.spec import Column, UseCaseSpec
 from modelops.spec.columns import QUARANTINE_REASONS, ROW_ID
-
-WHOLE_ROW = "(row)"
-"""The `column` of a failure that concerns the whole row (a duplicate)."""
-_FAILURE_SCHEMA = {
-    ROW_ID: pl.Int64,
-    "column": pl.String,
-    "check": pl.String,
-    "value": pl.String,
-    "reason": pl.String,
-}
 
 
 class MissingColumnsError(ValueError):
@@ -60,6 +54,8 @@ class ValidationOutcome:
     allows duplicates)."""
     duplicate_ids: int = 0
     """Other rows repeating an earlier row's id (always quarantined)."""
+    warnings: tuple[str, ...] = ()
+    """Not failures: a category column with more distinct values than `max_distinct`."""
 
     @property
     def quarantine_share(self) -> float:
@@ -90,7 +86,12 @@ def pandera_schema(spec: UseCaseSpec, only: Sequence[Column] | None = None) -> p
     for column in spec.data_schema.columns if only is None else only:
         checks = []
         if column.allowed is not None:
-            checks.append(pap.Check.isin(column.allowed))
+            coded = column.type == "float"  # 1 and 1.5 both as floats, as the column holds them
+            checks.append(
+                pap.Check.isin([float(v) for v in column.allowed] if coded else column.allowed)
+            )
+        elif column.name == spec.target.column and spec.target.form == "mapping":
+            checks.append(pap.Check.isin(mapped_target_values(spec.target)))
         if column.min is not None:
             checks.append(pap.Check.ge(column.min))
         if column.max is not None:
@@ -124,7 +125,8 @@ def validate_batch(
     an id repeated from an earlier row quarantines the later row. `file` names the batch in
     the errors that stop it.
     """
-    columns = [c for c in spec.data_schema.columns if labelled or c.name != spec.target.column]
+    outcome = spec.target.outcome_columns
+    columns = [c for c in spec.data_schema.columns if labelled or c.name not in outcome]
     expected = [*carry, *(c.header for c in columns)]
     missing = [name for name in expected if name not in raw.columns]
     if missing:
@@ -137,7 +139,7 @@ def validate_batch(
 
     source = _numbered(raw, columns, carry, file)
     typed, failure_frame = _typed_and_failures(source, spec, columns, carry)
-    repeats = _repeats(source, [c.name for c in columns], carry)
+    repeats = repeated_rows(source, [c.name for c in columns], carry)
     duplicate_rows = repeats.filter(pl.col("column") == WHOLE_ROW).height
     if spec.data_schema.duplicates == "allow":
         repeats = repeats.filter(pl.col("column") != WHOLE_ROW)
@@ -165,7 +167,10 @@ def validate_batch(
         .sort("rows", "column", descending=[True, False])
     )
     duplicate_ids = repeats.filter(pl.col("column") != WHOLE_ROW).height
-    return ValidationOutcome(valid, quarantined, failures, ignored, duplicate_rows, duplicate_ids)
+    warnings = tuple(distinct_warnings(valid, spec.data_schema, columns))
+    return ValidationOutcome(
+        valid, quarantined, failures, ignored, duplicate_rows, duplicate_ids, warnings
+    )
 
 
 def column_failures(
@@ -214,44 +219,17 @@ def _typed_and_failures(
             how="vertical",
         )
         if columns
-        else pl.DataFrame(schema=_FAILURE_SCHEMA)
+        else pl.DataFrame(schema=FAILURE_SCHEMA)
     )
     # A value that could not be read is null once typed; say "not a valid int" once, not also
     # "value is missing".
     check_failures = _check_failures(typed, spec, columns).join(
         unread.select(ROW_ID, "column"), on=[ROW_ID, "column"], how="anti"
     )
-    return typed, pl.concat([unread, check_failures], how="vertical")
-
-
-def _repeats(source: pl.DataFrame, names: list[str], carry: tuple[str, ...]) -> pl.DataFrame:
-    """Rows identical to an earlier row ("duplicate of row N"), and other rows repeating an
-    earlier row's id (a carried column): the first occurrence is kept."""
-    first = source.select(
-        ROW_ID,
-        *carry,
-        pl.col(ROW_ID).min().over(*carry, *names).alias("_first"),
-        *[pl.col(ROW_ID).min().over(i).alias(f"_first_{i}") for i in carry],
+    rejected = rejected_missing(typed, spec, columns).join(
+        unread.select(ROW_ID, "column"), on=[ROW_ID, "column"], how="anti"
     )
-    copies = first.filter(pl.col(ROW_ID) != pl.col("_first")).select(
-        ROW_ID,
-        pl.lit(WHOLE_ROW).alias("column"),
-        pl.lit("duplicate").alias("check"),
-        pl.format("row {}", "_first").alias("value"),
-        pl.format("duplicate of row {}", "_first").alias("reason"),
-    )
-    rest = first.filter(pl.col(ROW_ID) == pl.col("_first"))
-    ids = [
-        rest.filter(pl.col(i).is_not_null() & (pl.col(ROW_ID) != pl.col(f"_first_{i}"))).select(
-            ROW_ID,
-            pl.lit(i).alias("column"),
-            pl.lit("unique").alias("check"),
-            pl.col(i).cast(pl.String).alias("value"),
-            pl.format(f"{i}: '{{}}' repeats the id of row {{}}", i, f"_first_{i}").alias("reason"),
-        )
-        for i in carry
-    ]
-    return pl.concat([copies, *ids], how="vertical").cast(_FAILURE_SCHEMA).sort(ROW_ID)
+    return typed, pl.concat([unread, check_failures, rejected], how="vertical")
 
 
 def _categorical(column: Column) -> pl.Expr:
@@ -269,10 +247,10 @@ def _check_failures(
     import pandera.errors
 
     if not columns:
-        return pl.DataFrame(schema=_FAILURE_SCHEMA)
+        return pl.DataFrame(schema=FAILURE_SCHEMA)
     try:
         pandera_schema(spec, columns).validate(typed, lazy=True)
-        return pl.DataFrame(schema=_FAILURE_SCHEMA)
+        return pl.DataFrame(schema=FAILURE_SCHEMA)
     except pandera.errors.SchemaErrors as exc:
         cases = exc.failure_cases
     row_level = cases.filter(pl.col("index").is_not_null())

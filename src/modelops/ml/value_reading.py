@@ -8,12 +8,13 @@ bits, a year beyond 9999), becomes null with a reason, never an exception. Valid
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from modelops.spec import Column
 from modelops.spec.columns import ROW_ID
+from modelops.spec.schema import BOOL_SPELLINGS
 
 _POLARS_TYPES: dict[str, pl.DataType] = {
     "int": pl.Int64(),
@@ -22,9 +23,8 @@ _POLARS_TYPES: dict[str, pl.DataType] = {
     "bool": pl.Boolean(),
     "date": pl.Date(),
     "datetime": pl.Datetime("us"),
+    "text": pl.String(),
 }
-_TRUE = ("true", "yes", "y", "1", "t")
-_FALSE = ("false", "no", "n", "0", "f")
 _YEARS = (1, 9999)
 """Dates every reader of a table (Python, pandas, Parquet tools) can hold."""
 _RANGES = {
@@ -38,6 +38,7 @@ _READABLE = {
     "int": {"text", "number", "bool"},
     "float": {"text", "number", "bool"},
     "category": {"text", "number", "bool", "temporal"},
+    "text": {"text", "number", "bool", "temporal"},
     "bool": {"text", "number", "bool"},
     "date": {"text", "temporal"},
     "datetime": {"text", "temporal"},
@@ -64,6 +65,8 @@ class Reading:
     out_of_range: pl.Expr
     """True where a value is of the type but beyond what the type can hold (evaluated on the
     values that failed only)."""
+    sentinel: pl.Expr = field(default_factory=lambda: pl.lit(False))
+    """True where the source value is one of the column's `missing_values` (read as null)."""
 
 
 def value_kind(dtype: pl.DataType) -> str:
@@ -81,7 +84,37 @@ def value_kind(dtype: pl.DataType) -> str:
 
 
 def reading(dtype: pl.DataType, column: Column) -> Reading:
-    """How one source column is read as its declared type, with casts that cannot raise."""
+    """How one source column is read as its declared type, with casts that cannot raise; the
+    column's sentinel codes (`missing_values`) are read as null."""
+    plain = _typed_reading(dtype, column)
+    if not column.missing_values:
+        return plain
+    sentinel = _sentinel(dtype, column)
+    return Reading(
+        pl.when(sentinel).then(None).otherwise(plain.value), plain.out_of_range, sentinel
+    )
+
+
+def _sentinel(dtype: pl.DataType, column: Column) -> pl.Expr:
+    """Where a source value is one of the column's missing-value codes: the same text, or (a
+    numeric code) the same number however it is written ("999", "999.0", 999)."""
+    codes = column.missing_values or []
+    numbers = [float(v) for v in codes if isinstance(v, int | float) and not isinstance(v, bool)]
+    source = pl.col(column.name)
+    kind = value_kind(dtype)
+    if kind == "text":
+        text = source.cast(pl.String).str.strip_chars()
+        found = text.is_in([str(v) for v in codes])
+        if numbers:
+            found = found | text.cast(pl.Float64, strict=False).is_in(numbers)
+    elif kind == "number" and numbers:
+        found = source.cast(pl.Float64).is_in(numbers)
+    else:
+        return pl.lit(False)
+    return found.fill_null(False)
+
+
+def _typed_reading(dtype: pl.DataType, column: Column) -> Reading:
     expr = pl.col(column.name)
     kind = value_kind(dtype)
     if kind == "null":
@@ -89,16 +122,15 @@ def reading(dtype: pl.DataType, column: Column) -> Reading:
     if kind == "text":
         expr = expr.cast(pl.String).str.strip_chars()
     never = pl.lit(False)
-    if column.type == "category":
+    if column.type in ("category", "text"):
         return Reading(pl.col(column.name).cast(pl.String), never)
     if column.type == "bool":
         if kind == "bool":
             return Reading(expr, never)
-        if kind == "text":
-            true, false = (
-                expr.str.to_lowercase().is_in(_TRUE),
-                expr.str.to_lowercase().is_in(_FALSE),
-            )
+        if kind == "text":  # the spellings of BOOL_SPELLINGS, or 1/0 however written ("1.0")
+            number = expr.cast(pl.Float64, strict=False)
+            true = expr.str.to_lowercase().is_in(BOOL_SPELLINGS[True]) | (number == 1)
+            false = expr.str.to_lowercase().is_in(BOOL_SPELLINGS[False]) | (number == 0)
         else:  # a number: 1 or 0
             true, false = expr == 1, expr == 0
         return Reading(pl.when(true).then(True).when(false).then(False).otherwise(None), never)
@@ -138,6 +170,8 @@ def cast_failures(
     """A reason for every value that is there but did not become a value of the type."""
     values = source.get_column(column.name)
     failed = values.is_not_null() & typed.get_column(column.name).is_null()
+    if column.missing_values:  # a sentinel is read as missing, not as a bad value
+        failed = failed & ~source.select(reading.sentinel.alias("_sentinel")).to_series()
     if value_kind(values.dtype) == "text":
         failed = failed & (values.cast(pl.String).str.strip_chars() != "")
     rows = source.filter(failed)

@@ -30,7 +30,7 @@ def online_features(decisions: pl.DataFrame, spec: UseCaseSpec) -> pl.DataFrame:
     assert spec.monitoring is not None
     scored = scored_decisions(decisions)
     carry = spec.monitoring.id_column
-    columns = [c for c in spec.data_schema.columns if c.name != spec.target.column]
+    columns = [c for c in spec.data_schema.columns if c.name not in spec.target.outcome_columns]
     records = [json.loads(text) for text in scored.get_column("inputs").to_list()]
     typed = pl.DataFrame(
         {

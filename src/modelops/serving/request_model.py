@@ -26,6 +26,7 @@ _PLAIN_TYPES: dict[str, type] = {
     "float": float,
     "bool": bool,
     "category": str,
+    "text": str,
     "date": dt.date,
     "datetime": dt.datetime,
 }
@@ -62,7 +63,7 @@ class ErrorResponse(BaseModel):
 
 
 def _field_type(column: Column) -> Any:
-    if column.allowed and column.type in ("category", "int", "bool"):
+    if column.allowed and column.type in ("category", "int", "float", "bool"):
         return Literal[tuple(column.allowed)]  # type: ignore[valid-type]
     return _PLAIN_TYPES.get(column.type, str)
 

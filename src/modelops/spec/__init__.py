@@ -14,12 +14,12 @@ from modelops.spec.modelling import (
     ModelSpec,
     Preprocessing,
     Split,
-    Target,
 )
 from modelops.spec.monitoring import Drift, Freshness, Monitoring, MonthlyFiles, Retraining
 from modelops.spec.operations import Compute, Documentation, Owners, PodResources
 from modelops.spec.schema import Column, DataSchema
 from modelops.spec.sources import BigQuerySource, Source
+from modelops.spec.target import Target
 
 __all__ = [
     "BigQuerySource",

@@ -10,8 +10,11 @@ from __future__ import annotations
 from modelops.spec.base import Problem
 from modelops.spec.columns import RESERVED
 from modelops.spec.expressions import expression_roots, kind_problem
-from modelops.spec.modelling import Evaluation, Features, ModelSpec, Split, Target
-from modelops.spec.schema import TEMPORAL_TYPES, Column, DataSchema, fits_type
+from modelops.spec.missing import missing_policy_problems
+from modelops.spec.modelling import Evaluation, Features, ModelSpec, Split
+from modelops.spec.schema import NUMERIC_TYPES, TEMPORAL_TYPES, Column, DataSchema
+from modelops.spec.target import Target
+from modelops.spec.target_checks import leakage_problem, target_problems
 
 
 def cross_field_problems(
@@ -26,11 +29,34 @@ def cross_field_problems(
     """Every disagreement between the sections, in the order the spec declares them."""
     declared = {c.name: c for c in schema.columns}
     problems = _schema_problems(schema, split, declared)
-    problems += _target_problems(target, declared)
+    problems += target_problems(target, declared, _not_declared)
     feature_names, feature_problems = _feature_problems(features, target, model, declared)
     problems += feature_problems
     problems += _slice_problems(schema, features, evaluation, declared, feature_names)
+    if target.name is not None and target.name in feature_names:
+        problems.append(("target.name", f"'{target.name}' clashes with a feature"))
+    problems += _missing_problems(features, model, declared)
     return problems
+
+
+def _missing_problems(
+    features: Features, model: ModelSpec, declared: dict[str, Column]
+) -> list[Problem]:
+    """The missing-value policy against the inputs' kinds (numeric or categorical)."""
+    kinds = {
+        name: "numeric" if declared[name].type in NUMERIC_TYPES else "categorical"
+        for name in features.raw
+        if name in declared
+    }
+    engineered = {f.name for f in features.engineered if f.model_input}
+    kinds |= {f.name: f.kind for f in features.engineered if f.model_input}
+    return missing_policy_problems(
+        features.missing,
+        kinds,
+        engineered,
+        preprocessing=model.preprocessing,
+        outside_runtime=model.runtime.outside,
+    )
 
 
 def _schema_problems(
@@ -72,58 +98,6 @@ def _schema_problems(
     return problems
 
 
-def _target_problems(target: Target, declared: dict[str, Column]) -> list[Problem]:
-    column = declared.get(target.column)
-    if column is None:
-        return [("target.column", _not_declared(target.column, declared))]
-    problems: list[Problem] = []
-    if column.nullable:
-        problems.append(
-            (
-                "target.column",
-                "the target must not be nullable: unlabelled "
-                "rows cannot train a model (they are quarantined instead)",
-            )
-        )
-    if column.type in ("float", "date", "datetime"):
-        problems.append(("target.column", f"a binary target cannot have type {column.type}"))
-    elif not fits_type(target.positive_class, column.type):
-        problems.append(
-            (
-                "target.positive_class",
-                f"{target.positive_class!r} is not a "
-                f"{column.type} value like the target column '{column.name}'",
-            )
-        )
-    if column.allowed is None and column.type in ("int", "category"):
-        problems.append(
-            (
-                "target.column",
-                f"a binary target of type {column.type} needs 'allowed' listing its two values "
-                f"(e.g. allowed: {'[0, 1]' if column.type == 'int' else '[good, bad]'}), so "
-                "that any other value is quarantined instead of being counted as the negative "
-                "class",
-            )
-        )
-    elif column.allowed is not None:
-        if target.positive_class not in column.allowed:
-            problems.append(
-                (
-                    "target.positive_class",
-                    f"{target.positive_class!r} is not "
-                    f"among the target's allowed values {column.allowed}",
-                )
-            )
-        elif len(column.allowed) != 2:
-            problems.append(
-                (
-                    "target.column",
-                    f"a binary target needs exactly 2 allowed values, got {len(column.allowed)}",
-                )
-            )
-    return problems
-
-
 def _feature_problems(
     features: Features, target: Target, model: ModelSpec, declared: dict[str, Column]
 ) -> tuple[set[str], list[Problem]]:
@@ -158,16 +132,23 @@ def _feature_problems(
             column = declared.get(root)
             if column is None:
                 problems.append((f"{path}.expression", _not_declared(root, declared)))
-            elif root == target.column:
+            elif root in target.outcome_columns:
                 problems.append(
                     (
                         f"{path}.expression",
-                        f"'{root}' is the target: a feature computed from it leaks the label",
+                        f"'{root}' is "
+                        + (
+                            "the target"
+                            if root == target.column
+                            else "an outcome column (read by target.expression)"
+                        )
+                        + ": a feature computed from it leaks the label",
                     )
                 )
             elif feature.model_input:
                 problems.extend(
-                    (f"{path}.expression", p) for p in _input_problems(root, column, target, model)
+                    (f"{path}.expression", p)
+                    for p in _input_problems(root, column, target, model, derived=True)
                 )
     return feature_names, problems
 
@@ -184,7 +165,7 @@ def _slice_problems(
     categorical = {f.name for f in features.engineered if f.kind == "categorical"} | {
         c.name
         for c in schema.columns
-        if c.type in ("category", "bool") or (c.type == "int" and c.allowed is not None)
+        if c.type in ("category", "bool") or (c.type in NUMERIC_TYPES and c.allowed is not None)
     }
     slices = [(f"evaluation.segments[{i}]", s) for i, s in enumerate(evaluation.segments)]
     slices += [
@@ -206,10 +187,19 @@ def _slice_problems(
     return problems
 
 
-def _input_problems(name: str, column: Column, target: Target, model: ModelSpec) -> list[str]:
-    """Why a column may not feed the model: leakage, PII, protected attributes, dates."""
-    if name == target.column:
-        return [f"'{name}' is the target: using it as an input leaks the label"]
+def _input_problems(
+    name: str, column: Column, target: Target, model: ModelSpec, *, derived: bool = False
+) -> list[str]:
+    """Why a column may not feed the model (or, `derived`, an engineered input): leakage,
+    PII, protected attributes, dates, free text (unless an expression transforms it)."""
+    leak = leakage_problem(name, target)
+    if leak is not None:
+        return [leak]
+    if column.type == "text" and not derived:
+        return [
+            f"'{name}' is free text (type text), never a model input; derive a categorical "
+            "feature from it (features.engineered, e.g. CASE WHEN ... THEN 'band' END)"
+        ]
     if column.pii:
         return [f"'{name}' is flagged PII and may not be a model input"]
     if column.protected and not model.allow_protected_features:

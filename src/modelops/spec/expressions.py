@@ -141,6 +141,7 @@ def _sample_value(column: Column) -> Any:
         return math.ceil(low) if column.type == "int" else float(low)
     return {
         "category": "a",
+        "text": "a",
         "bool": True,
         "date": date(2000, 1, 1),
         "datetime": datetime(2000, 1, 1),

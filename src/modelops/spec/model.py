@@ -20,7 +20,6 @@ from modelops.spec.modelling import (
     Features,
     ModelSpec,
     Split,
-    Target,
 )
 from modelops.spec.monitoring import Drift, Freshness, Monitoring
 from modelops.spec.operations import Compute, Documentation, Owners
@@ -28,6 +27,7 @@ from modelops.spec.risk import RiskQuestionnaire
 from modelops.spec.schema import NUMERIC_TYPES, DataSchema
 from modelops.spec.serving import Serving
 from modelops.spec.sources import Source
+from modelops.spec.target import Target
 
 
 class UseCaseSpec(SpecModel):
@@ -68,6 +68,14 @@ class UseCaseSpec(SpecModel):
         )
         if not problems:  # model_inputs needs sections that agree
             problems = explanation_problems(self.explanations, self.model_inputs)
+        if self.target.form != "column" and self.monitoring and self.monitoring.labels:
+            problems.append(
+                (
+                    "monitoring.labels",
+                    "production outcomes are matched to a plain target "
+                    "(column + positive_class); a derived target is not supported there yet",
+                )
+            )
         if problems:
             raise SpecProblems(problems)
         return self

@@ -9,15 +9,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
 from modelops.spec.allowances import allowances_in
-from modelops.spec.base import IMPORT_PATH_PATTERN, SafeName, Scalar, SpecModel, SpecProblems
+from modelops.spec.base import IMPORT_PATH_PATTERN, SafeName, SpecModel, SpecProblems
 from modelops.spec.estimator_policy import EstimatorPolicy, load_estimator_policy
+from modelops.spec.missing import MissingPolicy
 from modelops.spec.runtime import ModelRuntime
-
-
-class Target(SpecModel):
-    column: str
-    positive_class: Scalar
-    description: str | None = None
 
 
 class EngineeredFeature(SpecModel):
@@ -33,6 +28,8 @@ class EngineeredFeature(SpecModel):
 class Features(SpecModel):
     raw: Annotated[list[str], Field(min_length=1)]
     engineered: list[EngineeredFeature] = Field(default_factory=list)
+    missing: MissingPolicy = MissingPolicy()
+    """How a missing model input is treated (default: today's, see spec/missing.py)."""
 
 
 class Split(SpecModel):
@@ -79,7 +76,22 @@ class EstimatorSpec(SpecModel):
         return self._policy or load_estimator_policy()
 
 
-Preprocessing = Literal["scorecard", "standard", "native"]
+Preprocessing = Literal["scorecard", "standard", "native", "woe"]
+
+MonotonicTrend = Literal["auto", "ascending", "descending", "peak", "valley", "none"]
+
+
+class ScorecardSpec(SpecModel):
+    """Optimal WoE binning and points scaling (`preprocessing: woe`): `pdo` points double the
+    odds, `base_points` are odds of `base_odds` good:bad; `monotonic` for all numeric features
+    or per feature."""
+
+    pdo: Annotated[float, Field(gt=0)] = 20
+    base_points: float = 600
+    base_odds: Annotated[float, Field(gt=0)] = 50
+    monotonic: MonotonicTrend | dict[str, MonotonicTrend] = "auto"
+    max_bins: Annotated[int, Field(ge=2, le=20)] = 6
+    min_bin_share: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
 
 
 class ModelSpec(EstimatorSpec):
@@ -87,7 +99,9 @@ class ModelSpec(EstimatorSpec):
 
     `scorecard` bins numeric features into quantile bands and one-hot encodes everything (a
     points-per-band logistic scorecard); `standard` imputes and scales; `native` hands numbers
-    and ordinal-encoded categories to estimators that handle them (gradient boosting).
+    and ordinal-encoded categories to estimators that handle them (gradient boosting); `woe`
+    replaces each feature by the Weight of Evidence of its optimal bin (a points scorecard,
+    `scorecard` section).
     """
 
     estimator: Annotated[str, Field(pattern=IMPORT_PATH_PATTERN)] = (
@@ -95,10 +109,18 @@ class ModelSpec(EstimatorSpec):
     )
     preprocessing: Preprocessing = "scorecard"
     scorecard_bins: Annotated[int, Field(ge=2, le=50)] = 8
+    scorecard: ScorecardSpec | None = None
+    """WoE binning and points (`preprocessing: woe`; defaults when omitted)."""
     allow_protected_features: bool = False
     runtime: ModelRuntime = ModelRuntime()
     """Where training and batch scoring run (default: this estimator, in-process)."""
     registered_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")] | None = None
+
+    @model_validator(mode="after")
+    def _scorecard_needs_woe(self) -> ModelSpec:
+        if self.scorecard is not None and self.preprocessing != "woe":
+            raise SpecProblems([("scorecard", "is used only with preprocessing: woe")])
+        return self
 
 
 class ThresholdRule(SpecModel):

@@ -12,9 +12,17 @@ from modelops.spec.base import SafeName, Scalar, SpecModel
 if TYPE_CHECKING:
     import polars as pl
 
-ColumnType = Literal["int", "float", "category", "bool", "date", "datetime"]
+ColumnType = Literal["int", "float", "category", "bool", "date", "datetime", "text"]
 NUMERIC_TYPES = ("int", "float")
 TEMPORAL_TYPES = ("date", "datetime")
+
+BOOL_SPELLINGS: dict[bool, tuple[str, ...]] = {
+    True: ("true", "t", "yes", "y", "1"),
+    False: ("false", "f", "no", "n", "0"),
+}
+"""How a `bool` column's text is read (case-insensitive, spaces stripped); besides these, any
+number equal to 1 or 0 ("1.0", "0.0", "1e0") reads as true or false. The one list the docs
+quote."""
 
 
 class Column(SpecModel):
@@ -31,6 +39,12 @@ class Column(SpecModel):
     date_format: str | None = None
     pii: bool = False
     protected: bool = False
+    missing_values: list[Scalar] | None = None
+    """Sentinel codes read as missing in this column only (999, "unknown"): a row holding
+    one is valid if the column is nullable, else quarantined as missing."""
+    max_distinct: Annotated[int, Field(ge=1)] | None = None
+    """A `category` column with more distinct values in a batch gets a warning (not a
+    failure); default `schema.max_distinct`."""
 
     @model_validator(mode="after")
     def _checks_fit_the_type(self) -> Column:
@@ -38,12 +52,16 @@ class Column(SpecModel):
             wrong = [v for v in self.allowed if not fits_type(v, self.type)]
             if wrong:
                 raise ValueError(f"allowed value(s) {wrong} are not of type {self.type}")
-            if self.type not in ("category", "int", "bool"):
+            if self.type not in ("category", "int", "float", "bool"):
                 raise ValueError(
-                    f"'allowed' applies to category, int or bool columns, not {self.type}"
+                    f"'allowed' applies to category, int, float or bool columns, not {self.type}"
                 )
             if not self.allowed:
                 raise ValueError("'allowed' must list at least one value")
+        if self.missing_values is not None:
+            self._check_missing_values()
+        if self.max_distinct is not None and self.type != "category":
+            raise ValueError(f"'max_distinct' applies to category columns, not {self.type}")
         if (self.min is not None or self.max is not None) and self.type not in NUMERIC_TYPES:
             raise ValueError(f"'min'/'max' apply to int or float columns, not {self.type}")
         if self.min is not None and self.max is not None and self.min > self.max:
@@ -51,6 +69,21 @@ class Column(SpecModel):
         if self.date_format is not None and self.type not in TEMPORAL_TYPES:
             raise ValueError(f"'date_format' applies to date or datetime columns, not {self.type}")
         return self
+
+    def _check_missing_values(self) -> None:
+        codes = self.missing_values or []
+        if not codes:
+            raise ValueError("'missing_values' must list at least one value")
+        if self.type in ("bool", *TEMPORAL_TYPES):
+            raise ValueError(
+                f"'missing_values' applies to int, float, category or text columns, not {self.type}"
+            )
+        wrong = [v for v in codes if not fits_type(v, self.type)]
+        if wrong:
+            raise ValueError(f"missing value code(s) {wrong} are not of type {self.type}")
+        clash = [v for v in codes if self.allowed is not None and v in self.allowed]
+        if clash:
+            raise ValueError(f"missing value code(s) {clash} are also listed in 'allowed'")
 
     @property
     def header(self) -> str:
@@ -73,6 +106,7 @@ def validated_dtype(column: Column) -> pl.DataType:
         "bool": pl.Boolean(),
         "date": pl.Date(),
         "datetime": pl.Datetime("us"),
+        "text": pl.String(),
     }[column.type]
 
 
@@ -82,8 +116,10 @@ def fits_type(value: Scalar, column_type: str) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if column_type == "bool":
         return isinstance(value, bool)
-    if column_type == "category":
+    if column_type in ("category", "text"):
         return isinstance(value, str)
+    if column_type == "float":
+        return isinstance(value, int | float) and not isinstance(value, bool)
     return True
 
 
@@ -97,6 +133,9 @@ class DataSchema(SpecModel):
     duplicates: Literal["quarantine", "allow"] = "quarantine"
     """A row identical to an earlier one is quarantined ("duplicate of row N"); `allow` keeps
     it (identical rows that are distinct cases), counted all the same."""
+    max_distinct: Annotated[int, Field(ge=1)] | None = 1000
+    """Default of `columns[].max_distinct`: a `category` column with more distinct values
+    than this in a batch is probably free text (declare it `text`); a warning, not a failure."""
 
     def column(self, name: str) -> Column:
         for column in self.columns:

@@ -107,8 +107,8 @@ def _min_above_max(d):
     _col(d, "credit_amount").update(min=10, max=5)
 
 
-def _allowed_on_float(d):
-    _col(d, "credit_amount").update(type="float", allowed=[1.0, 2.0])
+def _allowed_on_text(d):  # coded numbers (int, float) may list allowed values; free text not
+    _col(d, "credit_amount").update(type="text", allowed=["a", "b"])
 
 
 def _invalid_sql(d):
@@ -197,7 +197,7 @@ MALFORMED = [
     (_protected_feature, "features.raw[17]", "'foreign_worker' is a protected attribute"),
     (_pii_feature, "features.raw[17]", "'customer_name' is flagged PII"),
     (_min_above_max, "schema.columns[4] (credit_amount)", "'min' (10.0) is greater than 'max'"),
-    (_allowed_on_float, "schema.columns[4] (credit_amount)", "'allowed' applies to category"),
+    (_allowed_on_text, "schema.columns[4] (credit_amount)", "'allowed' applies to category"),
     (_invalid_sql, "features.engineered[0].expression", "not a valid SQL expression"),
     (
         _expression_undeclared_column,

@@ -58,6 +58,10 @@ def explanation_report(
         "",
         *reason_catalogue_lines(spec),
     ]
+    if spec.model.preprocessing == "woe" and not spec.model.runtime.outside:
+        from modelops.ml.scorecard.tables import scorecard_lines  # the points and bins
+
+        lines += ["", "### Scorecard: points and bins", "", *scorecard_lines(pipeline, spec)]
     return ExplanationReport(
         global_explanation=explanation,
         faithfulness=faithful,

@@ -75,7 +75,7 @@ def application_fields(spec: UseCaseSpec) -> tuple[ApplicationField, ...]:
     return tuple(
         ApplicationField(column, required=not column.nullable)
         for column in spec.data_schema.columns
-        if column.name != spec.target.column
+        if column.name not in spec.target.outcome_columns
     )
 
 
@@ -126,6 +126,8 @@ class ApplicationReader:
 
     def _value(self, column: Column, raw: object) -> tuple[Value, FieldProblem | None]:
         name = column.name
+        if column.missing_values and not isinstance(raw, bool) and raw in column.missing_values:
+            raw = None  # a sentinel code means missing, as in a batch
         if raw is None:
             if column.nullable:
                 return None, None
@@ -153,7 +155,7 @@ class ApplicationReader:
             if not isinstance(raw, bool):
                 return None, _type_problem(name, "true or false", raw)
             value = raw
-        elif kind == "category":
+        elif kind in ("category", "text"):
             if not isinstance(raw, str):
                 return None, _type_problem(name, "text", raw)
             value = raw
