@@ -75,7 +75,7 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
         # The tier policy fixes the gate plan recorded with the model: a policy change is a
         # code change of the model (and marks it Unsynced).
         code_version=code_version(
-            ("modelops.ml.training", "modelops.ml.release_gates"),
+            ("modelops.ml.training", "modelops.ml.missing_policy", "modelops.ml.release_gates"),
             spec.model,
             spec.features,
             tier,

@@ -144,7 +144,7 @@ def render_model_card(inputs: ModelCardInputs) -> str:
         "## Factors",
         "",
         *_list(
-            f"Target: {code(spec.target.column)} = {cell(repr(spec.target.positive_class))}"
+            f"Target: {cell(spec.target.definition_text())}"
             + (f" ({cell(spec.target.description)})" if spec.target.description else ""),
             f"Model inputs ({len(spec.model_inputs)}): "
             + ", ".join(code(c) for c in spec.model_inputs),

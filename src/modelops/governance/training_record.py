@@ -111,6 +111,7 @@ def train_and_register(
             "seed": spec.split.seed,
             **{f"model.{k}": v for k, v in spec.model.params.items()},
             "runtime": spec.model.runtime.kind,
+            "target": spec.target.definition_text(),
             "features": ",".join(spec.model_inputs),
         },
         metrics={f"train_{name}": value for name, value in fit.as_dict().items()},

@@ -1,5 +1,6 @@
-"""The explanation section of a version's evaluation report and card: which features the model
-relies on (global), how faithful its stated reasons are, and the wording applicants are given.
+"""The explanation section of a version's evaluation report and card: how missing values are
+treated, which features the model relies on (global), how faithful its stated reasons are, the
+wording applicants are given, and a scorecard's points and bins.
 
 Computed once, at evaluation, from the version's serving bundle (the reason codes every door
 uses), and stored beside the evaluation report (`explanation.json`, `explanation.md`) so the
@@ -22,6 +23,7 @@ from modelops.ml.explanations.global_importance import (
     global_explanation_lines,
     global_importance,
 )
+from modelops.ml.missing_policy import missing_policy_lines
 from modelops.ml.scoring.reason_catalogue import reason_catalogue_lines
 from modelops.ml.scoring.reasons import ReasonCodes
 from modelops.spec.model import UseCaseSpec
@@ -50,6 +52,10 @@ def explanation_report(
     explanation = global_importance(pipeline, spec, training, holdout, reasons=reasons)
     faithful = faithfulness(pipeline, reasons, spec, training, holdout)
     lines = [
+        "## Data treatment",
+        "",
+        *missing_policy_lines(spec, training),
+        "",
         "## Explanations",
         "",
         *global_explanation_lines(explanation),
