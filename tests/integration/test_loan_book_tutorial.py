@@ -52,7 +52,7 @@ def test_about_fifty_bads_gate_nothing_on_noise_and_every_figure_has_its_interva
     assert 30 <= evaluation["candidate"]["positives"] <= 80  # a low-default holdout
     slices = results["slice_floors"]["details_markdown"]
     assert "not gated (" in slices and "bads < 15)" in slices
-    for name in ("minimum_performance", "beats_baseline", "slice_floors"):
+    for name in ("minimum_performance", "beats_baseline", "slice_floors", "score_stability"):
         assert "[" in results[name]["summary"], results[name]["summary"]
 
 

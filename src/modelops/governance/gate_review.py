@@ -8,6 +8,7 @@ on the MLflow version (tag `modelops.gates`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -148,7 +149,7 @@ def review_gates(
     from modelops.ml.drift import score_psi
     from modelops.ml.release_gates import check_feature_availability, evaluate_release_gates
     from modelops.ml.release_gates.availability import unreadable_production
-    from modelops.ml.release_gates.intervals import holdout_intervals
+    from modelops.ml.release_gates.intervals import holdout_intervals, psi_interval
     from modelops.ml.training import labels, predict_scores
     from modelops.names import HOLDOUT, TRAINING
 
@@ -161,7 +162,8 @@ def review_gates(
     train = store.read_table(spec.id, TRAINING, record.training_set_version)
     holdout = store.read_table(spec.id, HOLDOUT, record.holdout_set_version)
     holdout_scores = predict_scores(pipeline, holdout, spec)
-    stability = score_psi(predict_scores(pipeline, train, spec), holdout_scores)
+    train_scores = predict_scores(pipeline, train, spec)
+    stability = score_psi(train_scores, holdout_scores)
     intervals = holdout_intervals(
         labels(holdout),
         holdout_scores,
@@ -169,6 +171,7 @@ def review_gates(
         min_bads=plan.min_slice_bads or 1,
         min_goods=plan.min_slice_goods or 1,
     )
+    intervals = dataclasses.replace(intervals, score_psi=psi_interval(train_scores, holdout_scores))
     try:
         sample, location = production_sample(spec, source, store)
         availability = check_feature_availability(spec, sample, location)

@@ -214,3 +214,18 @@ def test_a_plan_recorded_before_the_new_settings_keeps_its_fingerprint() -> None
     )
     assert GatePlan.from_dict(new.to_dict()) == new
     assert new.fingerprint() != old.fingerprint()
+
+
+def test_the_score_psi_interval_brackets_the_psi_and_widens_on_a_small_holdout() -> None:
+    from modelops.ml.drift import score_psi
+    from modelops.ml.release_gates.intervals import psi_interval
+
+    rng = np.random.default_rng(0)
+    reference = rng.beta(2, 5, 5000)
+    large, small = rng.beta(2, 5, 4000), rng.beta(2, 5, 300)
+    wide, narrow = psi_interval(reference, small), psi_interval(reference, large)
+    assert wide is not None and narrow is not None
+    psi = score_psi(reference, large).psi
+    assert narrow.low <= psi <= narrow.high
+    assert wide.high - wide.low > narrow.high - narrow.low
+    assert psi_interval(reference, small) == wide  # seeded

@@ -179,7 +179,9 @@ def no_worse_than_champion(
     return Verdict(passed, summary, measured, limits, "\n".join(details))
 
 
-def score_stability(plan: GatePlan, score_psi: float | None) -> Verdict:
+def score_stability(
+    plan: GatePlan, score_psi: float | None, interval: Interval | None = None
+) -> Verdict:
     """The PSI of the candidate's scores, training set against holdout, within the limit."""
     psi = finite(score_psi)
     limits: dict[str, Figure] = {"max_score_psi": plan.max_score_psi}
@@ -188,9 +190,12 @@ def score_stability(plan: GatePlan, score_psi: float | None) -> Verdict:
         return Verdict(False, summary, {"score_psi": None}, limits, summary + ".")
     passed = _at_most(psi, plan.max_score_psi)
     shown = "<=" if passed else ">"
-    summary = f"score PSI {number(psi, digits=DIGITS)} {shown} {limit(plan.max_score_psi)}"
+    figure = number(psi, digits=DIGITS) if interval is None else interval.text(psi)
+    summary = f"score PSI {figure} {shown} {limit(plan.max_score_psi)}"
     details = "PSI of the candidate's scores, training set against holdout: " + summary + "."
-    return Verdict(passed, summary, {"score_psi": psi}, limits, details)
+    measured: dict[str, Figure] = {"score_psi": psi}
+    _with_interval(measured, "score_psi", interval)
+    return Verdict(passed, summary, measured, limits, details)
 
 
 def feature_availability(availability: FeatureAvailability) -> Verdict:

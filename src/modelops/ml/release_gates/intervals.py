@@ -228,6 +228,8 @@ class HoldoutIntervals:
     """'auc', 'ks', 'brier' of the whole holdout."""
     slices: dict[str, Interval]
     """AUC interval per 'column=value' slice that holds both outcomes."""
+    score_psi: Interval | None = None
+    """The score PSI's interval, the holdout resampled against the training reference."""
 
 
 def holdout_intervals(
@@ -256,3 +258,30 @@ def holdout_intervals(
                 auc = bootstrap_metrics(y[mask], s[mask], resamples=resamples, seed=seed)
                 slices[f"{column}={value}"] = auc["auc"]
     return HoldoutIntervals(bootstrap_metrics(y, s, resamples=resamples, seed=seed), slices)
+
+
+def psi_interval(
+    reference: np.ndarray,
+    current: np.ndarray,
+    *,
+    resamples: int = 200,
+    seed: int = SEED,
+    level: float = 0.95,
+) -> Interval | None:
+    """Percentile bootstrap of the score PSI: the holdout (current) resampled, the training
+    reference's bins kept. None when the PSI cannot be measured."""
+    from modelops.ml.drift import score_psi
+
+    cur = np.asarray(current, dtype=float)
+    if cur.size < 2 or np.asarray(reference).size < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    values = [
+        score_psi(reference, cur[rng.integers(0, cur.size, cur.size)]).psi for _ in range(resamples)
+    ]
+    finite = np.asarray([v for v in values if v is not None and np.isfinite(v)])
+    if finite.size == 0:
+        return None
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(finite, [tail, 100 - tail])
+    return Interval(float(low), float(high), f"bootstrap, {resamples} resamples of the holdout")

@@ -98,7 +98,9 @@ def evaluate_release_gates(
         "no_worse_than_champion": lambda: gates.no_worse_than_champion(plan, evaluation, ci),
         "fairness": lambda: fairness_gate(plan, fairness, ci is not None),
         "slice_floors": lambda: slice_floors(plan, evaluation, ci),
-        "score_stability": lambda: gates.score_stability(plan, score_psi),
+        "score_stability": lambda: gates.score_stability(
+            plan, score_psi, ci.score_psi if ci else None
+        ),
         "feature_availability": lambda: gates.feature_availability(availability),
         "protected_attributes_not_inputs": lambda: gates.protected_attributes_not_inputs(
             plan, fitted_inputs
