@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from modelops.formatting import quoted
-from modelops.governance.audit_records import AuditEvent
 from modelops.governance.history import GATE_EXCEPTION, VersionState, parse_time
 from modelops.spec.risk import TierPolicy
 
@@ -132,26 +131,20 @@ def grant_exception(
             )
         summary = _gate_summary(state, gate)
         until = (moment + timedelta(days=days)).isoformat()
-        training = state.training
-        desk.audit_log.append(
-            AuditEvent(
-                event=GATE_EXCEPTION,
-                actor=granted_by,
-                use_case=desk.spec.id,
-                reason=reason,
-                model_version=str(version),
-                data_versions=dict(training.data_versions) if training is not None else {},
-                code_version=training.code_version if training is not None else None,
-                details={
-                    "gate": gate,
-                    "role": role,
-                    "days": days,
-                    "until": until,
-                    "granted_at": moment.isoformat(),
-                    "gate_summary": summary,
-                    "tier": desk.tier,
-                },
-            )
+        desk.record_event(
+            GATE_EXCEPTION,
+            granted_by,
+            state,
+            reason=reason,
+            details={
+                "gate": gate,
+                "role": role,
+                "days": days,
+                "until": until,
+                "granted_at": moment.isoformat(),
+                "gate_summary": summary,
+                "tier": desk.tier,
+            },
         )
     return exceptions_of(desk.audit_log.records(use_case=desk.spec.id), desk.spec.id)[-1]
 

@@ -197,7 +197,7 @@ class ReleaseDesk:
             self.tracking.set_version_tag(
                 self._name, version, "modelops.release_status", "challenger"
             )
-            self._append(
+            self.record_event(
                 CHALLENGER_SET,
                 actor,
                 state,
@@ -229,7 +229,7 @@ class ReleaseDesk:
                     "refused: " + "; ".join(problems)
                 )
             self._check_integrity(state)
-            self._append(APPROVAL, approver, state, reason=reason, details={"role": role})
+            self.record_event(APPROVAL, approver, state, reason=reason, details={"role": role})
             if promote and not self.promotion_problems(self.state(version)):
                 self._move_champion(
                     version, approver, reason=reason, event=PROMOTION, verified=True
@@ -248,7 +248,7 @@ class ReleaseDesk:
                 raise ReleaseRefused(
                     f"version {version} is the champion; roll it back instead of rejecting it"
                 )
-            self._append(REJECTION, actor, state, reason=reason, details={"role": role})
+            self.record_event(REJECTION, actor, state, reason=reason, details={"role": role})
             if self.tracking.version_for_alias(self._name, CHALLENGER) == str(version):
                 self.tracking.delete_alias(self._name, CHALLENGER)
             self.tracking.set_version_tag(
@@ -305,7 +305,7 @@ class ReleaseDesk:
         previous = self.tracking.version_for_alias(self._name, CHAMPION)
         self.tracking.set_alias(self._name, CHAMPION, str(version))
         try:
-            self._append(
+            self.record_event(
                 event,
                 actor,
                 state,
@@ -345,7 +345,7 @@ class ReleaseDesk:
                 "rolled back" if event == ROLLBACK else "retired",
             )
 
-    def _append(
+    def record_event(
         self,
         event: str,
         actor: str,
