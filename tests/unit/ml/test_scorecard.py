@@ -156,3 +156,22 @@ def test_the_example_spec_loads_and_errors_name_the_field(tmp_path) -> None:
     with pytest.raises(SpecError) as error:
         load_spec(path)
     assert "model.scorecard.max_bins" in str(error.value)
+
+
+def test_a_coefficient_against_its_bad_rates_is_flagged_on_the_card(german_split, german_spec):
+    from modelops.ml.scorecard.points import wrong_sign_features
+    from modelops.ml.scorecard.tables import scorecard_lines
+    from modelops.ml.training import fit_model
+    from modelops.spec import ModelSpec
+
+    train, _ = german_split
+    model = ModelSpec(estimator="sklearn.linear_model.LogisticRegression", preprocessing="woe")
+    pipeline = fit_model(train, german_spec, model)
+    wrong = wrong_sign_features(pipeline)
+    coef = pipeline[-1].coef_.ravel()
+    assert len(wrong) == int((coef > 0).sum())
+    text = "\n".join(scorecard_lines(pipeline, german_spec))
+    assert ("has the wrong sign" in text) == bool(wrong)
+    pipeline[-1].coef_ = -np.abs(pipeline[-1].coef_)  # every feature pulling the right way
+    assert wrong_sign_features(pipeline) == []
+    assert "has the wrong sign" not in "\n".join(scorecard_lines(pipeline, german_spec))

@@ -76,6 +76,14 @@ def points_table(pipeline: Pipeline, scaling: Scaling = Scaling()) -> list[BinPo
     ]
 
 
+def wrong_sign_features(pipeline: Pipeline) -> list[str]:
+    """Features whose coefficient on WoE is positive: there a bin with more goods per bad earns
+    fewer points, which a validator will question (often a weak feature best left out)."""
+    binning = woe_step(pipeline)
+    coef, _ = _coefficients(pipeline)
+    return [b["feature"] for j, b in enumerate(binning.bins_) if coef[j] > 0]
+
+
 def row_points(pipeline: Pipeline, rows: pd.DataFrame, scaling: Scaling = Scaling()) -> np.ndarray:
     """Rows × features: the (exact) points of each row's bin; rows sum to the score."""
     binning = woe_step(pipeline)

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from sklearn.pipeline import Pipeline
 
 from modelops.formatting import cell
-from modelops.ml.scorecard.points import Scaling, points_table, woe_step
+from modelops.ml.scorecard.points import Scaling, points_table, woe_step, wrong_sign_features
 
 
 class BinRow(BaseModel):
@@ -68,6 +68,7 @@ def scorecard_lines(pipeline: Pipeline, spec: object) -> list[str]:
         "|---|---:|",
         *[f"| {cell(f)} | {iv:.3f} |" for f, iv in ivs.items()],
         "",
+        *_sign_warning(pipeline, ivs),
         "| Feature | Bin | Points | Points (exact) | Count | Goods | Bads | Bad rate | WoE | IV |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -81,3 +82,16 @@ def scorecard_lines(pipeline: Pipeline, spec: object) -> list[str]:
             f"| {row.count} | {row.goods} | {row.bads} | {rate} | {row.woe:.3f} | {row.iv:.3f} |"
         )
     return lines
+
+
+def _sign_warning(pipeline: Pipeline, ivs: dict[str, float]) -> list[str]:
+    """A warning line when a feature's points run against its bad rates."""
+    wrong = wrong_sign_features(pipeline)
+    if not wrong:
+        return []
+    listed = ", ".join(f"{cell(f)} (IV {ivs.get(f, 0.0):.3f})" for f in wrong)
+    return [
+        f"**Warning:** the coefficient of {listed} has the wrong sign: a bin with fewer bads "
+        "earns fewer points. Consider leaving the feature out (a low IV suggests it adds little).",
+        "",
+    ]
