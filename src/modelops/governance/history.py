@@ -55,6 +55,8 @@ class VersionState:
     rejection: Record | None
     excepted_gates: frozenset[str] = frozenset()
     """Failed gates overridden by an unexpired exception (governance/gate_exceptions.py)."""
+    exception_granters: frozenset[str] = frozenset()
+    """Who granted those exceptions: they may not also approve the version (four eyes)."""
 
     @property
     def gates_passed(self) -> bool:
@@ -120,15 +122,22 @@ def version_state(
     # An exception covers the gate result it was granted against (not a later re-run's) until
     # it expires.
     moment = now or datetime.now(UTC)
-    excepted = {
-        str(r.details.get("gate"))
+    active = [
+        r
         for r in granted
         if gates is not None
         and r.seq > gates.seq
         and parse_time(str(r.details.get("until"))) > moment
-    }
+    ]
     return VersionState(
-        use_case, version, training, gates, tuple(approvals), rejection, frozenset(excepted)
+        use_case,
+        version,
+        training,
+        gates,
+        tuple(approvals),
+        rejection,
+        frozenset(str(r.details.get("gate")) for r in active),
+        frozenset(r.actor.strip().lower() for r in active),
     )
 
 

@@ -105,6 +105,11 @@ def approval_problems(
             f"{quoted(approver)} built this model version (separation of duties: the developer "
             "cannot approve their own model)"
         )
+    if state.excepted_gates and who in state.exception_granters:
+        problems.append(
+            f"{quoted(approver)} granted the gate exception this release relies on (four eyes: "
+            "the approval must come from someone else)"
+        )
     if rule.roles and role not in rule.roles:
         problems.append(
             f"role {quoted(role)} may not approve at the {tier} tier "

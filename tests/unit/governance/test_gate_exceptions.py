@@ -105,6 +105,20 @@ def test_an_exception_lets_the_approval_proceed_until_it_expires(desk: ReleaseDe
     )
 
 
+def test_who_granted_the_exception_may_not_also_approve(desk: ReleaseDesk) -> None:
+    grant(desk)
+    during = state(desk, NOW + timedelta(days=1))
+    rule = desk.tier_policy.approval.model_copy(update={"roles": ["head_of_model_risk"]})
+    problems = approval_problems(during, HEAD, "head_of_model_risk", rule, tier="high")
+    assert any("granted the gate exception this release relies on" in p for p in problems)
+    assert (
+        approval_problems(
+            during, VALIDATOR, "model_validator", desk.tier_policy.approval, tier="high"
+        )
+        == []
+    )
+
+
 def test_the_exception_is_an_audit_record_with_who_which_gate_why_and_until(
     desk: ReleaseDesk,
 ) -> None:
