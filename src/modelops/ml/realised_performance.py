@@ -49,15 +49,12 @@ def measure_realised_performance(
     """Join the month's model scores with their outcomes; `release_auc` is left for the
     caller to fill in from the registry (`dataclasses.replace`)."""
     assert spec.monitoring is not None
-    target = spec.data_schema.column(spec.target.column).header
+    label, known = outcome_label(spec)
     joined = (
         scored.filter(pl.col("score").is_not_null())
         .join(outcomes, on=spec.monitoring.id_column, how="inner")
-        .with_columns(
-            (pl.col(target).cast(pl.String) == str(spec.target.positive_class))
-            .cast(pl.Int8)
-            .alias("label")
-        )
+        .filter(known)
+        .with_columns(label.alias("label"))
     )
     if joined.height == 0 or joined.get_column("label").n_unique() < 2:
         raise NoOutcomesError(
@@ -74,3 +71,16 @@ def measure_realised_performance(
         release_auc=None,
         calibration=tuple(calibration_table(y, p, 10)),
     )
+
+
+def outcome_label(spec: UseCaseSpec) -> tuple[pl.Expr, pl.Expr]:
+    """The label of a delivered outcome (its source header) and which outcomes count: a plain
+    target's positive class; a mapped target's bad values, good and bad only (an excluded
+    or unknown status is not an outcome yet)."""
+    target = spec.target
+    header = pl.col(spec.data_schema.column(str(target.column)).header).cast(pl.String)
+    if target.form == "column":
+        return (header == str(target.positive_class)).cast(pl.Int8), header.is_not_null()
+    bad = [str(v) for v in target.bad_values or []]
+    good = [str(v) for v in target.good_values or []]
+    return header.is_in(bad).cast(pl.Int8), header.is_in(bad + good).fill_null(False)

@@ -68,12 +68,12 @@ class UseCaseSpec(SpecModel):
         )
         if not problems:  # model_inputs needs sections that agree
             problems = explanation_problems(self.explanations, self.model_inputs)
-        if self.target.form != "column" and self.monitoring and self.monitoring.labels:
+        if self.target.form == "expression" and self.monitoring and self.monitoring.labels:
             problems.append(
                 (
                     "monitoring.labels",
-                    "production outcomes are matched to a plain target "
-                    "(column + positive_class); a derived target is not supported there yet",
+                    "production outcomes are matched to a target column (plain or mapped); "
+                    "a target computed by an expression is not supported there yet",
                 )
             )
         if problems:

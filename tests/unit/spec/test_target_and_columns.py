@@ -25,7 +25,7 @@ MAPPING = {
 
 def _load(tmp_path, d: dict) -> UseCaseSpec:
     if "monitoring" in d and d["target"].get("positive_class") is None:
-        # Production outcomes are matched to a plain target only (refused, tested below).
+        # Production outcomes follow a target column only (an expression is refused, below).
         d["monitoring"].pop("labels", None)
         d["monitoring"].pop("retraining", None)
     return load_spec(write_spec(tmp_path, d))
@@ -240,9 +240,22 @@ def test_too_many_distinct_categories_warn(tmp_path, german_spec_dict) -> None:
     assert validate_batch(raw, load_spec(GERMAN_SPEC)).warnings == ()
 
 
-def test_production_outcomes_need_a_plain_target(tmp_path, german_spec_dict) -> None:
+def test_production_outcomes_are_labelled_by_the_mapping(tmp_path, german_spec_dict) -> None:
+    from modelops.ml.realised_performance import outcome_label
+
     d = _with_status(german_spec_dict)
     assert d["monitoring"]["labels"]
+    spec = load_spec(write_spec(tmp_path, d))
+    label, known = outcome_label(spec)
+    outcomes = pl.DataFrame({"loan_status": ["Charged Off", "Fully Paid", "Current", None]})
+    labelled = outcomes.filter(known).select(label.alias("label"))
+    # Current (indeterminate) and an unknown outcome are not outcomes yet.
+    assert labelled.get_column("label").to_list() == [1, 0]
+
+
+def test_production_outcomes_cannot_follow_an_expression_target(tmp_path, german_spec_dict):
+    d = _with_status(german_spec_dict)
+    d["target"] = {"name": "bad_loan", "expression": "loan_status = 'Charged Off'"}
     with pytest.raises(SpecError) as caught:
         load_spec(write_spec(tmp_path, d))
     assert [f for f, _ in caught.value.problems] == ["monitoring.labels"]
