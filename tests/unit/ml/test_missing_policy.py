@@ -109,6 +109,16 @@ def test_reject_quarantines_rows_missing_the_input(tmp_path, german_spec_dict) -
     assert outcome.quarantined.get_column("reasons").to_list() == [
         "credit_amount: value is missing (features.missing: reject)"
     ]
+    # The service reads an application the same way: the missing input is refused, named.
+    from modelops.ml.scoring.application_fields import ApplicationReader
+
+    reader = ApplicationReader(spec)
+    record = {f.name: None for f in reader.fields}
+    read = reader.read(record)
+    assert any(
+        p.field == "credit_amount" and p.message == "value is missing (features.missing: reject)"
+        for p in read.problems
+    )
 
 
 @pytest.mark.parametrize(

@@ -94,6 +94,8 @@ class ApplicationReader:
         self._allowed = {
             f.name: frozenset(f.column.allowed) for f in self.fields if f.column.allowed
         }
+        # Inputs whose missing values a batch quarantines: the service refuses them alike.
+        self._rejected = frozenset(spec.features.missing.rejected(spec.features.raw))
 
     def read(self, record: Mapping[str, object]) -> ReadApplication:
         problems: list[FieldProblem] = []
@@ -129,6 +131,9 @@ class ApplicationReader:
         if column.missing_values and not isinstance(raw, bool) and raw in column.missing_values:
             raw = None  # a sentinel code means missing, as in a batch
         if raw is None:
+            if name in self._rejected:
+                message = "value is missing (features.missing: reject)"
+                return None, FieldProblem(field=name, kind="value", message=message)
             if column.nullable:
                 return None, None
             return None, FieldProblem(field=name, kind="value", message="must not be null")
