@@ -4,8 +4,6 @@ sets, and its holdout scores are compared with the ones it gave at training."""
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from modelops.ml.runtimes.runtime_fit import file_sha256
 from modelops.names import MODEL
 
 if TYPE_CHECKING:
@@ -52,8 +51,7 @@ def reproduce_in_runtime(
     runtime = record.runtime
     assert runtime is not None  # only for versions trained outside
     stored = f"{runtime.stored_model_file.rsplit('/', 1)[0]}/{HOLDOUT_SCORES_FILE}"
-    with tempfile.TemporaryDirectory(prefix="modelops-reproduce-") as folder:
-        work = Path(folder)
+    with runtimes.work_folder() as work:
         (work / "recorded").mkdir()
         (work / "recorded" / HOLDOUT_SCORES_FILE).write_bytes(
             store.read_bytes(spec.id, MODEL, record.version, stored)
@@ -82,14 +80,10 @@ def _notes(record: ModelRecord, runtimes: ModelRuntimeLauncher) -> tuple[str, ..
     assert runtime is not None
     notes = [f"reproduced in {runtime.language} through Dagster Pipes ({runtime.script})"]
     script = Path(runtimes.project_dir) / runtime.script
-    if _sha256(script) != runtime.script_sha256:
+    if not script.is_file() or file_sha256(script) != runtime.script_sha256:
         notes.append(f"{runtime.script} changed since training (its sha256 differs)")
     if runtime.environment and runtime.environment_lock_sha256:
         lock = Path(runtimes.project_dir) / runtime.environment / "uv.lock"
-        if _sha256(lock) != runtime.environment_lock_sha256:
+        if not lock.is_file() or file_sha256(lock) != runtime.environment_lock_sha256:
             notes.append(f"{runtime.environment}/uv.lock changed since training")
     return tuple(notes)
-
-
-def _sha256(path: Path) -> str | None:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None

@@ -248,10 +248,8 @@ def test_exchange_folder_is_fresh_and_removed(tmp_path: Path, environment: str) 
     """On k8s under the data mount (the script pod sees nothing else), locally a temp dir."""
     import tempfile
 
-    from modelops.defs.runtime_steps import _work_folder
-
     launcher = _launcher(environment=environment, image=IMAGE, data_mount=str(tmp_path))
-    with _work_folder(launcher) as first, _work_folder(launcher) as second:
+    with launcher.work_folder() as first, launcher.work_folder() as second:
         assert first.is_dir() and second.is_dir() and first != second
         expected = tmp_path / "runtime-exchange" if environment == "k8s" else None
         assert first.parent == (expected or Path(tempfile.gettempdir()))

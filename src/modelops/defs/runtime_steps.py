@@ -9,9 +9,7 @@ The wiring only: the exchange files, the checks on what comes back and the recor
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,9 +53,18 @@ def train_in_runtime(
     uc = spec.id
     train = store.read_table(uc, names.TRAINING, store.require_current(uc, names.TRAINING))
     holdout = store.read_table(uc, names.HOLDOUT, store.current_version(uc, names.HOLDOUT))
-    with _work_folder(runtimes) as work_dir:
+    with runtimes.work_folder() as work_dir:
         extras = training_extras(work_dir, train, holdout, spec)
-        invocation = _launch(context, spec, runtimes, extras)
+        runtime = spec.model.runtime
+        assert runtime.script is not None  # an outside runtime always names its script
+        invocation = _launch(
+            context,
+            runtimes,
+            extras,
+            kind=runtime.kind,
+            script=runtime.script,
+            environment=runtime.environment,
+        )
         outputs = read_training_outputs(work_dir, holdout.height)
     fit = runtime_fit(outputs, spec, holdout, Path(runtimes.project_dir))
     metadata: dict[str, dg.MetadataValue] = {}
@@ -112,13 +119,12 @@ def score_in_runtime(
             f"{runtime.stored_model_file} of version {record.version} was changed after "
             "training (its sha256 differs from the one recorded)"
         )
-    with _work_folder(runtimes) as work_dir:
+    with runtimes.work_folder() as work_dir:
         extras = scoring_extras(
             work_dir, features, spec, model_file=runtime.model_file, model=model
         )
         _launch(
             context,
-            spec,
             runtimes,
             extras,
             kind=runtime.kind,
@@ -130,36 +136,16 @@ def score_in_runtime(
 
 def _launch(
     context: dg.AssetExecutionContext,
-    spec: UseCaseSpec,
     runtimes: ModelRuntimeLauncher,
     extras: Mapping[str, Any],
     *,
-    kind: str | None = None,
-    script: str | None = None,
-    environment: str | None = None,
+    kind: str,
+    script: str,
+    environment: str | None,
 ) -> dg.PipesClientCompletedInvocation:
-    runtime = spec.model.runtime
     return runtimes.run(
-        context,
-        kind=kind or runtime.kind,
-        script=script or runtime.script,
-        environment_dir=environment if kind else runtime.environment,
-        extras=dict(extras),
+        context, kind=kind, script=script, environment_dir=environment, extras=dict(extras)
     )
-
-
-@contextmanager
-def _work_folder(runtimes: ModelRuntimeLauncher) -> Iterator[Path]:
-    """A fresh folder both sides can read and write, removed after the exchange: on
-    Kubernetes under the shared data volume (the script pod sees nothing else)."""
-    parent = None
-    if runtimes.environment == "k8s":
-        from modelops.resources.runtime_pods import EXCHANGE_FOLDER
-
-        parent = Path(runtimes.data_mount) / EXCHANGE_FOLDER
-        parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="modelops-runtime-", dir=parent) as folder:
-        yield Path(folder)
 
 
 def _prefixed(metadata: Mapping[str, Any]) -> dict[str, dg.MetadataValue]:

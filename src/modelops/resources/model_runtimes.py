@@ -13,7 +13,9 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +27,7 @@ from modelops.resources.runtime_pods import (
     DATA_MOUNT,
     DATA_VOLUME,
     DATA_VOLUME_CLAIM,
+    EXCHANGE_FOLDER,
     PATH_EXTRAS,
     RUNTIME_SERVICE_ACCOUNT,
     pod_resources_from_tags,
@@ -247,6 +250,17 @@ class ModelRuntimeLauncher(dg.ConfigurableResource):
             )
         except Exception as exc:
             raise script_failed(context, path, str(exc), []) from exc
+
+    @contextmanager
+    def work_folder(self) -> Iterator[Path]:
+        """A fresh folder both sides of a launch can read and write, removed afterwards: on
+        Kubernetes under the shared data volume (the script pod sees nothing else)."""
+        parent = None
+        if self.environment == "k8s":
+            parent = Path(self.data_mount) / EXCHANGE_FOLDER
+            parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="modelops-runtime-", dir=parent) as folder:
+            yield Path(folder)
 
     def run_outside_dagster(
         self,

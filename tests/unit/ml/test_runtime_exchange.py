@@ -16,8 +16,8 @@ from sklearn.linear_model import LogisticRegression
 from modelops.ml.runtimes.exchange import (
     DESCRIPTION_FILE,
     HOLDOUT_SCORES_FILE,
-    ModelScriptError,
     PortableLinearModel,
+    ScriptOutputError,
     read_training_outputs,
     training_extras,
 )
@@ -134,7 +134,7 @@ def test_an_unseen_level_scores_as_the_reference_level(fitted_logistic, german_s
 def test_a_portable_model_missing_an_input_is_refused_by_name(fitted_logistic, german_spec) -> None:
     portable, _, _ = fitted_logistic
     broken = portable.model_copy(update={"numeric": portable.numeric[1:]})
-    with pytest.raises(ModelScriptError, match=portable.numeric[0].name):
+    with pytest.raises(ScriptOutputError, match=portable.numeric[0].name):
         portable_pipeline(broken, german_spec)
 
 
@@ -175,13 +175,13 @@ def test_outputs_that_break_the_contract_are_named(
 ) -> None:
     _write_outputs(tmp_path, DESCRIPTION | change, scores)
     (tmp_path / "model.rds").write_bytes(b"RDS")
-    with pytest.raises(ModelScriptError, match=message):
+    with pytest.raises(ScriptOutputError, match=message):
         read_training_outputs(tmp_path, 2)
 
 
 def test_a_script_that_wrote_no_model_file_is_named(tmp_path: Path) -> None:
     _write_outputs(tmp_path, DESCRIPTION, [0.1, 0.9])
-    with pytest.raises(ModelScriptError, match=r"wrote no model\.rds"):
+    with pytest.raises(ScriptOutputError, match=r"wrote no model\.rds"):
         read_training_outputs(tmp_path, 2)
 
 

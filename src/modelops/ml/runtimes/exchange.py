@@ -29,7 +29,7 @@ DESCRIPTION_FILE = "description.json"
 MODEL_FILE_PATTERN = r"^model\.[A-Za-z0-9]{1,10}$"
 
 
-class ModelScriptError(ValueError):
+class ScriptOutputError(ValueError):
     """A model script's outputs break the contract; the message names the file and why."""
 
 
@@ -158,7 +158,7 @@ def read_training_outputs(work_dir: Path, holdout_rows: int) -> TrainingOutputs:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in exc.errors()
         )
-        raise ModelScriptError(f"{DESCRIPTION_FILE}: {problems}") from None
+        raise ScriptOutputError(f"{DESCRIPTION_FILE}: {problems}") from None
     scores = read_scores(work_dir, HOLDOUT_SCORES_FILE, holdout_rows)
     files = {
         description.model_file: _read(work_dir, description.model_file),
@@ -172,21 +172,23 @@ def read_scores(work_dir: Path, name: str, rows: int) -> np.ndarray:
     """One probability in [0, 1] per row, from a CSV with a `score` column."""
     path = work_dir / name
     if not path.is_file():
-        raise ModelScriptError(f"the model script wrote no {name}")
+        raise ScriptOutputError(f"the model script wrote no {name}")
     try:
         frame = pl.read_csv(path, schema_overrides={"score": pl.Float64})
         scores = frame.get_column("score").to_numpy()
     except Exception as exc:  # polars raises several kinds for a malformed file
-        raise ModelScriptError(f"{name}: not a CSV with a numeric 'score' column ({exc})") from None
+        raise ScriptOutputError(
+            f"{name}: not a CSV with a numeric 'score' column ({exc})"
+        ) from None
     if len(scores) != rows:
-        raise ModelScriptError(f"{name}: {len(scores)} scores for {rows} rows")
+        raise ScriptOutputError(f"{name}: {len(scores)} scores for {rows} rows")
     if not np.all(np.isfinite(scores)) or scores.min() < 0 or scores.max() > 1:
-        raise ModelScriptError(f"{name}: every score must be a probability in [0, 1]")
+        raise ScriptOutputError(f"{name}: every score must be a probability in [0, 1]")
     return scores.astype(np.float64)
 
 
 def _read(work_dir: Path, name: str) -> bytes:
     path = work_dir / name
     if not path.is_file():
-        raise ModelScriptError(f"the model script wrote no {name} in its work folder")
+        raise ScriptOutputError(f"the model script wrote no {name} in its work folder")
     return path.read_bytes()

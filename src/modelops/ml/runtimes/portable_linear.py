@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from modelops.ml.runtimes.exchange import ModelScriptError, PortableLinearModel
+from modelops.ml.runtimes.exchange import PortableLinearModel, ScriptOutputError
 from modelops.spec import UseCaseSpec
 
 PARITY_TOLERANCE = 1e-6
@@ -77,7 +77,7 @@ def max_gap(a: np.ndarray, b: np.ndarray) -> float:
 def _same_inputs(found: set[str], declared: set[str], kind: str) -> None:
     if found != declared:
         missing, extra = sorted(declared - found), sorted(found - declared)
-        raise ModelScriptError(
+        raise ScriptOutputError(
             f"description.json: portable.{kind} must list the spec's {kind} inputs; "
             f"missing {missing or 'none'}, unexpected {extra or 'none'}"
         )

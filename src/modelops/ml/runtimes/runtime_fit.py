@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 from sklearn.pipeline import Pipeline
 
-from modelops.ml.runtimes.exchange import ModelScriptError, TrainingOutputs
+from modelops.ml.runtimes.exchange import ScriptOutputError, TrainingOutputs
 from modelops.ml.runtimes.portable_linear import max_gap, parity_problem, portable_pipeline
 from modelops.ml.runtimes.runtime_record import RuntimeRecord
 from modelops.spec import UseCaseSpec
@@ -47,7 +47,7 @@ def runtime_fit(
     runtime = spec.model.runtime
     description = outputs.description
     if description.portable is None:
-        raise ModelScriptError(
+        raise ScriptOutputError(
             f"description.json has no portable model: the platform scores {runtime.language} "
             "models through their portable export (a logistic model's coefficients); "
             "models without one are not supported yet"
@@ -56,7 +56,7 @@ def runtime_fit(
     portable_scores = predict_scores(pipeline, holdout, spec)
     problem = parity_problem(outputs.holdout_scores, portable_scores, runtime.language)
     if problem:
-        raise ModelScriptError(problem)
+        raise ScriptOutputError(problem)
     record = RuntimeRecord(
         kind=runtime.kind,
         language=description.runtime.language,
@@ -77,14 +77,16 @@ def script_digests(runtime: ModelRuntime, project_dir: Path) -> dict[str, str | 
     assert runtime.script is not None  # an outside runtime always names its script
     digests: dict[str, str | None] = {
         "script": runtime.script,
-        "script_sha256": _sha256(project_dir / runtime.script),
+        "script_sha256": file_sha256(project_dir / runtime.script),
         "environment": runtime.environment,
         "environment_lock_sha256": None,
     }
     if runtime.environment:
-        digests["environment_lock_sha256"] = _sha256(project_dir / runtime.environment / "uv.lock")
+        digests["environment_lock_sha256"] = file_sha256(
+            project_dir / runtime.environment / "uv.lock"
+        )
     return digests
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
