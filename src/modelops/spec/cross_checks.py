@@ -36,6 +36,7 @@ def cross_field_problems(
     if target.name is not None and target.name in feature_names:
         problems.append(("target.name", f"'{target.name}' clashes with a feature"))
     problems += _missing_problems(features, model, declared)
+    problems += _scorecard_problems(features, model, declared)
     return problems
 
 
@@ -57,6 +58,55 @@ def _missing_problems(
         preprocessing=model.preprocessing,
         outside_runtime=model.runtime.outside,
     )
+
+
+def _scorecard_problems(
+    features: Features, model: ModelSpec, declared: dict[str, Column]
+) -> list[Problem]:
+    """Per-feature scorecard settings name raw input features; a special code is a value the
+    column can hold (not one of its `missing_values`, which are read as missing first)."""
+    card = model.scorecard
+    if card is None:
+        return []
+    problems: list[Problem] = []
+    per_feature = {
+        "model.scorecard.monotonic": card.monotonic if isinstance(card.monotonic, dict) else {},
+        "model.scorecard.special_codes": card.special_codes,
+    }
+    for path, settings in per_feature.items():
+        for name in settings:
+            if name not in features.raw:
+                problems.append((f"{path}.{name}", f"'{name}' is not a raw feature (features.raw)"))
+    for name, codes in card.special_codes.items():
+        column = declared.get(name)
+        if column is None or name not in features.raw:
+            continue
+        path = f"model.scorecard.special_codes.{name}"
+        numeric = column.type in NUMERIC_TYPES
+        if column.type == "bool" or any(isinstance(c, str) == numeric for c in codes):
+            kind = "numbers" if numeric else "text"
+            problems.append((path, f"codes for this {column.type} column must be {kind}"))
+            continue
+        if not codes:
+            problems.append((path, "list at least one code"))
+        sentinel = [c for c in codes if c in (column.missing_values or [])]
+        if sentinel:
+            problems.append(
+                (path, f"{sentinel} are also schema missing_values (read as missing first)")
+            )
+        outside = [
+            c
+            for c in codes
+            if (numeric and ((column.min is not None and c < column.min)
+                             or (column.max is not None and c > column.max)))
+            or (column.allowed is not None and c not in column.allowed)
+        ]  # fmt: skip
+        if outside:
+            problems.append(
+                (path, f"{outside} are outside the column's min/max or allowed values: "
+                 "such rows would be quarantined")
+            )  # fmt: skip
+    return problems
 
 
 def _schema_problems(

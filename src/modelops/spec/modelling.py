@@ -92,6 +92,10 @@ class ScorecardSpec(SpecModel):
     monotonic: MonotonicTrend | dict[str, MonotonicTrend] = "auto"
     max_bins: Annotated[int, Field(ge=2, le=20)] = 6
     min_bin_share: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+    special_codes: dict[str, list[float | str]] = Field(default_factory=dict)
+    """Per feature, values that mean something of their own (999 "never delinquent"): they
+    get a Special bin with its own WoE and points instead of a place in the ordered bins.
+    Sentinels that mean "unknown" belong in the column's `missing_values` (the Missing bin)."""
 
 
 class ModelSpec(EstimatorSpec):

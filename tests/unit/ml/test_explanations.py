@@ -294,3 +294,25 @@ def test_the_gate_limit_comes_from_the_tier_or_the_spec(german_spec, catalogue_s
     high = policy.for_tier("high")
     strict = high.model_copy(update={"reason_faithfulness_min": 0.99})
     assert faithfulness_minimum(german_spec, strict) == 0.99
+
+
+# Example decisions ---------------------------------------------------------------------------
+
+
+def test_example_decisions_show_the_riskiest_holdout_rows_with_their_wording(
+    fitted, reasons, german_split, catalogue_spec
+):
+    from modelops.ml.explanations.example_decisions import example_decision_lines
+    from modelops.ml.training import predict_scores
+
+    _, holdout = german_split
+    lines = example_decision_lines(fitted["standard"], reasons["standard"], catalogue_spec, holdout)
+    assert lines[0] == "### Example decisions" and "against the average training" in lines[2]
+    scores = predict_scores(fitted["standard"], holdout, catalogue_spec)
+    riskiest = {str(r) for r in holdout[np.argsort(-scores)[:3].tolist()][ROW_ID].to_list()}
+    body = [line.split(" | ") for line in lines[6:]]
+    assert {row[0].lstrip("| ") for row in body} == riskiest
+    assert all(float(row[3]) > 0 for row in body)  # a stated reason pushed towards bad
+    codes = {r["code"] for r in CATALOGUE["reasons"].values()} | {"R99"}
+    assert all(row[4] in codes for row in body)
+    assert any(row[4] == "R99" or row[5].startswith(("Balance", "Length", "Your")) for row in body)

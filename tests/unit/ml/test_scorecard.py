@@ -175,3 +175,70 @@ def test_a_coefficient_against_its_bad_rates_is_flagged_on_the_card(german_split
     pipeline[-1].coef_ = -np.abs(pipeline[-1].coef_)  # every feature pulling the right way
     assert wrong_sign_features(pipeline) == []
     assert "has the wrong sign" not in "\n".join(scorecard_lines(pipeline, german_spec))
+
+
+def test_scorecard_reasons_state_the_points_lost_against_the_best_bin(
+    woe_fitted: Pipeline, german_split, german_spec
+) -> None:
+    from modelops.ml.scoring.compiled import encode
+
+    codes = ReasonCodes.fit(woe_fitted, german_split[0], german_spec)
+    assert codes.reference == "best_bin"
+    assert ReasonCodes.from_bytes(codes.to_bytes()).reference == "best_bin"
+    rows = german_split[1].head(30)
+    contributions = codes.contributions(encode(woe_fitted, rows, german_spec, None))
+    lost = points_lost(woe_fitted, model_input_frame(rows, german_spec))
+    factor = Scaling().factor
+    for r, row in enumerate(lost):
+        for name, points in row.items():
+            assert contributions[r, codes.features.index(name)] * factor == pytest.approx(points)
+    assert contributions.min() >= -1e-9  # nothing beats the best bin
+
+
+def test_special_codes_get_a_bin_and_points_of_their_own(german_split, german_spec) -> None:
+    train = german_split[0].with_columns(
+        pl.when(pl.int_range(pl.len()) % 10 == 0)
+        .then(0)
+        .otherwise(pl.col("credit_amount"))
+        .alias("credit_amount")
+    )
+    card = ScorecardSpec(special_codes={"credit_amount": [0]})
+    pipeline = fit_model(train, german_spec, WOE_MODEL.model_copy(update={"scorecard": card}))
+    bins = {r.bin: r for r in binning_rows(pipeline) if r.feature == "credit_amount"}
+    assert bins["Special"].count == (train.height + 9) // 10
+    assert any(p.feature == "credit_amount" and p.bin == "Special" for p in points_table(pipeline))
+    text = "\n".join(scorecard_lines(pipeline, german_spec))
+    assert "| credit_amount | Special |" in text
+
+
+def test_special_codes_must_be_values_a_feature_can_hold(tmp_path) -> None:
+    import yaml
+
+    from modelops.spec import SpecError, load_spec
+
+    example = Path(__file__).resolve().parents[3] / "assets" / "german_credit_scorecard.yaml"
+    data = yaml.safe_load(example.read_text())
+    data["model"]["scorecard"]["special_codes"] = {
+        "credit_amount": [-1],
+        "not_a_feature": [1],
+        "duration_months": ["unknown"],
+    }
+    path = tmp_path / "special.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError) as error:
+        load_spec(path)
+    message = str(error.value)
+    assert "model.scorecard.special_codes.credit_amount" in message and "min/max" in message
+    assert "model.scorecard.special_codes.not_a_feature" in message
+    assert "must be numbers" in message
+
+
+def test_scorecard_example_decisions_are_in_points_lost(woe_fitted, german_split, german_spec):
+    from modelops.ml.explanations.example_decisions import example_decision_lines
+
+    train, holdout = german_split
+    codes = ReasonCodes.fit(woe_fitted, train, german_spec)
+    lines = example_decision_lines(woe_fitted, codes, german_spec, holdout, examples=2)
+    assert "points lost" in lines[4] and "best bin" in lines[2]
+    stated = [float(line.split(" | ")[3]) for line in lines[6:]]
+    assert stated and min(stated) > 0

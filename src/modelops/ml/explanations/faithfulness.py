@@ -1,8 +1,9 @@
 """Are the stated reasons the largest true contributions? Measured on the holdout, per row.
 
 - Exact reason codes (`linear`, `tree`): the truth is recomputed from the model itself (its
-  coefficients and the training means of its encoded columns; the booster's TreeSHAP values
-  centred on their training means), not from the stored reason codes. A row is faithful
+  coefficients and the training means of its encoded columns, or a WoE scorecard's best
+  bins; the booster's TreeSHAP values centred on their training means), not from the stored
+  reason codes. A row is faithful
   when its stated reasons are a top-k of the true contributions (ties allowed) and no
   feature pushing towards the positive class was left out while there was room.
   A correct explainer measures 1.0.
@@ -27,6 +28,7 @@ from scipy.special import logit
 from sklearn.pipeline import Pipeline
 
 from modelops.formatting import code, number, pass_fail, percent
+from modelops.ml.scorecard.points import best_bin_log_odds
 from modelops.ml.scoring import tree_contributions
 from modelops.ml.scoring.blocks import output_features
 from modelops.ml.scoring.compiled import encode
@@ -123,9 +125,12 @@ def exact_contributions(
         )
         return summed - reference.mean(axis=0)
     coef = np.asarray(model.coef_, dtype=np.float64).ravel()
-    means = np.asarray(train_matrix.mean(axis=0)).ravel()
-    dense = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
-    per_column = (np.asarray(dense, dtype=np.float64) - means) * coef
+    dense = np.asarray(matrix.toarray() if hasattr(matrix, "toarray") else matrix, np.float64)
+    best = best_bin_log_odds(pipeline)
+    if best is not None:  # a WoE scorecard: what each feature lost against its best bin
+        per_column = dense * coef - best
+    else:
+        per_column = (dense - np.asarray(train_matrix.mean(axis=0)).ravel()) * coef
     membership = np.zeros((owner.size, len(features)))
     membership[np.arange(owner.size), owner] = 1.0
     return per_column @ membership

@@ -13,6 +13,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict
 from sklearn.pipeline import Pipeline
 
+from modelops.ml.explanations.example_decisions import example_decision_lines
 from modelops.ml.explanations.faithfulness import (
     FaithfulnessRecord,
     faithfulness,
@@ -63,6 +64,8 @@ def explanation_report(
         *faithfulness_lines(faithful, faithfulness_minimum),
         "",
         *reason_catalogue_lines(spec),
+        "",
+        *example_decision_lines(pipeline, reasons, spec, holdout),
     ]
     if spec.model.preprocessing == "woe" and not spec.model.runtime.outside:
         from modelops.ml.scorecard.tables import scorecard_lines  # the points and bins

@@ -23,6 +23,7 @@ def woe_pipeline(
         monotonic=card.monotonic,
         max_bins=card.max_bins,
         min_bin_share=card.min_bin_share,
+        special_codes={name: list(codes) for name, codes in card.special_codes.items()} or None,
     )
     preprocess = ColumnTransformer(
         [("woe", binning, [*numeric, *categorical])],

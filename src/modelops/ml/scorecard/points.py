@@ -97,17 +97,34 @@ def score(pipeline: Pipeline, rows: pd.DataFrame, scaling: Scaling = Scaling()) 
     return row_points(pipeline, rows, scaling).sum(axis=1)
 
 
+def best_bin_log_odds(pipeline: Pipeline) -> np.ndarray | None:
+    """Per feature, its lowest term in the log-odds of bad (coefficient × WoE) over the bins
+    that hold training rows: its best bin, the reference reasons are stated against (what a
+    decision lost there, in points, is `factor` times its term's excess). None for a pipeline
+    other than a WoE scorecard."""
+    try:
+        binning = woe_step(pipeline)
+    except TypeError:
+        return None
+    coef, _ = _coefficients(pipeline)
+    best = []
+    for j, b in enumerate(binning.bins_):
+        held = [w for w, g, d in zip(b["woe"], b["goods"], b["bads"], strict=True) if g + d > 0]
+        best.append(min(coef[j] * w for w in held) if held else 0.0)
+    return np.asarray(best, dtype=np.float64)
+
+
 def points_lost(
     pipeline: Pipeline, rows: pd.DataFrame, scaling: Scaling = Scaling()
 ) -> list[dict[str, float]]:
     """Per row, each feature's points lost against its best bin (≥ 0), largest first: the value
     to state next to a reason code."""
     binning = woe_step(pipeline)
-    best = {}
-    for item in points_table(pipeline, scaling):
-        best[item.feature] = max(best.get(item.feature, -math.inf), item.points)
+    _, intercept = _coefficients(pipeline)
+    p = len(binning.bins_)
+    best = scaling.offset / p - scaling.factor * (best_bin_log_odds(pipeline) + intercept / p)
     names = [b["feature"] for b in binning.bins_]
-    gaps = np.array([best[n] for n in names]) - row_points(pipeline, rows, scaling)
+    gaps = best - row_points(pipeline, rows, scaling)
     return [
         dict(sorted(zip(names, map(float, row), strict=True), key=lambda kv: -kv[1]))
         for row in gaps

@@ -20,6 +20,7 @@ from scipy.special import expit, logit
 from scipy.stats import spearmanr
 from sklearn.pipeline import Pipeline
 
+from modelops.ml.scorecard.points import best_bin_log_odds
 from modelops.ml.scoring import tree_contributions
 from modelops.ml.scoring.blocks import output_features
 from modelops.ml.scoring.compiled import Matrix, encode
@@ -42,6 +43,8 @@ class Fidelity:
 
 PROBE_ROWS = 32
 
+Reference = Literal["training_mean", "best_bin"]
+
 _FORMAT = "modelops.reason_codes"
 _FORMAT_VERSION = 1
 
@@ -51,6 +54,7 @@ class _Header(Header):
     method: Literal["linear", "surrogate", "tree"]
     baseline: float
     fidelity: Fidelity
+    reference: Reference = "training_mean"
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,6 +82,10 @@ class ReasonCodes:
     probe: pl.DataFrame = field(repr=False)
     """A few training rows and the model's scores on them: the model these codes explain."""
     probe_scores: np.ndarray = field(repr=False)
+    reference: Reference = "training_mean"
+    """What a contribution is measured against: the average training application, or (a WoE
+    scorecard) each feature's best bin, so that a reason's value times pdo / ln 2 is the
+    points the decision lost there, the convention for adverse-action reasons."""
 
     @classmethod
     def fit(
@@ -131,6 +139,10 @@ class ReasonCodes:
                 weights[np.arange(len(owner)), owner] = coef
                 means = np.asarray(matrix.mean(axis=0)).ravel()
                 offsets = weights.T @ means
+                best = best_bin_log_odds(pipeline)
+                reference: Reference = "training_mean" if best is None else "best_bin"
+                if best is not None:
+                    offsets = best  # one WoE column per feature, in the same order
                 baseline = float(np.ravel(intercept)[0]) + float(offsets.sum())
                 codes = cls(
                     features,
@@ -143,6 +155,7 @@ class ReasonCodes:
                     (),
                     probe,
                     probe_scores,
+                    reference,
                 )
                 return codes.with_fidelity(matrix, target)
 
@@ -181,7 +194,7 @@ class ReasonCodes:
             )
 
     def contributions(self, matrix: Matrix, model: object = None) -> np.ndarray:
-        """Rows × features: each feature's push on the log-odds, relative to training.
+        """Rows × features: each feature's push on the log-odds, relative to `reference`.
         `model` (the pipeline's last step) is needed by the `tree` method only."""
         if self.method == "tree":
             return tree_contributions.centred(model, matrix, self.owner, self.offsets)
@@ -263,6 +276,7 @@ class ReasonCodes:
             method=self.method,
             baseline=self.baseline,
             fidelity=self.fidelity,
+            reference=self.reference,
         )
         return pack(_FORMAT, _FORMAT_VERSION, header, arrays)
 
@@ -301,4 +315,5 @@ class ReasonCodes:
             binned,
             payload.frame("probe"),
             payload.array("probe_scores"),
+            header.reference,
         )
