@@ -240,14 +240,114 @@ class DefaultRateShift(Scenario):
         return dataclasses.replace(base, prior=prior)
 
 
+@dataclass(frozen=True)
+class UnitChange(Scenario):
+    """A data incident: upstream starts delivering `column` in other units (thousands instead
+    of units: divided by `divisor`) for `months` months, then the feed is mended."""
+
+    start_month: int = 0
+    months: int = 1
+    column: str = "credit_amount"
+    divisor: float = 1000.0
+    name: ClassVar[str] = "unit_change"
+
+    def __post_init__(self) -> None:
+        self._check_start()
+        if self.divisor <= 0 or self.months < 1:
+            raise ValueError(f"{self.name}: divisor must be > 0 and months >= 1")
+
+    def _apply(
+        self, batch: pl.DataFrame, *, months_in: int, rng: np.random.Generator
+    ) -> pl.DataFrame:
+        if months_in >= self.months:
+            return batch
+        dtype = batch.schema[self.column]
+        changed = pl.col(self.column) / self.divisor
+        if dtype.is_integer():
+            changed = changed.round()
+        return batch.with_columns(changed.cast(dtype).alias(self.column))
+
+
+@dataclass(frozen=True)
+class RenamedCategory(Scenario):
+    """A data incident: upstream renames category `old` of `column` to `new` for `months`."""
+
+    start_month: int = 0
+    months: int = 1
+    column: str = "purpose"
+    old: str = "radio/television"
+    new: str = "radio_tv"
+    name: ClassVar[str] = "renamed_category"
+
+    def __post_init__(self) -> None:
+        self._check_start()
+
+    def _apply(
+        self, batch: pl.DataFrame, *, months_in: int, rng: np.random.Generator
+    ) -> pl.DataFrame:
+        if months_in >= self.months:
+            return batch
+        renamed = pl.col(self.column).cast(pl.String).replace(self.old, self.new)
+        return batch.with_columns(renamed.alias(self.column))
+
+
+@dataclass(frozen=True)
+class PopulationShift(Scenario):
+    """A real, persistent population change in one step: from the start month on, `share` of
+    applicants are young borrowers for purposes the training data rarely saw, and the bad rate
+    is `factor` times higher (a downturn). It then stays put, so a model retrained on it can
+    learn it."""
+
+    start_month: int = 0
+    share: float = 0.3
+    factor: float = 1.5
+    name: ClassVar[str] = "population_shift"
+
+    def __post_init__(self) -> None:
+        self._check_start()
+
+    def _parts(self) -> tuple[Scenario, Scenario]:
+        segment = NewSegment(self.start_month, self.share, 0.0, max(self.share, 0.0))
+        return segment, DefaultRateShift(self.start_month, self.factor)
+
+    def generator(self, base: SyntheticApplications, *, month_offset: int) -> SyntheticApplications:
+        return self._parts()[1].generator(base, month_offset=month_offset)
+
+    def apply(
+        self, batch: pl.DataFrame, *, month_offset: int, rng: np.random.Generator
+    ) -> pl.DataFrame:
+        return self._parts()[0].apply(batch, month_offset=month_offset, rng=rng)
+
+
 SCENARIOS: dict[str, type[Scenario]] = {
-    s.name: s for s in (AmountInflation, NewSegment, BrokenFeature, DefaultRateShift)
+    s.name: s
+    for s in (
+        AmountInflation,
+        NewSegment,
+        BrokenFeature,
+        DefaultRateShift,
+        UnitChange,
+        RenamedCategory,
+        PopulationShift,
+    )
 }
 """Drift scenarios by name: `SCENARIOS["broken_feature"](start_month=6, column="telephone")`."""
 
 
 def make_scenario(name: str, **params: ScenarioParameter) -> Scenario:
-    """A registered scenario from its name and parameters (e.g. from a CLI or a config)."""
+    """A registered scenario from its name and parameters (e.g. from a CLI or a config).
+    Several at once: `"unit_change@3+population_shift@6"` (each with its 0-based start
+    month; `params` then apply to none of them)."""
+    if "+" in name or "@" in name:
+        parts = []
+        for part in name.split("+"):
+            label, _, start = part.strip().partition("@")
+            if label not in SCENARIOS or not start.strip().isdigit():
+                raise KeyError(
+                    f"'{part}': expected <scenario>@<start month>; known: {sorted(SCENARIOS)}"
+                )
+            parts.append(SCENARIOS[label](start_month=int(start)))
+        return Combined(tuple(parts))
     if name not in SCENARIOS:
         raise KeyError(f"unknown scenario '{name}'; known: {sorted(SCENARIOS)}")
     return SCENARIOS[name](**params)

@@ -163,3 +163,39 @@ def test_scenarios_compose(sim: TrafficSimulator, baseline: dict[int, MonthlyBat
     assert at_3.applications["telephone"].null_count() == 0
     assert at_6.applications["telephone"].null_count() == rows
     assert at_6.applications[AMOUNT].mean() > baseline[6].applications[AMOUNT].mean() * 1.04
+
+
+def test_incident_scenarios_last_their_months_then_mend(
+    sim: TrafficSimulator, baseline: dict[int, MonthlyBatch], rows: int
+):
+    from modelops.simulation.scenarios import RenamedCategory, UnitChange
+
+    unit = UnitChange(start_month=2, months=1, divisor=1000)
+    broken = sim.month(2, rows, unit).applications[AMOUNT]
+    expected = (baseline[2].applications[AMOUNT] / 1000).round()  # an integer column
+    assert broken.to_list() == expected.cast(broken.dtype).to_list()
+    assert_frame_equal(sim.month(3, rows, unit).applications, baseline[3].applications)
+    renamed = RenamedCategory(start_month=2, months=1)
+    purposes = sim.month(2, rows, renamed).applications[PURPOSE]
+    assert (purposes == renamed.new).sum() > 0 and (purposes == renamed.old).sum() == 0
+    assert_frame_equal(sim.month(3, rows, renamed).applications, baseline[3].applications)
+
+
+def test_a_population_shift_is_one_persistent_step(
+    sim: TrafficSimulator, baseline: dict[int, MonthlyBatch], rows: int
+):
+    from modelops.simulation.scenarios import PopulationShift
+
+    shift = PopulationShift(start_month=2, share=0.3, factor=1.5)
+    rates = [bad_rate(sim.month(m, rows, shift)) for m in (2, 6, 12)]
+    assert min(rates) > 1.3 * bad_rate(baseline[2])
+    assert max(rates) - min(rates) < 0.03  # a step, not a trend
+    vacation = [
+        (sim.month(m, rows, shift).applications[PURPOSE] == "vacation").mean() for m in (2, 12)
+    ]
+    assert vacation[0] == pytest.approx(0.15, abs=0.015) and vacation[1] == pytest.approx(
+        vacation[0], abs=0.015
+    )
+    assert make_scenario("unit_change@3+population_shift@6").start_month == 3
+    with pytest.raises(KeyError, match="<scenario>@<start month>"):
+        make_scenario("unit_change@x")
