@@ -14,6 +14,7 @@ modelops rollback -u UC --by EMAIL --reason TEXT
 modelops stop -u UC --by EMAIL --reason TEXT    every door answers 'refer' (human oversight)
 modelops resume -u UC --by EMAIL --reason TEXT  the champion answers again
 modelops exception grant|list -u UC ...   time-limited exception to a blocking gate
+modelops incident list|release -u UC ...  data-incident months; release one to be scored
 modelops audit verify | audit show [-u UC] | audit export FILE
 modelops reproduce -u UC [--version N]    retrain from the record, compare
 modelops inventory                        every use case, owner, tier, champion, review date
@@ -31,7 +32,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 
-from modelops import operator_exceptions
+from modelops import operator_exceptions, operator_incidents
 from modelops.settings import Settings, SettingsError
 from modelops.spec import SpecError
 from modelops.spec.risk import RiskPolicyError
@@ -54,8 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--rows", type=int, default=5_000, help="applications per month")
     demo.add_argument(
         "--scenario",
-        default="new_segment",
-        help="drift scenario (amount_inflation, new_segment, broken_feature, default_rate_shift)",
+        default="unit_change@3+population_shift@6",
+        help="scenario(s): amount_inflation, new_segment, broken_feature, default_rate_shift, "
+        "unit_change, renamed_category, population_shift; several as name@month+name@month",
     )
     demo.add_argument(
         "--scenario-start",
@@ -68,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _serve_parser(commands)
     _governance_parsers(commands)
     operator_exceptions.add_parser(commands)
+    operator_incidents.add_parser(commands)
     args = parser.parse_args(argv)
 
     try:

@@ -26,7 +26,7 @@ from modelops.definitions import build_definitions
 from modelops.governance.release_desk import ReleaseDesk
 from modelops.instance import local_instance
 from modelops.ml.monthly_drift import MonthlyDrift
-from modelops.monitoring.history import monthly_drift, performance_summaries
+from modelops.monitoring.history import month_incidents, monthly_drift, performance_summaries
 from modelops.names import (
     MODEL,
     RETRAINING_REASON_TAG,
@@ -48,6 +48,8 @@ class DemoMonth:
     drift: MonthlyDrift
     """What the month's `monthly_drift` stored: the scoring version, rows, drift, breach."""
     events: list[str] = field(default_factory=list)
+    incident: bool = False
+    """The month was classified as a data incident (not drift)."""
 
 
 @dataclass
@@ -56,6 +58,7 @@ class DemoStory:
     realised_auc: dict[str, tuple[str, float]] = field(default_factory=dict)
     first_breach: str | None = None
     retraining: list[str] = field(default_factory=list)
+    escalations: list[str] = field(default_factory=list)
     promotions: list[str] = field(default_factory=list)
     approvals: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
@@ -69,7 +72,7 @@ def run_demo(
     use_case: str = "german_credit",
     months: int = 12,
     rows: int = 5_000,
-    scenario: str = "new_segment",
+    scenario: str = "unit_change@3+population_shift@6",
     scenario_start: int = 6,
     label_delay: int = 2,
     history_rows: int = 20_000,
@@ -148,8 +151,13 @@ def run_demo(
     layout = Layout(prefix="", production="applications", labels_dir="outcomes")
     cursors: dict[str, str | None] = {}
     say(
-        f"Simulating {months} months of {rows:,} applications; scenario '{scenario}' from "
-        f"month {scenario_start + 1}; outcomes arrive {label_delay} months later.\n"
+        f"Simulating {months} months of {rows:,} applications; scenario '{scenario}' "
+        + (
+            f"from month {scenario_start + 1}"
+            if "@" not in scenario
+            else "(name@month: 0-based month each starts in)"
+        )
+        + f"; outcomes arrive {label_delay} months later.\n"
     )
     for index in range(months):
         started = time.perf_counter()
@@ -292,7 +300,14 @@ def _promote_latest(
 
 def _month_line(store: ArtifactStore, spec: UseCaseSpec, month: str) -> DemoMonth:
     drift = monthly_drift(store, spec, month)
-    return DemoMonth(drift, [drift.breach_reason()] if drift.breach else [])
+    events: list[str] = []
+    incidents = month_incidents(store, spec, month)
+    if incidents is not None and incidents.is_incident:
+        kinds = ", ".join(dict.fromkeys(i.kind for i in incidents.incidents))
+        events.insert(0, f"DATA INCIDENT ({kinds}): answered {incidents.action}, never teaches")
+    elif drift.breach:
+        events.append(drift.breach_reason())
+    return DemoMonth(drift, events, incident=incidents is not None and incidents.is_incident)
 
 
 def _realised(store: ArtifactStore, spec: UseCaseSpec) -> dict[str, tuple[str, float]]:
@@ -301,7 +316,7 @@ def _realised(store: ArtifactStore, spec: UseCaseSpec) -> dict[str, tuple[str, f
 
 def _format(line: DemoMonth, seconds: float) -> str:
     drift = line.drift
-    flag = "BREACH" if drift.breach else "ok    "
+    flag = "INCIDENT" if line.incident else ("BREACH  " if drift.breach else "ok      ")
     psi = f"{drift.score_psi:.3f}" if drift.score_psi is not None else "  n/a"
     events = "; ".join(line.events)
     return (
@@ -314,15 +329,26 @@ def _format(line: DemoMonth, seconds: float) -> str:
 def _summary(story: DemoStory, spec: UseCaseSpec, settings: Settings) -> str:
     drifts = [m.drift for m in story.months]
     versions = sorted({d.model_version for d in drifts}, key=int)
-    breaches = [d.month for d in drifts if d.breach]
+    breaches = [m.drift.month for m in story.months if m.drift.breach and not m.incident]
+    incidents = [m.drift.month for m in story.months if m.incident]
     moved = [d.month for d in drifts if d.model_version != drifts[0].model_version]
+    after = [d for d in drifts if moved and d.month >= moved[0]]
     realised = ", ".join(
         f"{month} v{v} {auc:.3f}" for month, (v, auc) in sorted(story.realised_auc.items())
     )
     lines = [
         "",
         "What happened:",
-        f"  drift breaches:        {', '.join(breaches) or 'none'}",
+        f"  data incidents:        {', '.join(incidents) or 'none'}"
+        + (" (alerted to the data owner, answered refer, never taught)" if incidents else ""),
+        f"  drift breaches:        {', '.join(breaches) or 'none'} (population only)",
+        "  after the new model:   "
+        + (
+            f"{sum(d.breach for d in after)} breach(es) in {len(after)} month(s)"
+            if after
+            else "no new model"
+        ),
+        f"  escalations:           {', '.join(story.escalations) or 'none'}",
         f"  retraining triggered:  {', '.join(story.retraining) or 'never'}",
         f"  risk tier:             {story.tier}",
         f"  approvals:             {', '.join(story.approvals) or 'none needed'}",

@@ -44,6 +44,13 @@ BATCH = "production_batch"
 PRODUCTION_FEATURES = "production_features"
 PRODUCTION_QUARANTINE = "production_quarantine"
 PREDICTIONS = "predictions"
+DATA_INCIDENTS = "data_incidents"
+"""A month classified before it is scored: its data incidents (or none) and what was done."""
+INCIDENT_RELEASE = "incident_release"
+"""A person's release of a month with a data incident (stored beside, not inside, the
+month's classification)."""
+ESTIMATED_PERFORMANCE = "estimated_performance"
+"""A scored month's performance estimated from the model's own probabilities (no labels)."""
 MONTHLY_DRIFT = "monthly_drift"
 DRIFT_HISTORY = "drift_history"
 LABELS = "labels"
@@ -54,7 +61,14 @@ LABELLED_PRODUCTION = "labelled_production"
 
 ONLINE_DECISIONS = "online_decisions"
 """One day (UTC) of the online service's decision log, as a table."""
-SCORING_ASSETS = (BATCH, PRODUCTION_FEATURES, PRODUCTION_QUARANTINE, PREDICTIONS, MONTHLY_DRIFT)
+SCORING_ASSETS = (
+    BATCH,
+    PRODUCTION_FEATURES,
+    PRODUCTION_QUARANTINE,
+    DATA_INCIDENTS,
+    PREDICTIONS,
+    MONTHLY_DRIFT,
+)
 LABEL_ASSETS = (LABELS, PERFORMANCE)
 
 

@@ -170,7 +170,18 @@ def label_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         **step,
     )
     def labelled_production(store: ArtifactStore) -> dg.MaterializeResult:
-        table = assemble_labelled_production(store, spec)
-        return stored_table(store, key(names.LABELLED_PRODUCTION), names.LABELLED_PRODUCTION, table)
+        labelled = assemble_labelled_production(store, spec)
+        left_out = "; ".join(f"{m}: {why}" for m, why in labelled.months_left_out.items())
+        return stored_table(
+            store,
+            key(names.LABELLED_PRODUCTION),
+            names.LABELLED_PRODUCTION,
+            labelled.table,
+            {
+                "months_used": ", ".join(labelled.months_used) or "none",
+                "months_left_out": left_out or "none",
+                "rows_left_out": labelled.rows_left_out,
+            },
+        )
 
     return [labels, realised_performance, performance_history, labelled_production]

@@ -1,8 +1,8 @@
 """Production scoring of a use case, one partition per calendar month: the spec's `monitoring`
 section (batches, reason codes, outliers) and `drift` section.
 
-    production_batch -> production_features (+ production_quarantine) -> predictions
-                                         \\-> monthly_drift -> drift_history
+    production_batch -> production_features (+ production_quarantine, data_incidents)
+                     -> predictions -> monthly_drift -> drift_history
 
 Predictions come from the champion the audit log records, through its serving bundle
 (written at training, verified on load): every row carries that version, so a decision can be
@@ -22,18 +22,16 @@ from modelops.defs.history_assets import history_asset, stored_history
 from modelops.defs.kubernetes import pod_tags
 from modelops.defs.outputs import (
     Metadata,
-    dataset_spec,
     markdown,
     stored_report,
-    stored_table,
-    table_markdown,
 )
 from modelops.defs.partitions import month_of, monthly_partitions
 from modelops.defs.prediction_assets import predictions_asset
+from modelops.defs.production_checks import production_checks
 from modelops.defs.versioning import code_version
 from modelops.formatting import json_document
 from modelops.governance.champion import champion_bundle
-from modelops.ml.batch_parsing import batch_facts, batch_filename, parse_batch
+from modelops.ml.batch_parsing import batch_facts, batch_filename
 from modelops.monitoring.history import drift_history as read_drift_history
 from modelops.resources.alerts import AlertSink
 from modelops.resources.audit_log import AuditLog
@@ -56,7 +54,6 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
     monitoring = spec.monitoring
     uc = spec.id
     partitions = monthly_partitions(spec)
-    carry = (monitoring.id_column,)
 
     def key(name: str) -> dg.AssetKey:
         return dg.AssetKey([uc, name])
@@ -94,88 +91,7 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             },
         )
 
-    descriptions = {
-        names.PRODUCTION_FEATURES: "Valid applications of the month as model inputs.",
-        names.PRODUCTION_QUARANTINE: "Applications of the month that failed validation, "
-        "with every reason; they are answered 'refer', never scored.",
-    }
-    validation_version = code_version(
-        ("modelops.ml.validation", "modelops.ml.value_reading"), spec.data_schema
-    )
-    features_version = code_version(
-        ("modelops.ml.validation", "modelops.ml.value_reading", "modelops.ml.features"),
-        spec.data_schema,
-        spec.features,
-    )
-
-    def checked(name: str, version: str) -> dg.AssetSpec:
-        """One of the datasets the validation of the month's batch writes."""
-        deps, kinds = [key(names.BATCH)], {"pandera", "polars"}
-        return dataset_spec(spec, name, deps, kinds, version, descriptions[name])
-
-    @dg.multi_asset(
-        name=f"{uc}__production_features",
-        partitions_def=partitions,
-        specs=[
-            checked(names.PRODUCTION_FEATURES, features_version),
-            checked(names.PRODUCTION_QUARANTINE, validation_version),
-        ],
-        op_tags=light,
-    )
-    def production_features(
-        context: dg.AssetExecutionContext, store: ArtifactStore, alerts: AlertSink
-    ) -> Iterator[dg.MaterializeResult]:
-        from modelops.ml.features import all_null_inputs, build_features
-        from modelops.ml.validation import validate_batch
-
-        month = month_of(context.partition_key)
-        batch_source = monitoring.batches.source_for(month, spec.source)
-        name = names.monthly(names.BATCH, month)
-        content = store.read_bytes(
-            uc, name, store.require_current(uc, name), batch_filename(batch_source)
-        )
-        outcome = validate_batch(
-            parse_batch(content, batch_source, section="monitoring.batches"),
-            spec,
-            labelled=False,
-            carry=carry,
-            file=batch_source.description,
-        )
-        features = build_features(outcome.valid, spec, with_label=False, carry=carry)
-        broken = all_null_inputs(features, spec)
-        extra: Metadata = {
-            "quarantine_share": round(outcome.quarantine_share, 6),
-            "duplicate_rows": outcome.duplicate_rows,
-            "duplicate_ids": outcome.duplicate_ids,
-            "failed_checks": table_markdown(outcome.failures, limit=30),
-        }
-        if broken:
-            extra["all_null_inputs"] = broken
-        yield stored_table(
-            store,
-            key(names.PRODUCTION_FEATURES),
-            names.monthly(names.PRODUCTION_FEATURES, month),
-            features,
-            extra,
-        )
-        yield stored_table(
-            store,
-            key(names.PRODUCTION_QUARANTINE),
-            names.monthly(names.PRODUCTION_QUARANTINE, month),
-            outcome.quarantined,
-        )
-        limit = spec.data_schema.max_quarantine_share
-        if outcome.quarantine_share > limit or broken:
-            problem = (
-                f"{outcome.quarantine_share:.1%} of {month}'s applications failed "
-                f"validation (limit {limit:.0%})"
-            )
-            if broken:
-                problem += f"; input(s) {', '.join(broken)} arrived all-null"
-            context.log.warning(problem)
-            top_failures = outcome.failures.head(5).to_dicts()
-            alerts.notify(spec, "validation", problem, month=month, top_failures=top_failures)
-
+    production_features = production_checks(spec)
     predictions = predictions_asset(spec)
 
     @dg.asset(

@@ -40,7 +40,11 @@ def predictions_asset(spec: UseCaseSpec) -> dg.AssetsDefinition:
     @dg.asset(
         key=key(names.PREDICTIONS),
         partitions_def=partitions,
-        deps=[key(names.PRODUCTION_FEATURES), key(names.PRODUCTION_QUARANTINE)],
+        deps=[
+            key(names.PRODUCTION_FEATURES),
+            key(names.PRODUCTION_QUARANTINE),
+            key(names.DATA_INCIDENTS),
+        ],
         owners=model_owners,
         kinds={"scikitlearn", "mlflow", "polars"},
         code_version=code_version(
@@ -72,10 +76,24 @@ def predictions_asset(spec: UseCaseSpec) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         from modelops.governance.audit_records import AuditEvent
         from modelops.governance.serving_switch import SCORING_FALLBACK, production_model
-        from modelops.ml.month_answers import MODEL_ERROR, answer_month
+        from modelops.ml.month_answers import MODEL_ERROR, answer_month, referred_throughout
+        from modelops.monitoring.history import month_incidents
 
         month = month_of(context.partition_key)
+        incidents = month_incidents(store, spec, month)
+        if incidents is not None and incidents.held:
+            raise dg.Failure(
+                description=f"{incidents.headline()}: the month is held, nothing is answered "
+                "until a person releases it: "
+                f"modelops incident release -u {uc} --month {month} --by EMAIL --reason TEXT",
+                allow_retries=False,
+            )
         model = production_model(store, audit_log, spec)
+        incident_referral = (
+            f"data incident: {incidents.headline()}"
+            if incidents is not None and incidents.action == "refer" and incidents.release is None
+            else None
+        )
         features = store.read_table(uc, names.monthly(names.PRODUCTION_FEATURES, month))
         outside = MonthRuntimeScores()
         if model.bundle is not None and model.fallback_reason is None:
@@ -117,6 +135,9 @@ def predictions_asset(spec: UseCaseSpec) -> dg.AssetsDefinition:
                         details={"month": month, "door": "batch"},
                     )
                 )
+        if incident_referral:  # scored (the figures stay comparable), but a person decides
+            table = referred_throughout(table)
+            fallback = fallback or incident_referral
         decisions = table.get_column("decision").value_counts(sort=True)
         return stored_table(
             store,

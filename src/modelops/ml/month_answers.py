@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from modelops.ml.scoring import fallback_predictions
+from modelops.ml.scoring.answers import REFER
 from modelops.ml.scoring.fallback_reasons import (
     INVALID_INPUT,
     MODEL_ERROR,
@@ -79,6 +80,12 @@ def answer_month(
         .with_columns(pl.lit(month).alias("month"))
         .sort(ROW_ID)
     )
+
+
+def referred_throughout(answers: pl.DataFrame) -> pl.DataFrame:
+    """Every answer turned into `refer`, scores and reasons kept: a month with a data incident
+    the spec refers to a person (`monitoring.incidents.actions`)."""
+    return answers.with_columns(pl.lit(REFER).alias("decision"))
 
 
 def _scored(

@@ -46,3 +46,50 @@ def repeated_rows(source: pl.DataFrame, names: list[str], carry: tuple[str, ...]
         for i in carry
     ]
     return pl.concat([copies, *ids], how="vertical").cast(FAILURE_SCHEMA).sort(ROW_ID)
+
+
+def first_of_repeated_ids(source: pl.DataFrame, carry: tuple[str, ...]) -> pl.DataFrame:
+    """The first row of every id that repeats (`monitoring.incidents.duplicates: quarantine`:
+    no row of a repeated application is answered, rather than guess which one is right)."""
+    parts = [
+        source.filter(
+            pl.col(i).is_not_null()
+            & (pl.len().over(i) > 1)
+            & (pl.col(ROW_ID) == pl.col(ROW_ID).min().over(i))
+        ).select(
+            ROW_ID,
+            pl.lit(i).alias("column"),
+            pl.lit("unique").alias("check"),
+            pl.col(i).cast(pl.String).alias("value"),
+            pl.format(f"{i}: '{{}}' appears {{}} times in the batch", i, pl.len().over(i)).alias(
+                "reason"
+            ),
+        )
+        for i in carry
+    ]
+    return pl.concat(parts, how="vertical").cast(FAILURE_SCHEMA) if parts else _empty()
+
+
+def answered_before(
+    source: pl.DataFrame, column: str, earlier: dict[str, pl.Series]
+) -> pl.DataFrame:
+    """Rows whose id was already answered in an earlier month (month -> its ids): one
+    application is never scored twice silently."""
+    parts = [
+        source.filter(pl.col(column).cast(pl.String).is_in(ids.cast(pl.String).implode())).select(
+            ROW_ID,
+            pl.lit(column).alias("column"),
+            pl.lit("unique").alias("check"),
+            pl.col(column).cast(pl.String).alias("value"),
+            pl.format(f"{column}: '{{}}' was already answered in {month}", column).alias("reason"),
+        )
+        for month, ids in sorted(earlier.items(), reverse=True)
+    ]
+    if not parts:
+        return _empty()
+    found = pl.concat(parts, how="vertical").cast(FAILURE_SCHEMA)
+    return found.unique(ROW_ID, keep="first", maintain_order=True)  # the latest month named
+
+
+def _empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=FAILURE_SCHEMA)

@@ -22,6 +22,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict
 from sklearn.pipeline import Pipeline
 
+from modelops.ml.data_profile import DataProfile
 from modelops.ml.drift import DriftReference, sample_rows
 from modelops.ml.model_integrity import ModelIntegrityError, dump_model, files_digest, load_model
 from modelops.ml.scoring import OutlierModel, ReasonCodes
@@ -63,6 +64,8 @@ class BundleManifest(BaseModel):
     files: dict[str, str]
     operating_threshold: float | None = None
     """Resolved at training by the spec's threshold rule (None: the spec's fixed threshold)."""
+    data_profile: DataProfile | None = None
+    """The training data's ranges, medians and category shares."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +79,12 @@ class ServingBundle:
     """Training rows (model inputs, at most `drift.max_rows`), sampled as the drift report
     samples: the reference side of Evidently's report of a production month."""
     holdout_scores: np.ndarray
+
+    @property
+    def profile(self) -> DataProfile | None:
+        """The training data's profile a production month is classified against (None in a
+        bundle written before profiles were kept)."""
+        return self.manifest.data_profile
 
     @property
     def model_version(self) -> str:
@@ -104,6 +113,7 @@ class ServingBundle:
             ),
             engineered_features=tuple(spec.features.engineered),
             files={},
+            data_profile=DataProfile.fit(training, spec),
         )
         return cls(
             manifest=manifest,

@@ -23,7 +23,13 @@ import polars as pl
 
 from modelops.ml.category_limits import distinct_warnings
 from modelops.ml.missing_policy import rejected_missing
-from modelops.ml.row_failures import FAILURE_SCHEMA, WHOLE_ROW, repeated_rows
+from modelops.ml.row_failures import (
+    FAILURE_SCHEMA,
+    WHOLE_ROW,
+    answered_before,
+    first_of_repeated_ids,
+    repeated_rows,
+)
 from modelops.ml.target import mapped_target_values
 from modelops.ml.value_reading import cast_failures, polars_type, reading, unreadable_reason
 from modelops.spec import Column, UseCaseSpec
@@ -116,14 +122,17 @@ def validate_batch(
     labelled: bool = True,
     carry: tuple[str, ...] = (),
     file: str = "the batch",
+    earlier_ids: dict[str, pl.Series] | None = None,
 ) -> ValidationOutcome:
     """Split a raw batch (source headers, any types) into typed valid rows and quarantined rows.
 
     A production batch is not `labelled` (the outcome is not known yet): its target column is
     neither required nor checked. `carry` names source columns kept as they are beside
     `row_id` in both outputs (an application id), required but never validated, except that
-    an id repeated from an earlier row quarantines the later row. `file` names the batch in
-    the errors that stop it.
+    an id repeated from an earlier row quarantines the later row (every row of the id with
+    `monitoring.incidents.duplicates: quarantine`), as does an id already answered in an
+    earlier month (`earlier_ids`: month -> ids). `file` names the batch in the errors that
+    stop it.
     """
     outcome = spec.target.outcome_columns
     columns = [c for c in spec.data_schema.columns if labelled or c.name not in outcome]
@@ -143,6 +152,12 @@ def validate_batch(
     duplicate_rows = repeats.filter(pl.col("column") == WHOLE_ROW).height
     if spec.data_schema.duplicates == "allow":
         repeats = repeats.filter(pl.col("column") != WHOLE_ROW)
+    if carry and spec.monitoring is not None:
+        if spec.monitoring.incidents.duplicates == "quarantine":
+            repeats = pl.concat([repeats, first_of_repeated_ids(source, carry)], how="vertical")
+        if earlier_ids:
+            seen = answered_before(source, spec.monitoring.id_column, earlier_ids)
+            repeats = pl.concat([repeats, seen], how="vertical")
     failure_frame = pl.concat([failure_frame, repeats], how="vertical")
 
     bad_ids = failure_frame.get_column(ROW_ID).unique()
@@ -166,7 +181,7 @@ def validate_batch(
         .agg(pl.len().cast(pl.Int64).alias("rows"), pl.col("value").first().alias("example"))
         .sort("rows", "column", descending=[True, False])
     )
-    duplicate_ids = repeats.filter(pl.col("column") != WHOLE_ROW).height
+    duplicate_ids = repeats.filter(pl.col("column") != WHOLE_ROW).get_column(ROW_ID).n_unique()
     warnings = tuple(distinct_warnings(valid, spec.data_schema, columns))
     return ValidationOutcome(
         valid, quarantined, failures, ignored, duplicate_rows, duplicate_ids, warnings

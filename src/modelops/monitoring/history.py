@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from modelops.ml.incident_record import INCIDENTS_FILE, RELEASE_FILE, MonthIncidents, Release
 from modelops.ml.monthly_drift import DRIFT_FILE, MonthlyDrift
 from modelops.ml.realised_performance import PERFORMANCE_FILE, RealisedPerformance
-from modelops.names import MONTHLY_DRIFT, PERFORMANCE, monthly
+from modelops.names import DATA_INCIDENTS, INCIDENT_RELEASE, MONTHLY_DRIFT, PERFORMANCE, monthly
 from modelops.spec import UseCaseSpec
 from modelops.spec.calendar import ended_months
 
@@ -94,3 +95,30 @@ def performance_history(store: ArtifactStore, spec: UseCaseSpec) -> pl.DataFrame
         for summary in performance_summaries(store, spec)
     ]
     return pl.DataFrame(rows, schema=PERFORMANCE_HISTORY_SCHEMA)
+
+
+def month_incidents(store: ArtifactStore, spec: UseCaseSpec, month: str) -> MonthIncidents | None:
+    """The month's classification with its release, if a person gave one (kept apart, so a
+    re-run of the month's checks does not undo it); None if the month was not classified."""
+    if store.current_version(spec.id, monthly(DATA_INCIDENTS, month)) is None:
+        return None
+    record = MonthIncidents.model_validate_json(
+        _current(store, spec, DATA_INCIDENTS, month, INCIDENTS_FILE)
+    )
+    if store.current_version(spec.id, monthly(INCIDENT_RELEASE, month)) is None:
+        return record
+    release = Release.model_validate_json(
+        _current(store, spec, INCIDENT_RELEASE, month, RELEASE_FILE)
+    )
+    return record.model_copy(update={"release": release})
+
+
+def incident_months(store: ArtifactStore, spec: UseCaseSpec) -> dict[str, MonthIncidents]:
+    """Every classified month that had a data incident, by month."""
+    found = (month_incidents(store, spec, m) for m in stored_months(store, spec, DATA_INCIDENTS))
+    return {r.month: r for r in found if r is not None and r.is_incident}
+
+
+def untaught_months(store: ArtifactStore, spec: UseCaseSpec) -> set[str]:
+    """Months that may not teach: an incident nobody released for training."""
+    return {m for m, r in incident_months(store, spec).items() if not r.teaches}

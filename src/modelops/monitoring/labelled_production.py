@@ -7,22 +7,45 @@ training source, so a retrained model learns from the population it now scores.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from modelops.ml.batch_parsing import batch_filename, parse_batch
-from modelops.monitoring.history import stored_months
-from modelops.names import BATCH, LABELLED_PRODUCTION, LABELS, RAW, monthly
+from modelops.monitoring.history import incident_months, stored_months
+from modelops.names import (
+    BATCH,
+    LABELLED_PRODUCTION,
+    LABELS,
+    PREDICTIONS,
+    PRODUCTION_FEATURES,
+    RAW,
+    monthly,
+)
 from modelops.spec import UseCaseSpec
 
 if TYPE_CHECKING:
     from modelops.resources.storage import ArtifactStore
 
 
-def assemble_labelled_production(store: ArtifactStore, spec: UseCaseSpec) -> pl.DataFrame:
+@dataclass(frozen=True, eq=False)
+class LabelledMonths:
+    """The labelled production rows the next retraining learns from, and their lineage."""
+
+    table: pl.DataFrame
+    months_used: tuple[str, ...]
+    months_left_out: dict[str, str]
+    """Month -> why it does not teach (a data incident nobody released for training)."""
+    rows_left_out: int
+    """Rows of the used months left out: quarantined or flagged as outliers when scored."""
+
+
+def assemble_labelled_production(store: ArtifactStore, spec: UseCaseSpec) -> LabelledMonths:
     """The last `window_months` months that have both a batch and labels, joined, in the
-    training source's columns (the id dropped), every value as text."""
+    training source's columns (the id dropped), every value as text. A month with a data
+    incident never teaches (unless a person released it for training), nor does a row that
+    was quarantined or flagged as an outlier when the month was scored."""
     monitoring = spec.monitoring
     assert monitoring is not None
     headers = [c.header for c in spec.data_schema.columns]
@@ -31,7 +54,12 @@ def assemble_labelled_production(store: ArtifactStore, spec: UseCaseSpec) -> pl.
         for m in stored_months(store, spec, LABELS)
         if store.current_version(spec.id, monthly(BATCH, m)) is not None
     ]
-    parts = []
+    incidents = incident_months(store, spec)
+    left_out = {
+        m: incidents[m].headline() for m in months if m in incidents and not incidents[m].teaches
+    }
+    months = [m for m in months if m not in left_out]
+    parts, dropped = [], 0
     for month in months[-monitoring.retraining.window_months :]:
         batch_source = monitoring.batches.source_for(month, spec.source)
         name = monthly(BATCH, month)
@@ -42,10 +70,30 @@ def assemble_labelled_production(store: ArtifactStore, spec: UseCaseSpec) -> pl.
         joined = parse_batch(content, batch_source).join(
             outcome, on=monitoring.id_column, how="inner"
         )
-        parts.append(joined.select([pl.col(h).cast(pl.String) for h in headers]))
+        kept = joined.filter(pl.col(monitoring.id_column).is_in(_trusted_ids(store, spec, month)))
+        dropped += joined.height - kept.height
+        parts.append(kept.select([pl.col(h).cast(pl.String) for h in headers]))
+    used = tuple(months[-monitoring.retraining.window_months :])
     if not parts:
-        return pl.DataFrame(schema=dict.fromkeys(headers, pl.String))
-    return pl.concat(parts, how="vertical")
+        empty = pl.DataFrame(schema=dict.fromkeys(headers, pl.String))
+        return LabelledMonths(empty, used, left_out, dropped)
+    return LabelledMonths(pl.concat(parts, how="vertical"), used, left_out, dropped)
+
+
+def _trusted_ids(store: ArtifactStore, spec: UseCaseSpec, month: str) -> pl.Series:
+    """The ids of the month's valid rows that were scored without an outlier flag."""
+    monitoring = spec.monitoring
+    assert monitoring is not None
+    valid = store.read_table(spec.id, monthly(PRODUCTION_FEATURES, month)).get_column(
+        monitoring.id_column
+    )
+    if store.current_version(spec.id, monthly(PREDICTIONS, month)) is None:
+        return valid
+    answers = store.read_table(spec.id, monthly(PREDICTIONS, month))
+    flagged = answers.filter(pl.col("outlier_flag").fill_null(False)).get_column(
+        monitoring.id_column
+    )
+    return valid.filter(~valid.is_in(flagged.implode()))
 
 
 def training_batch(

@@ -69,15 +69,18 @@ class AlertSink(dg.ConfigurableResource):
         summary: str,
         *,
         severity: Severity = "warning",
+        to_data_owner: bool = False,
         **details: Any,
     ) -> str:
-        """Alert the owners of `spec`'s use case."""
+        """Alert the owners of `spec`'s use case (`to_data_owner`: the owners of its data, for
+        a problem upstream of the model)."""
+        owners = spec.owners.dataset_owners if to_data_owner else spec.owners.dagster_owners
         return self.send(
             Alert(
                 use_case=spec.id,
                 kind=kind,
                 summary=summary,
-                owners=tuple(spec.owners.dagster_owners),
+                owners=tuple(owners),
                 severity=severity,
                 details=details,
             )

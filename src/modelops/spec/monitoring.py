@@ -11,6 +11,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from modelops.spec.allowances import allowances_in
 from modelops.spec.base import SAFE_NAME_PATTERN, SpecModel
 from modelops.spec.duration import Duration
+from modelops.spec.incidents import Incidents, PerformanceAlerts
 from modelops.spec.sources import Source
 
 
@@ -25,6 +26,13 @@ class Drift(SpecModel):
     """PSI of the score at which a month is a drift breach (0.25: 'significant shift')."""
     csi_breach: Annotated[float, Field(gt=0)] = 0.25
     """CSI of any single model input at which a month is a drift breach."""
+    reference: Literal["training", "recent_production"] = "recent_production"
+    """What a month is compared with: the champion's training data, or (when the champion was
+    trained with labelled production months) the valid production months it was trained to
+    cover: the last `reference_months` scored months before its training, without incident
+    months, quarantined rows or outliers. The second lets a shift the model has learned stop
+    breaching; with no such months it falls back to the training data."""
+    reference_months: Annotated[int, Field(ge=1, le=24)] = 3
 
 
 class Freshness(SpecModel):
@@ -82,8 +90,15 @@ class Retraining(SpecModel):
     """...or when this many newly labelled rows arrived since the last training..."""
     schedule: str | None = None
     """...or on this cron schedule (e.g. '0 4 1 */3 *', quarterly)."""
-    cooldown: Duration = timedelta(days=7)
-    """At most one retraining per cooldown, however many signals arrive."""
+    cooldown: Duration = timedelta(hours=1)
+    """At most one retraining per cooldown of wall-clock time, however many signals arrive
+    (a guard against a storm of requests)."""
+    cooldown_months: Annotated[int, Field(ge=0, le=24)] = 3
+    """...and at most one per this many scored months (batches), counted on the partition
+    calendar, so a replayed year and a real year retrain alike."""
+    drift_only_from_population: bool = True
+    """Months with a data incident never count as drift breaches (retraining does not mend a
+    broken feed)."""
     window_months: Annotated[int, Field(ge=1, le=120)] = 12
     """Labelled production months added to the training data when retraining."""
 
@@ -105,3 +120,5 @@ class Monitoring(SpecModel):
     reason_codes: Annotated[int, Field(ge=1, le=10)] = 3
     outlier_threshold: Annotated[float, Field(gt=0)] = 6.0
     retraining: Retraining = Retraining()
+    incidents: Incidents = Incidents()
+    performance: PerformanceAlerts = PerformanceAlerts()
