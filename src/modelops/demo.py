@@ -11,6 +11,7 @@ the sensors are the ones `dagster dev` runs, ticked here.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from modelops.definitions import build_definitions
 from modelops.governance.release_desk import ReleaseDesk
 from modelops.instance import local_instance
 from modelops.ml.monthly_drift import MonthlyDrift
+from modelops.ml.performance_alerts import BacktestRow, backtest_lines
+from modelops.monitoring.estimate_history import backtest
 from modelops.monitoring.history import month_incidents, monthly_drift, performance_summaries
 from modelops.names import (
     MODEL,
@@ -59,6 +62,7 @@ class DemoStory:
     first_breach: str | None = None
     retraining: list[str] = field(default_factory=list)
     escalations: list[str] = field(default_factory=list)
+    backtest: list[BacktestRow] = field(default_factory=list)
     promotions: list[str] = field(default_factory=list)
     approvals: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
@@ -194,9 +198,14 @@ def run_demo(
                     else "not promoted"
                 )
             )
+        escalated = json.loads(cursors.get(retraining_sensor(spec.id)) or "{}").get("escalated", [])
+        for version in escalated[len(story.escalations) :]:
+            story.escalations.append(f"{month}: v{version}")
+            line.events.append(f"ESCALATION: drift persists after retraining v{version}")
         story.months.append(line)
         say(_format(line, time.perf_counter() - started))
     story.realised_auc = _realised(store, spec)
+    story.backtest = backtest(store, spec)
     say(_summary(story, spec, demo_settings))
     return story
 
@@ -357,6 +366,10 @@ def _summary(story: DemoStory, spec: UseCaseSpec, settings: Settings) -> str:
         f"  scoring versions:      {', '.join('v' + v for v in versions)}"
         + (f" (new version from {moved[0]})" if moved else ""),
         f"  realised AUC by month: {realised or 'no outcomes yet'}",
+        "",
+        "Estimated before the labels vs realised (CBPE; assumes calibrated scores, no concept "
+        "shift):",
+        *[f"  {row}" for row in backtest_lines(story.backtest)],
         f"  Dagster runs:          {len(story.run_ids)}",
         "",
         "Where to look:",

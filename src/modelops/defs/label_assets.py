@@ -62,9 +62,12 @@ def label_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
     def labels(
         context: dg.AssetExecutionContext, source: DataSource, store: ArtifactStore
     ) -> dg.MaterializeResult:
+        from modelops.ml.duplicate_ids import require_unique_ids
+
         month = month_of(context.partition_key)
         month_source = labels_files.source_for(month, spec.source)
         table = source.read(month_source).select(monitoring.id_column, target_header)
+        require_unique_ids(table, monitoring.id_column, file=f"{month}: {month_source.description}")
         token = source.probe(month_source) or ""
         return stored_table(
             store,
@@ -99,10 +102,12 @@ def label_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         alerts: AlertSink,
         decisions: DecisionLogStore,
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        from modelops.ml.performance_alerts import BacktestRow, backtest_lines, realised_decay
         from modelops.ml.realised_performance import (
             PERFORMANCE_FILE,
             measure_realised_performance,
         )
+        from modelops.monitoring.estimate_history import month_estimate
         from modelops.monitoring.online_traffic import online_scores, with_online
 
         month = month_of(context.partition_key)
@@ -121,6 +126,31 @@ def label_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             else None
         )
         summary = dataclasses.replace(measured, release_auc=release)
+        observed = summary.positives / summary.n
+        decay = realised_decay(
+            auc=summary.auc,
+            release_auc=release,
+            predicted_bad_rate=summary.predicted_bad_rate,
+            predicted_bad_rate_sd=summary.predicted_bad_rate_sd,
+            observed_bad_rate=observed,
+            rules=monitoring.performance,
+        )
+        estimated = month_estimate(store, spec, month)  # before the labels, if it was made
+        beside = (
+            ["no estimate was stored before the labels"]
+            if estimated is None
+            else backtest_lines(
+                [
+                    BacktestRow(
+                        month=month,
+                        estimate=estimated.estimate,
+                        realised_auc=summary.auc,
+                        observed_bad_rate=observed,
+                    )
+                ]
+            )
+        )
+        estimated_auc = estimated.estimate.auc if estimated is not None else None
         yield stored_report(
             store,
             key(names.PERFORMANCE),
@@ -133,8 +163,22 @@ def label_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
                 "release_auc": release if release is not None else float("nan"),
                 "labelled_rows": summary.labelled_rows,
                 "online_rows": online.height,
+                "observed_bad_rate": observed,
+                "predicted_bad_rate": summary.predicted_bad_rate or 0.0,
+                "decay_alerts": "; ".join(a.summary for a in decay) or "none",
+                "estimated_auc": estimated_auc.value if estimated_auc else float("nan"),
+                "estimate_vs_realised": dg.MetadataValue.md("\n".join(beside)),
             },
         )
+        for alert in decay:
+            alerts.notify(
+                spec,
+                "performance",
+                f"{month}: {alert.summary}",
+                month=month,
+                rule=alert.kind,
+                basis=alert.basis,
+            )
         floor = retraining.min_auc
         below = floor is not None and summary.auc < floor
         if below:

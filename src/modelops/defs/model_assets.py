@@ -31,6 +31,7 @@ from modelops.formatting import json_document
 from modelops.governance.champion import champion_holdout_scores
 from modelops.governance.explanation import EXPLANATION_JSON, EXPLANATION_MD, explain_version
 from modelops.governance.training_record import TrainingRun, train_and_register
+from modelops.monitoring.drift_window import recent_production_reference
 from modelops.resources.audit_log import AuditLog
 from modelops.resources.model_runtimes import ModelRuntimeLauncher
 from modelops.resources.runtime_pods import launcher_step_tags
@@ -101,6 +102,7 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
             reason=context.run.tags.get(names.RETRAINING_REASON_TAG) or "training run",
         )
         outside = train_in_runtime(context, spec, runtimes, store) if runtime.outside else None
+        recent = recent_production_reference(store, spec)
         trained = train_and_register(
             spec,
             policy,
@@ -110,6 +112,8 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
             audit_log=audit_log,
             runtime=outside.fit if outside else None,
             project_dir=Path(runtimes.project_dir),
+            reference=recent.frame if recent else None,
+            reference_months=recent.months if recent else (),
         )
         from modelops.resources.package_logging import package_version  # MLflow, sklearn: lazy
 

@@ -4,7 +4,9 @@
 - new batches and new labels: a file landing for a month requests that month's run;
 - retraining: drift in k of the last n months, realised performance below the floor, enough
   new labels (`ml.retraining.retraining_decision`), or the spec's schedule, with a cooldown
-  and run keys so a burst of signals gives one run.
+  counted in scored months (the partition calendar; the wall clock only stops a storm) and
+  run keys so a burst of signals gives one run; drift that persists against a champion
+  trained because of drift raises one escalation instead of another retraining.
 
 Every sensor keeps its state in its cursor (JSON), so it can be tested with
 `dg.build_sensor_context(cursor=...)` and behaves the same under the daemon.
@@ -19,7 +21,7 @@ from modelops import names
 from modelops.defs.partitions import month_of, monthly_partitions
 from modelops.governance.champion import serving_champion
 from modelops.governance.model_record import read_model_record
-from modelops.monitoring.history import drift_summaries, performance_summaries
+from modelops.monitoring.history import drift_summaries, incident_months, performance_summaries
 from modelops.resources.alerts import AlertSink
 from modelops.resources.audit_log import AuditLog
 from modelops.resources.source import DataSource
@@ -120,7 +122,7 @@ def retraining(spec: UseCaseSpec) -> dg.SensorDefinition:
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Retrain on drift in {policy.drift_breaches} of {policy.drift_window} "
         f"months, AUC below {policy.min_auc}, or new labels; at most once per "
-        f"{policy.cooldown}.",
+        f"{policy.cooldown_months} scored months (and {policy.cooldown}).",
     )
     def sensor(
         context: dg.SensorEvaluationContext,
@@ -133,14 +135,19 @@ def retraining(spec: UseCaseSpec) -> dg.SensorDefinition:
         champion = serving_champion(audit_log, spec)
         if champion is None:
             return dg.SkipReason("no champion model yet: nothing to retrain")
+        _note_drift_champion(state, champion)
         drift = {s.month: s for s in drift_summaries(store, spec) if s.model_version == champion}
         performance = {
             s.month: s.auc
             for s in performance_summaries(store, spec)
             if s.model_version == champion
         }
-        months = [MonthSignal(m, s.breach, performance.get(m)) for m, s in sorted(drift.items())]
-        now = datetime.now(UTC)
+        incidents = incident_months(store, spec)
+        months = [
+            MonthSignal(m, s.breach, performance.get(m), incident=m in incidents)
+            for m, s in sorted(drift.items())
+        ]
+        now = clock()
         decision = retraining_decision(
             use_case=spec.id,
             policy=policy,
@@ -148,9 +155,25 @@ def retraining(spec: UseCaseSpec) -> dg.SensorDefinition:
             new_labelled_rows=_labelled_rows_since(context.instance, store, spec, champion),
             last_retraining=last,
             now=now,
+            last_retraining_month=state.get("last_month"),
+            trained_for_drift=state.get("drift_champion") == champion,
         )
+        if decision.escalation is not None:
+            escalated = list(state.get("escalated", []))
+            if champion in escalated:
+                return _skip(f"escalated already for version {champion}", state)
+            alerts.notify(
+                spec,
+                "escalation",
+                f"version {champion}: {decision.escalation}",
+                severity="critical",
+                champion=champion,
+            )
+            return _skip(
+                f"escalated: {decision.escalation}", {**state, "escalated": [*escalated, champion]}
+            )
         if not decision.due:
-            return dg.SkipReason(decision.detail)
+            return _skip(decision.detail, state)
         alerts.notify(
             spec,
             "retraining",
@@ -159,6 +182,16 @@ def retraining(spec: UseCaseSpec) -> dg.SensorDefinition:
             reason=decision.reason,
             champion=champion,
         )
+        requested = {
+            **state,
+            "last": now.isoformat(),
+            "last_month": max(drift) if drift else state.get("last_month"),
+            "run_key": decision.run_key,
+            # Which champion asked for a drift retraining; the next champion is then the one
+            # trained because of drift (`drift_champion`), against which drift escalates.
+            "drift_from": champion if decision.reason == "drift" else None,
+            "drift_champion": None,
+        }
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(
@@ -166,10 +199,27 @@ def retraining(spec: UseCaseSpec) -> dg.SensorDefinition:
                     tags={names.RETRAINING_REASON_TAG: str(decision.reason)},
                 )
             ],
-            cursor=json.dumps({"last": now.isoformat(), "run_key": decision.run_key}),
+            cursor=json.dumps(requested, sort_keys=True),
         )
 
     return sensor
+
+
+def clock() -> datetime:
+    """The wall clock of the retraining sensor's storm guard (tests replace it)."""
+    return datetime.now(UTC)
+
+
+def _note_drift_champion(state: dict[str, object], champion: str) -> None:
+    """The first champion after a drift request is the one trained because of drift."""
+    asked_by = state.get("drift_from")
+    if asked_by and champion != asked_by and not state.get("drift_champion"):
+        state["drift_champion"] = champion
+
+
+def _skip(reason: str, state: dict[str, object]) -> dg.SensorResult:
+    """No request; the cursor keeps what this tick learnt (the champion, an escalation)."""
+    return dg.SensorResult(skip_reason=reason, cursor=json.dumps(state, sort_keys=True))
 
 
 def _labelled_rows_since(

@@ -20,6 +20,7 @@ import dagster as dg
 from modelops.defs.alert_sensors import freshness_alerts
 from modelops.defs.data_assets import data_assets
 from modelops.defs.decision_assets import decision_assets
+from modelops.defs.estimate_assets import estimate_assets
 from modelops.defs.jobs import use_case_jobs
 from modelops.defs.label_assets import label_assets
 from modelops.defs.model_assets import model_assets
@@ -38,6 +39,7 @@ def use_case_definitions(spec: UseCaseSpec, policy: RiskPolicy) -> dg.Definition
         *model_assets(spec, policy),
         *release_assets(spec, policy),
         *monitoring_assets(spec),
+        *estimate_assets(spec),
         *label_assets(spec),
         *decision_assets(spec),
     ]

@@ -32,6 +32,8 @@ from modelops.spec import UseCaseSpec
 from modelops.spec.risk import RiskPolicy
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from modelops.ml.runtimes.runtime_fit import RuntimeFit
     from modelops.resources.audit_log import AuditLog
     from modelops.resources.storage import ArtifactStore
@@ -66,9 +68,13 @@ def train_and_register(
     audit_log: AuditLog,
     runtime: RuntimeFit | None = None,
     project_dir: Path | None = None,
+    reference: pl.DataFrame | None = None,
+    reference_months: tuple[str, ...] = (),
 ) -> TrainedVersion:
     """Fit (or, with `runtime`, take the model R or another environment trained), register
-    and record. `project_dir` holds the runtime's script, kept with the run."""
+    and record. `project_dir` holds the runtime's script, kept with the run. `reference`: the
+    production months (`reference_months`) drift will be judged against (else the training
+    data)."""
     from modelops.ml.evaluation.threshold_rule import resolve_threshold
     from modelops.ml.metrics import binary_metrics
     from modelops.ml.release_gates import gate_plan
@@ -137,6 +143,8 @@ def train_and_register(
         training=train,
         holdout=holdout,
         model_sha256=registered.artifact_sha256,
+        reference=reference,
+        reference_months=reference_months,
     )
     threshold = resolve_threshold(labels(holdout), bundle.holdout_scores, spec.evaluation)
     bundle = dataclasses.replace(

@@ -136,7 +136,7 @@ def measure_month_drift(
         drift_share=spec.drift.drift_share,
     )
     scored = scores.drop_nulls()
-    stability = score_psi(bundle.holdout_scores, scored) if scored.len() else None
+    stability = score_psi(bundle.reference_scores(spec), scored) if scored.len() else None
     inputs = [c for c in spec.model_inputs if features.get_column(c).null_count() < features.height]
     report = drift_report_for(
         spec, bundle.reference_sample.select(inputs), features.select(inputs), inputs=inputs

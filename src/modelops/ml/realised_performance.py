@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import polars as pl
 from pydantic import TypeAdapter
 
+from modelops.ml.duplicate_ids import latest_answers, require_unique_ids
+from modelops.ml.estimated_performance import poisson_binomial_sd
 from modelops.ml.metrics import BinaryMetrics, CalibrationBin, binary_metrics, calibration_table
 from modelops.spec import UseCaseSpec
 
@@ -33,6 +35,10 @@ class RealisedPerformance(BinaryMetrics):
     release_auc: float | None
     """The holdout AUC of the scoring version at release (one version only)."""
     calibration: tuple[CalibrationBin, ...]
+    predicted_bad_rate: float | None = None
+    """The mean score of the labelled rows: the bad rate the model predicted for them..."""
+    predicted_bad_rate_sd: float | None = None
+    """...and its standard deviation if the scores are calibrated (Poisson-binomial)."""
 
     @property
     def versions(self) -> list[str]:
@@ -46,13 +52,19 @@ class RealisedPerformance(BinaryMetrics):
 def measure_realised_performance(
     scored: pl.DataFrame, outcomes: pl.DataFrame, spec: UseCaseSpec, month: str
 ) -> RealisedPerformance:
-    """Join the month's model scores with their outcomes; `release_auc` is left for the
-    caller to fill in from the registry (`dataclasses.replace`)."""
+    """Join the month's model scores with their outcomes, one to one; `release_auc` is left
+    for the caller to fill in from the registry (`dataclasses.replace`).
+
+    An application answered twice (`scored` lists answers in the order given: the batch, then
+    online decisions in time order) counts once, with its latest answer; outcomes that repeat
+    an id are refused (`RepeatedIdsError`)."""
     assert spec.monitoring is not None
+    id_column = spec.monitoring.id_column
+    require_unique_ids(outcomes, id_column, file=f"{month}: the labels")
     label, known = outcome_label(spec)
     joined = (
-        scored.filter(pl.col("score").is_not_null())
-        .join(outcomes, on=spec.monitoring.id_column, how="inner")
+        latest_answers(scored.filter(pl.col("score").is_not_null()), id_column)
+        .join(outcomes, on=id_column, how="inner", validate="1:1")
         .filter(known)
         .with_columns(label.alias("label"))
     )
@@ -70,6 +82,8 @@ def measure_realised_performance(
         **binary_metrics(y, p).as_dict(),
         release_auc=None,
         calibration=tuple(calibration_table(y, p, 10)),
+        predicted_bad_rate=float(p.mean()),
+        predicted_bad_rate_sd=poisson_binomial_sd(p),
     )
 
 

@@ -66,6 +66,9 @@ class BundleManifest(BaseModel):
     """Resolved at training by the spec's threshold rule (None: the spec's fixed threshold)."""
     data_profile: DataProfile | None = None
     """The training data's ranges, medians and category shares."""
+    drift_reference_months: tuple[str, ...] = ()
+    """The production months the drift reference was taken from (`drift.reference:
+    recent_production`); empty: the training data, and the holdout scores for score PSI."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,6 +89,13 @@ class ServingBundle:
         bundle written before profiles were kept)."""
         return self.manifest.data_profile
 
+    def reference_scores(self, spec: UseCaseSpec) -> np.ndarray:
+        """The scores a month's score PSI compares with: the holdout's, or the model's scores
+        on the production months its drift reference was taken from."""
+        if not self.manifest.drift_reference_months:
+            return self.holdout_scores
+        return predict_scores(self.pipeline, self.reference_sample, spec)
+
     @property
     def model_version(self) -> str:
         return self.manifest.model_version
@@ -100,8 +110,11 @@ class ServingBundle:
         training: pl.DataFrame,
         holdout: pl.DataFrame,
         model_sha256: str,
+        reference: pl.DataFrame | None = None,
+        reference_months: tuple[str, ...] = (),
     ) -> ServingBundle:
-        """Fit what scoring needs besides the model, on the model's own training set."""
+        """Fit what scoring needs besides the model, on the model's own training set; the drift
+        reference on `reference` (recent production months) when given."""
         numeric, categorical = spec.numeric_features, spec.categorical_features
         manifest = BundleManifest(
             use_case=spec.id,
@@ -114,15 +127,17 @@ class ServingBundle:
             engineered_features=tuple(spec.features.engineered),
             files={},
             data_profile=DataProfile.fit(training, spec),
+            drift_reference_months=reference_months if reference is not None else (),
         )
+        compared = training if reference is None else reference
         return cls(
             manifest=manifest,
             pipeline=pipeline,
             reasons=ReasonCodes.fit(pipeline, training, spec),
             outliers=OutlierModel.fit(training, spec),
-            drift_reference=DriftReference.fit(training, numeric=numeric, categorical=categorical),
+            drift_reference=DriftReference.fit(compared, numeric=numeric, categorical=categorical),
             reference_sample=sample_rows(
-                training.select(spec.model_inputs), spec.drift.max_rows, spec.split.seed
+                compared.select(spec.model_inputs), spec.drift.max_rows, spec.split.seed
             ),
             holdout_scores=predict_scores(pipeline, holdout, spec),
         )

@@ -8,9 +8,10 @@ type none of whose values can be read, such as a list) stop the run.
 Reading a value as its declared type never raises (`ml.value_reading`): a value that cannot be
 read, or that does not fit the type (an integer beyond 64 bits, a year beyond 9999),
 quarantines its row. A row
-identical to an earlier one, or repeating an earlier row's id, is quarantined too (unless the
-spec's `schema.duplicates` allows identical rows), so no case is counted twice or lands on
-both sides of the train/holdout split.
+identical to an earlier one is quarantined too (unless the spec's `schema.duplicates` allows
+identical rows), so no case is counted twice or lands on both sides of the train/holdout
+split. In a production batch a repeated application id is quarantined even in an allowed copy
+(`ml.duplicate_ids`): one application is never answered twice.
 """
 
 from __future__ import annotations
@@ -22,14 +23,9 @@ import pandera.polars as pap
 import polars as pl
 
 from modelops.ml.category_limits import distinct_warnings
+from modelops.ml.duplicate_ids import earlier_ids_failures, repeated_id_failures
 from modelops.ml.missing_policy import rejected_missing
-from modelops.ml.row_failures import (
-    FAILURE_SCHEMA,
-    WHOLE_ROW,
-    answered_before,
-    first_of_repeated_ids,
-    repeated_rows,
-)
+from modelops.ml.row_failures import FAILURE_SCHEMA, WHOLE_ROW, repeated_rows
 from modelops.ml.target import mapped_target_values
 from modelops.ml.value_reading import cast_failures, polars_type, reading, unreadable_reason
 from modelops.spec import Column, UseCaseSpec
@@ -59,7 +55,8 @@ class ValidationOutcome:
     """Rows identical to an earlier row in every declared column (quarantined unless the spec
     allows duplicates)."""
     duplicate_ids: int = 0
-    """Other rows repeating an earlier row's id (always quarantined)."""
+    """Other rows quarantined for their id (production batches): repeating another row's id
+    (`monitoring.incidents.duplicates`), or already answered in an earlier month."""
     warnings: tuple[str, ...] = ()
     """Not failures: a category column with more distinct values than `max_distinct`."""
 
@@ -148,16 +145,7 @@ def validate_batch(
 
     source = _numbered(raw, columns, carry, file)
     typed, failure_frame = _typed_and_failures(source, spec, columns, carry)
-    repeats = repeated_rows(source, [c.name for c in columns], carry)
-    duplicate_rows = repeats.filter(pl.col("column") == WHOLE_ROW).height
-    if spec.data_schema.duplicates == "allow":
-        repeats = repeats.filter(pl.col("column") != WHOLE_ROW)
-    if carry and spec.monitoring is not None:
-        if spec.monitoring.incidents.duplicates == "quarantine":
-            repeats = pl.concat([repeats, first_of_repeated_ids(source, carry)], how="vertical")
-        if earlier_ids:
-            seen = answered_before(source, spec.monitoring.id_column, earlier_ids)
-            repeats = pl.concat([repeats, seen], how="vertical")
+    repeats, duplicate_rows = _repeats(source, spec, columns, carry, earlier_ids)
     failure_frame = pl.concat([failure_frame, repeats], how="vertical")
 
     bad_ids = failure_frame.get_column(ROW_ID).unique()
@@ -186,6 +174,36 @@ def validate_batch(
     return ValidationOutcome(
         valid, quarantined, failures, ignored, duplicate_rows, duplicate_ids, warnings
     )
+
+
+def _repeats(
+    source: pl.DataFrame,
+    spec: UseCaseSpec,
+    columns: Sequence[Column],
+    carry: tuple[str, ...],
+    earlier_ids: dict[str, pl.Series] | None,
+) -> tuple[pl.DataFrame, int]:
+    """The failures of rows identical to an earlier one (unless the spec allows them) and,
+    in a production batch (`carry`), of rows repeating an id, per
+    `monitoring.incidents.duplicates`, or answered in an earlier month; and how many rows are
+    identical copies. A copy allowed by `schema.duplicates` still repeats its id: one
+    application is never answered twice."""
+    whole = repeated_rows(source, [c.name for c in columns], carry).filter(
+        pl.col("column") == WHOLE_ROW
+    )
+    copies = whole.height
+    if spec.data_schema.duplicates == "allow":
+        whole = whole.filter(pl.lit(False))
+    if not carry:
+        return whole, copies
+    policy = spec.monitoring.incidents.duplicates if spec.monitoring is not None else "first"
+    ids = [repeated_id_failures(source, c, policy) for c in carry]
+    # A quarantined copy already says whose copy it is; its id adds nothing.
+    parts = [whole, *(f.join(whole, on=ROW_ID, how="anti") for f in ids)]
+    if earlier_ids:
+        id_column = spec.monitoring.id_column if spec.monitoring is not None else carry[0]
+        parts.append(earlier_ids_failures(source, id_column, earlier_ids))
+    return pl.concat(parts, how="vertical").sort(ROW_ID, maintain_order=True), copies
 
 
 def column_failures(

@@ -13,17 +13,11 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from modelops.ml.batch_parsing import batch_filename, parse_batch
+from modelops.ml.duplicate_ids import require_unique_ids
 from modelops.monitoring.history import incident_months, stored_months
-from modelops.names import (
-    BATCH,
-    LABELLED_PRODUCTION,
-    LABELS,
-    PREDICTIONS,
-    PRODUCTION_FEATURES,
-    RAW,
-    monthly,
-)
+from modelops.names import BATCH, LABELLED_PRODUCTION, LABELS, PRODUCTION_FEATURES, RAW, monthly
 from modelops.spec import UseCaseSpec
+from modelops.spec.columns import ROW_ID
 
 if TYPE_CHECKING:
     from modelops.resources.storage import ArtifactStore
@@ -38,14 +32,14 @@ class LabelledMonths:
     months_left_out: dict[str, str]
     """Month -> why it does not teach (a data incident nobody released for training)."""
     rows_left_out: int
-    """Rows of the used months left out: quarantined or flagged as outliers when scored."""
+    """Rows of the used months left out: quarantined when the month was scored."""
 
 
 def assemble_labelled_production(store: ArtifactStore, spec: UseCaseSpec) -> LabelledMonths:
     """The last `window_months` months that have both a batch and labels, joined, in the
     training source's columns (the id dropped), every value as text. A month with a data
     incident never teaches (unless a person released it for training), nor does a row that
-    was quarantined or flagged as an outlier when the month was scored."""
+    was quarantined when the month was scored."""
     monitoring = spec.monitoring
     assert monitoring is not None
     headers = [c.header for c in spec.data_schema.columns]
@@ -66,12 +60,8 @@ def assemble_labelled_production(store: ArtifactStore, spec: UseCaseSpec) -> Lab
         content = store.read_bytes(
             spec.id, name, store.require_current(spec.id, name), batch_filename(batch_source)
         )
-        outcome = store.read_table(spec.id, monthly(LABELS, month))
-        joined = parse_batch(content, batch_source).join(
-            outcome, on=monitoring.id_column, how="inner"
-        )
-        kept = joined.filter(pl.col(monitoring.id_column).is_in(_trusted_ids(store, spec, month)))
-        dropped += joined.height - kept.height
+        kept, left = _labelled_rows(store, spec, month, parse_batch(content, batch_source))
+        dropped += left
         parts.append(kept.select([pl.col(h).cast(pl.String) for h in headers]))
     used = tuple(months[-monitoring.retraining.window_months :])
     if not parts:
@@ -80,20 +70,31 @@ def assemble_labelled_production(store: ArtifactStore, spec: UseCaseSpec) -> Lab
     return LabelledMonths(pl.concat(parts, how="vertical"), used, left_out, dropped)
 
 
-def _trusted_ids(store: ArtifactStore, spec: UseCaseSpec, month: str) -> pl.Series:
-    """The ids of the month's valid rows that were scored without an outlier flag."""
+def _labelled_rows(
+    store: ArtifactStore, spec: UseCaseSpec, month: str, batch: pl.DataFrame
+) -> tuple[pl.DataFrame, int]:
+    """The month's trusted batch rows joined one to one with their outcomes, and how many
+    labelled rows were left out. Rows are matched to what was scored by their position
+    (`row_id`), not their id: a quarantined row repeating a valid row's id stays out."""
     monitoring = spec.monitoring
     assert monitoring is not None
-    valid = store.read_table(spec.id, monthly(PRODUCTION_FEATURES, month)).get_column(
-        monitoring.id_column
-    )
-    if store.current_version(spec.id, monthly(PREDICTIONS, month)) is None:
-        return valid
-    answers = store.read_table(spec.id, monthly(PREDICTIONS, month))
-    flagged = answers.filter(pl.col("outlier_flag").fill_null(False)).get_column(
-        monitoring.id_column
-    )
-    return valid.filter(~valid.is_in(flagged.implode()))
+    id_column = monitoring.id_column
+    outcome = store.read_table(spec.id, monthly(LABELS, month))
+    require_unique_ids(outcome, id_column, file=f"{month}: the labels")
+    numbered = batch.with_row_index(ROW_ID, offset=1).with_columns(pl.col(ROW_ID).cast(pl.Int64))
+    labelled = numbered.join(outcome.select(id_column), on=id_column, how="semi")
+    kept = labelled.filter(pl.col(ROW_ID).is_in(_trusted_rows(store, spec, month).implode()))
+    require_unique_ids(kept, id_column, file=f"{month}: the valid rows of the batch")
+    joined = kept.join(outcome, on=id_column, how="inner", validate="1:1")
+    return joined, labelled.height - kept.height
+
+
+def _trusted_rows(store: ArtifactStore, spec: UseCaseSpec, month: str) -> pl.Series:
+    """The `row_id`s of the month's valid rows (not quarantined). Rows flagged as outliers
+    stay: a new segment is unusual to the old model by definition, and is what the next must
+    learn."""
+    valid = store.read_table(spec.id, monthly(PRODUCTION_FEATURES, month))
+    return valid.get_column(ROW_ID)
 
 
 def training_batch(

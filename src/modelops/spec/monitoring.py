@@ -29,10 +29,13 @@ class Drift(SpecModel):
     reference: Literal["training", "recent_production"] = "recent_production"
     """What a month is compared with: the champion's training data, or (when the champion was
     trained with labelled production months) the valid production months it was trained to
-    cover: the last `reference_months` scored months before its training, without incident
-    months, quarantined rows or outliers. The second lets a shift the model has learned stop
-    breaching; with no such months it falls back to the training data."""
-    reference_months: Annotated[int, Field(ge=1, le=24)] = 3
+    cover: the valid (not quarantined) rows of the last `reference_months` scored months before
+    its training, without incident months nobody released to teach. Rows flagged as outliers
+    stay, as in the labelled production data: a new segment is unusual to the old model by
+    definition. The second lets a shift the model has learned stop breaching; with no such
+    months (or a model that does not learn from labelled production) it falls back to the
+    training data."""
+    reference_months: Annotated[int, Field(ge=1, le=24)] = 2
 
 
 class Freshness(SpecModel):

@@ -45,6 +45,8 @@ def test_the_stored_document_is_flat_and_reads_back_equal() -> None:
         "log_loss",
         "release_auc",
         "calibration",
+        "predicted_bad_rate",
+        "predicted_bad_rate_sd",
     }
     assert set(document["calibration"][0]) == {
         "lower",

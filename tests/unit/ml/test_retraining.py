@@ -17,7 +17,7 @@ POLICY = Retraining(
 )
 
 
-def decide(months, *, labelled=0, last=None, policy=POLICY, now=NOW):
+def decide(months, *, labelled=0, last=None, policy=POLICY, now=NOW, **calendar):
     return retraining_decision(
         use_case="uc",
         policy=policy,
@@ -25,6 +25,7 @@ def decide(months, *, labelled=0, last=None, policy=POLICY, now=NOW):
         new_labelled_rows=labelled,
         last_retraining=last,
         now=now,
+        **calendar,
     )
 
 
@@ -88,3 +89,105 @@ def test_a_burst_of_signals_in_one_month_gives_one_run_key():
 
 def test_nothing_to_decide_before_the_first_month():
     assert decide([]).detail == "no monitored month yet"
+
+
+def test_incident_months_never_count_as_drift():
+    months = drift(False, True, True)
+    months[1] = MonthSignal("2025-02", True, incident=True)
+    decision = decide(months)
+    assert not decision.due and "1 drift breach(es)" in decision.detail
+    kept = Retraining(drift_only_from_population=False, cooldown=timedelta(hours=1))
+    assert decide(months, policy=kept).due
+
+
+def test_an_incident_month_does_not_push_a_population_breach_out_of_the_window():
+    months = drift(True, False, True)
+    months[1] = MonthSignal("2025-02", False, incident=True)
+    months.append(MonthSignal("2025-04", True, incident=True))
+    decision = decide(months)
+    assert decision.due and "(2025-01, 2025-03)" in decision.detail
+
+
+def test_the_cooldown_counts_scored_months_not_wall_clock_time():
+    """A replayed year (ticks seconds apart) and a real year (a month apart) decide alike."""
+    policy = Retraining(cooldown_months=3, cooldown=timedelta(hours=1))
+    breaches = drift(True, True, True, True, True, True)
+    replay, real = NOW + timedelta(seconds=30), NOW + timedelta(days=31)
+    for last_month, due in (("2025-05", False), ("2025-04", False), ("2025-03", True)):
+        wall = decide(breaches, policy=policy, last=NOW, now=replay, **_since(last_month))
+        calendar = decide(breaches, policy=policy, last=NOW, now=real, **_since(last_month))
+        assert wall.due == calendar.due == due, last_month
+    held = decide(breaches, policy=policy, last=NOW, now=real, **_since("2025-05"))
+    assert "1 of 3 scored months since the retraining of 2025-05" in held.detail
+
+
+def test_the_wall_clock_only_stops_a_storm_before_the_next_month():
+    policy = Retraining(cooldown_months=0, cooldown=timedelta(hours=1))
+    breaches = drift(True, True, True)
+    soon = NOW + timedelta(minutes=5)
+    same_month = decide(breaches, policy=policy, last=NOW, now=soon, **_since("2025-03"))
+    assert not same_month.due and "cooldown for another" in same_month.detail
+    next_month = decide(breaches, policy=policy, last=NOW, now=soon, **_since("2025-02"))
+    assert next_month.due
+
+
+def test_persisting_drift_after_a_retraining_for_drift_escalates_instead_of_looping():
+    policy = Retraining(cooldown_months=0, cooldown=timedelta(hours=1))
+    persisting = drift(True, True, True)
+    escalated = decide(persisting, policy=policy, trained_for_drift=True)
+    assert not escalated.due and escalated.run_key is None
+    assert escalated.escalation and "a person must look" in escalated.escalation
+    assert decide(persisting, policy=policy).due  # the same months against a first champion
+    quiet = decide(drift(True, False, False), policy=policy, trained_for_drift=True)
+    assert quiet.escalation is None and not quiet.due
+
+
+def test_performance_still_triggers_a_champion_trained_for_drift():
+    months = [MonthSignal("2025-01", False, 0.74), MonthSignal("2025-02", False, 0.61)]
+    assert decide(months, trained_for_drift=True).reason == "performance"
+
+
+def test_a_persistent_shift_gives_one_retraining_then_quiet_months():
+    """Month by month: the shift breaches the old champion, one retraining, and the new
+    champion (its reference the shifted population) does not breach again; no escalation."""
+    policy = Retraining(cooldown_months=3, cooldown=timedelta(hours=1))
+    outcomes = _play_year(policy, breaches_after_retraining=False)
+    assert [m for m, o in outcomes if o == "retrain"] == ["2025-08"]
+    assert all(o == "quiet" for m, o in outcomes if m > "2025-08")
+
+
+def test_a_shift_that_persists_after_the_retraining_escalates_once():
+    """If the new champion still breaches, one escalation, never a second retraining."""
+    policy = Retraining(cooldown_months=3, cooldown=timedelta(hours=1))
+    outcomes = _play_year(policy, breaches_after_retraining=True)
+    assert [m for m, o in outcomes if o == "retrain"] == ["2025-08"]
+    # 09-11 are the calendar cooldown; from 2025-11 on the decision is an escalation, which
+    # the sensor sends once per champion.
+    assert [m for m, o in outcomes if o == "escalate"] == ["2025-11", "2025-12"]
+
+
+def _play_year(policy: Retraining, *, breaches_after_retraining: bool) -> list[tuple[str, str]]:
+    """A shift from July on, one decision per month, the champion replaced on retraining."""
+    champion_months: list[MonthSignal] = []
+    last_month: str | None = None
+    outcomes = []
+    for index in range(12):
+        month = f"2025-{index + 1:02d}"
+        retrained = last_month is not None
+        breach = index >= 6 and (breaches_after_retraining or not retrained)
+        champion_months.append(MonthSignal(month, breach))
+        decision = retraining_decision(
+            use_case="uc", policy=policy, months=champion_months, new_labelled_rows=0,
+            last_retraining=NOW if retrained else None, now=NOW + timedelta(seconds=index),
+            last_retraining_month=last_month, trained_for_drift=retrained,
+        )  # fmt: skip
+        if decision.due:
+            outcomes.append((month, "retrain"))
+            last_month, champion_months = month, []
+        else:
+            outcomes.append((month, "escalate" if decision.escalation else "quiet"))
+    return outcomes
+
+
+def _since(month: str) -> dict[str, str]:
+    return {"last_retraining_month": month}
