@@ -546,7 +546,10 @@ def test_a_repeated_id_is_quarantined_even_when_duplicates_are_allowed(
 
     outcome = validate_batch(batch, spec, labelled=False, carry=("application_id",))
 
-    assert _reasons(outcome) == {3: "application_id: 'A-1' repeats the id of row 1"}
-    assert outcome.duplicate_rows == 1  # counted, allowed (its id is then a repeat)
-    assert outcome.duplicate_ids == 1
-    assert outcome.valid.get_column("row_id").to_list() == [1, 2, 4, 5]
+    assert _reasons(outcome) == {
+        3: "application_id: 'A-1' repeats the id of row 1",
+        5: "application_id: 'A-1' repeats the id of row 1",
+    }
+    assert outcome.duplicate_rows == 1  # counted, allowed; its id still repeats row 1's
+    assert outcome.duplicate_ids == 2
+    assert outcome.valid.get_column("row_id").to_list() == [1, 2, 4]
