@@ -219,7 +219,10 @@ def test_a_broken_upstream_feature_is_quarantined_alerted_never_scored(tmp_path:
     assert (broken["decision"] == "refer").all()
     assert broken["reason_1"].str.starts_with("input failed validation: telephone").all()
     alerts = [json.loads(line) for line in (sandbox / "alerts.jsonl").read_text().splitlines()]
-    assert any(a["kind"] == "validation" and "2025-02" in a["summary"] for a in alerts)
+    incident = [a for a in alerts if a["kind"] == "data_incident" and "2025-02" in a["summary"]]
+    assert incident, "the broken month is alerted as a data incident"
+    assert "lending-data@bank.example" in incident[0]["owners"]  # the data's owners
+    assert "telephone" in json.dumps(incident[0]["details"]["top_failures"])
     assert story.months[0].drift.model_version == "1"
 
 

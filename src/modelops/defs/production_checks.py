@@ -185,6 +185,7 @@ def production_checks(spec: UseCaseSpec) -> dg.AssetsDefinition:
                 month=month,
                 action=record.action,
                 evidence=[i.evidence for i in record.incidents],
+                top_failures=outcome.failures.head(5).to_dicts(),
             )
 
     return production_features
