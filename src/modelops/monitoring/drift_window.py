@@ -1,8 +1,7 @@
 """What a retrained champion's drift is judged against: the valid production months it was
 trained to cover (`drift.reference: recent_production`), so a shift the model has learned stops
-breaching. Incident months and quarantined rows never form a reference. Rows flagged as
-outliers do: a new segment is by definition unusual to the old model, and leaving it out
-would keep every later model from ever seeing it (outliers are reviewed one by one instead)."""
+breaching. Incident months, quarantined rows and rows flagged as outliers never form a
+reference (`trusted_features`)."""
 
 from __future__ import annotations
 
@@ -12,7 +11,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from modelops.monitoring.history import stored_months, untaught_months
-from modelops.names import LABELLED_PRODUCTION, PRODUCTION_FEATURES, monthly
+from modelops.monitoring.trusted_rows import trusted_features
+from modelops.names import LABELLED_PRODUCTION, PRODUCTION_FEATURES
 from modelops.spec import UseCaseSpec
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def recent_production_reference(
     chosen = months[-spec.drift.reference_months :]
     parts = []
     for month in chosen:
-        features = store.read_table(spec.id, monthly(PRODUCTION_FEATURES, month))
+        features = trusted_features(store, spec, month)
         parts.append(features.select(spec.model_inputs))
     frame = pl.concat(parts, how="vertical_relaxed") if parts else None
     if frame is None or frame.height < min_rows:

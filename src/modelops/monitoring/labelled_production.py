@@ -15,7 +15,8 @@ import polars as pl
 from modelops.ml.batch_parsing import batch_filename, parse_batch
 from modelops.ml.duplicate_ids import require_unique_ids
 from modelops.monitoring.history import incident_months, stored_months
-from modelops.names import BATCH, LABELLED_PRODUCTION, LABELS, PRODUCTION_FEATURES, RAW, monthly
+from modelops.monitoring.trusted_rows import trusted_features
+from modelops.names import BATCH, LABELLED_PRODUCTION, LABELS, RAW, monthly
 from modelops.spec import UseCaseSpec
 from modelops.spec.columns import ROW_ID
 
@@ -32,14 +33,15 @@ class LabelledMonths:
     months_left_out: dict[str, str]
     """Month -> why it does not teach (a data incident nobody released for training)."""
     rows_left_out: int
-    """Rows of the used months left out: quarantined when the month was scored."""
+    """Labelled rows of the used months left out: quarantined or flagged as outliers when
+    the month was scored."""
 
 
 def assemble_labelled_production(store: ArtifactStore, spec: UseCaseSpec) -> LabelledMonths:
     """The last `window_months` months that have both a batch and labels, joined, in the
     training source's columns (the id dropped), every value as text. A month with a data
     incident never teaches (unless a person released it for training), nor does a row that
-    was quarantined when the month was scored."""
+    was quarantined or flagged as an outlier when the month was scored."""
     monitoring = spec.monitoring
     assert monitoring is not None
     headers = [c.header for c in spec.data_schema.columns]
@@ -73,9 +75,10 @@ def assemble_labelled_production(store: ArtifactStore, spec: UseCaseSpec) -> Lab
 def _labelled_rows(
     store: ArtifactStore, spec: UseCaseSpec, month: str, batch: pl.DataFrame
 ) -> tuple[pl.DataFrame, int]:
-    """The month's trusted batch rows joined one to one with their outcomes, and how many
-    labelled rows were left out. Rows are matched to what was scored by their position
-    (`row_id`), not their id: a quarantined row repeating a valid row's id stays out."""
+    """The month's trusted batch rows (`trusted_features`) joined one to one with their
+    outcomes, and how many labelled rows were left out. Rows are matched to what was scored
+    by their position (`row_id`), not their id: a quarantined row repeating a valid row's id
+    stays out."""
     monitoring = spec.monitoring
     assert monitoring is not None
     id_column = monitoring.id_column
@@ -83,18 +86,12 @@ def _labelled_rows(
     require_unique_ids(outcome, id_column, file=f"{month}: the labels")
     numbered = batch.with_row_index(ROW_ID, offset=1).with_columns(pl.col(ROW_ID).cast(pl.Int64))
     labelled = numbered.join(outcome.select(id_column), on=id_column, how="semi")
-    kept = labelled.filter(pl.col(ROW_ID).is_in(_trusted_rows(store, spec, month).implode()))
+    kept = labelled.filter(
+        pl.col(ROW_ID).is_in(trusted_features(store, spec, month).get_column(ROW_ID).implode())
+    )
     require_unique_ids(kept, id_column, file=f"{month}: the valid rows of the batch")
     joined = kept.join(outcome, on=id_column, how="inner", validate="1:1")
     return joined, labelled.height - kept.height
-
-
-def _trusted_rows(store: ArtifactStore, spec: UseCaseSpec, month: str) -> pl.Series:
-    """The `row_id`s of the month's valid rows (not quarantined). Rows flagged as outliers
-    stay: a new segment is unusual to the old model by definition, and is what the next must
-    learn."""
-    valid = store.read_table(spec.id, monthly(PRODUCTION_FEATURES, month))
-    return valid.get_column(ROW_ID)
 
 
 def training_batch(

@@ -21,9 +21,10 @@ from modelops.ml.metrics import binary_metrics
 from modelops.ml.realised_performance import measure_realised_performance
 from modelops.ml.validation import validate_batch
 from modelops.monitoring.labelled_production import assemble_labelled_production
-from modelops.names import BATCH, LABELS, PRODUCTION_FEATURES, monthly
+from modelops.names import BATCH, LABELS, PREDICTIONS, PRODUCTION_FEATURES, monthly
 from modelops.resources.storage import LocalArtifactStore
 from modelops.spec import UseCaseSpec
+from modelops.spec.columns import ROW_ID
 from support import GERMAN_DATA
 
 ID = "application_id"
@@ -238,3 +239,21 @@ def test_labelled_production_refuses_stored_labels_repeating_an_id(
 
     with pytest.raises(RepeatedIdsError, match=r"2025-01: the labels: .*'A-2' \(2 times\)"):
         assemble_labelled_production(store, spec)
+
+
+def test_labelled_production_leaves_out_rows_flagged_as_outliers(
+    tmp_path, applications, german_spec_dict
+) -> None:
+    """An application scored as an outlier (a value unlike anything in training) is answered
+    but never taught: it could be a unit slipped in one record."""
+    spec = _spec(german_spec_dict, "first")
+    labels = pl.DataFrame({ID: ["A-1", "A-2", "A-3"], "creditability": ["good", "bad", "good"]})
+    store = _stored_month(tmp_path, spec, applications, labels)
+    valid = store.read_table(spec.id, monthly(PRODUCTION_FEATURES, "2025-01"))
+    flags = valid.select(ROW_ID, pl.col(ID).eq("A-2").alias("outlier_flag"))
+    store.store_table(spec.id, monthly(PREDICTIONS, "2025-01"), flags)
+
+    labelled = assemble_labelled_production(store, spec)
+
+    assert labelled.table.get_column("creditability").to_list() == ["good", "good"]
+    assert labelled.rows_left_out == 3  # two repeats of A-1, and the outlier A-2

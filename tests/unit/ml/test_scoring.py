@@ -262,6 +262,59 @@ def test_an_absurd_value_or_unseen_category_is_flagged(
     assert max(per_feature, key=lambda k: -1 if k == ROW_ID else per_feature[k]) == feature
 
 
+@pytest.mark.parametrize("amount", [3, 1, 0, -250])
+def test_a_value_far_below_the_training_range_is_flagged(
+    amount: int, outliers, german_valid, german_spec: UseCaseSpec
+) -> None:
+    """An amount delivered in thousands is only a couple of robust SDs below the median, but
+    far outside the training range in ratio; zero or a negative amount was never seen."""
+    profile = next(p for p in outliers.numeric if p.feature == "credit_amount")
+    assert profile.minimum > amount
+    row = _one_row(german_valid, german_spec, 2, credit_amount=amount)
+    per_feature = outliers.feature_scores(row).row(0, named=True)
+    assert per_feature["credit_amount"] >= outliers.threshold
+    assert outliers.score(row)[0] >= outliers.threshold
+
+
+def test_inside_the_training_range_the_score_is_the_linear_one(
+    outliers, german_valid, german_spec: UseCaseSpec
+) -> None:
+    """The log-scale view only adds to values outside the range: the training minimum itself
+    and a value just below it stay unflagged."""
+    profile = next(p for p in outliers.numeric if p.feature == "credit_amount")
+    rows = pl.concat(
+        [
+            _one_row(german_valid, german_spec, 2, credit_amount=profile.minimum),
+            _one_row(german_valid, german_spec, 2, credit_amount=profile.minimum * 0.9),
+        ]
+    )
+    scores = outliers.feature_scores(rows).get_column("credit_amount").to_list()
+    linear = (profile.median - profile.minimum) / profile.lower_scale
+    assert scores[0] == pytest.approx(linear)
+    assert scores[1] < outliers.threshold
+
+
+def test_a_model_saved_before_ranges_were_kept_still_loads(
+    outliers, german_valid, german_spec: UseCaseSpec
+) -> None:
+    """Payloads written before the training range was stored load and score as they did."""
+    from modelops.ml.scoring.outliers import _Header as OutlierHeader
+    from modelops.ml.scoring.payload import pack, unpack
+
+    form = "modelops.outlier_model"
+    loaded = unpack(outliers.to_bytes(), form, 1, OutlierHeader, "an outlier model")
+    range_arrays = ("minimum", "maximum", "log_median", "log_lower", "log_upper")
+    ranges = tuple(f"numeric_{name}" for name in range_arrays)
+    assert all(name in loaded.arrays for name in ranges[:3])
+    kept = {k: v for k, v in loaded.arrays.items() if not k.startswith(ranges)}
+    old = OutlierModel.from_bytes(pack(form, 1, loaded.header, kept))
+    row = _one_row(german_valid, german_spec, 2, credit_amount=3)
+    profile = next(p for p in old.numeric if p.feature == "credit_amount")
+    assert np.isnan(profile.minimum)
+    expected = (profile.median - 3) / profile.lower_scale
+    assert old.feature_scores(row).get_column("credit_amount")[0] == pytest.approx(expected)
+
+
 def test_unseen_text_and_missing_values_are_flagged(outliers, german_split, german_spec) -> None:
     _, holdout = german_split
     rows = holdout.head(4).with_columns(pl.col("job").cast(pl.String))

@@ -16,14 +16,17 @@ from modelops.ml.incident_record import (
     Release,
 )
 from modelops.monitoring.drift_window import recent_production_reference
+from modelops.monitoring.trusted_rows import trusted_features
 from modelops.names import (
     DATA_INCIDENTS,
     INCIDENT_RELEASE,
     LABELLED_PRODUCTION,
+    PREDICTIONS,
     PRODUCTION_FEATURES,
     monthly,
 )
 from modelops.spec import UseCaseSpec
+from modelops.spec.columns import ROW_ID
 from support.fakes import MemoryArtifactStore
 
 UC = "german_credit"
@@ -103,3 +106,20 @@ def test_training_data_stays_the_reference_when_the_model_does_not_learn_from_pr
 
 def test_too_few_rows_are_no_reference(german_spec, store):
     assert recent_production_reference(store, german_spec, min_rows=601) is None
+
+
+def test_rows_flagged_as_outliers_never_form_the_reference(german_spec, store):
+    """A value the champion never saw the like of (a unit slipped in one record) would make
+    later months look drifted against it."""
+    features = store.read_table(UC, monthly(PRODUCTION_FEATURES, "2025-07"))
+    flags = [i < 10 for i in range(features.height)]
+    store.store_table(
+        UC,
+        monthly(PREDICTIONS, "2025-07"),
+        features.select(ROW_ID).with_columns(pl.Series("outlier_flag", flags)),
+    )
+    found = recent_production_reference(store, german_spec)
+    assert found is not None and found.months == ("2025-06", "2025-07")
+    assert found.frame.height == 600 - 10
+    kept = trusted_features(store, german_spec, "2025-07").get_column(ROW_ID)
+    assert not kept.is_in(features.get_column(ROW_ID).head(10).implode()).any()

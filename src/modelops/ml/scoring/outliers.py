@@ -3,6 +3,7 @@ deviations: a score per input and per row, and a flag at the spec's threshold.""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,14 +27,20 @@ _FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class _NumericProfile:
-    """A numeric input's training median, its robust SD below and above it, and the score of
-    a missing value."""
+    """A numeric input's training median, its robust SD below and above it, the score of a
+    missing value, and its training range with the same measures on the log scale (NaN where
+    training held a value <= 0, or for a model saved before ranges were kept)."""
 
     feature: str
     median: float
     lower_scale: float
     upper_scale: float
     missing_score: float
+    minimum: float = math.nan
+    maximum: float = math.nan
+    log_median: float = math.nan
+    log_lower_scale: float = math.nan
+    log_upper_scale: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,9 @@ class _CategoricalProfile:
 
 
 _NUMERIC_FIELDS = ("median", "lower_scale", "upper_scale", "missing_score")
-"""`_NumericProfile`'s numbers, in its field order."""
+"""`_NumericProfile`'s numbers every payload holds, in its field order."""
+_RANGE_FIELDS = ("minimum", "maximum", "log_median", "log_lower_scale", "log_upper_scale")
+"""The numbers after them, absent from payloads saved before ranges were kept."""
 
 
 class _Header(Header):
@@ -68,11 +77,17 @@ class OutlierModel:
 
     Per numeric input: the distance from the training median divided by a robust SD, taken
     from the half of the interquartile range on the row's side of the median (so a skewed
-    amount is measured against its own long tail). Per categorical input: the normal quantile
-    of the category's training frequency (frequent categories score near 0). A category never
-    seen in training, or seen less often than `rare_frequency`, and a missing value where
-    training had (almost) none, score `cap`. The row's score is the maximum over its inputs,
-    clipped at `cap`; a row is flagged at `threshold` or above.
+    amount is measured against its own long tail). A value outside the training range, on
+    either side, of an input that was positive throughout training is also measured on the
+    log scale, and scores the larger of the two: an amount delivered in thousands lies a few
+    robust SDs below the median but many below it in ratio, and a value <= 0 where training
+    had none scores `cap`. Inside the training range the score is unchanged.
+
+    Per categorical input: the normal quantile of the category's training frequency (frequent
+    categories score near 0). A category never seen in training, or seen less often than
+    `rare_frequency`, and a missing value where training had (almost) none, score `cap`. The
+    row's score is the maximum over its inputs, clipped at `cap`; a row is flagged at
+    `threshold` or above.
     """
 
     numeric: tuple[_NumericProfile, ...]
@@ -108,16 +123,14 @@ class OutlierModel:
         numeric = []
         for name in spec.numeric_features:
             column = train_features.get_column(name).cast(pl.Float64).fill_nan(None)
-            q1, q2, q3 = (column.quantile(q, "linear") for q in (0.25, 0.5, 0.75))
-            if q2 is None:  # no value at all in training: every value is unusual
+            if column.drop_nulls().is_empty():  # no value in training: every value is unusual
                 numeric.append(_NumericProfile(name, 0.0, 1e-12, 1e-12, rarity(1.0)))
                 continue
-            spread = [(q3 - q1) / (2 * _NORMAL_QUARTILE), column.std() or 0.0, 1e-12]
-            fallback = next(s for s in spread if s > 0)
-            lower = (q2 - q1) / _NORMAL_QUARTILE or fallback
-            upper = (q3 - q2) / _NORMAL_QUARTILE or fallback
+            median, lower, upper = _robust_spread(column)
             missing = rarity(column.null_count() / n_rows) if column.null_count() else cap
-            numeric.append(_NumericProfile(name, q2, lower, upper, missing))
+            low, high = float(column.min()), float(column.max())
+            logs = _robust_spread(column.log()) if low > 0 else (math.nan,) * 3
+            numeric.append(_NumericProfile(name, median, lower, upper, missing, low, high, *logs))
 
         categorical = []
         for name in spec.categorical_features:
@@ -141,6 +154,7 @@ class OutlierModel:
             deviation = x - p.median
             with np.errstate(invalid="ignore"):
                 z = np.where(deviation >= 0, deviation / p.upper_scale, -deviation / p.lower_scale)
+            z = np.maximum(z, _beyond_range_score(x, p))
             z = np.clip(np.nan_to_num(z, nan=self.cap), 0, self.cap)
             if column.null_count():
                 z[column.is_null().to_numpy()] = p.missing_score
@@ -180,7 +194,7 @@ class OutlierModel:
         )
         arrays = {
             f"numeric_{name}": np.array([getattr(p, name) for p in self.numeric], dtype=np.float64)
-            for name in _NUMERIC_FIELDS
+            for name in (*_NUMERIC_FIELDS, *_RANGE_FIELDS)
         }
         arrays["categorical_missing_score"] = np.array(
             [c.missing_score for c in self.categorical], dtype=np.float64
@@ -195,6 +209,10 @@ class OutlierModel:
         payload = unpack(data, _FORMAT, _FORMAT_VERSION, _Header, "an outlier model payload")
         header = payload.header
         columns = {name: payload.array(f"numeric_{name}") for name in _NUMERIC_FIELDS}
+        without_ranges = np.full(len(header.numeric), math.nan)
+        columns |= {
+            name: payload.arrays.get(f"numeric_{name}", without_ranges) for name in _RANGE_FIELDS
+        }
         missing = payload.array("categorical_missing_score")
         scores = [payload.array(f"categorical_{i}_scores") for i in range(len(header.categorical))]
         if (
@@ -205,7 +223,9 @@ class OutlierModel:
         ):
             raise payload.invalid("its arrays do not fit together")
         numeric = tuple(
-            _NumericProfile(name, *(float(columns[f][i]) for f in _NUMERIC_FIELDS))
+            _NumericProfile(
+                name, *(float(columns[f][i]) for f in (*_NUMERIC_FIELDS, *_RANGE_FIELDS))
+            )
             for i, name in enumerate(header.numeric)
         )
         categorical = tuple(
@@ -215,3 +235,27 @@ class OutlierModel:
             )
         )
         return cls(numeric, categorical, header.threshold, header.cap, header.rare_frequency)
+
+
+def _robust_spread(column: pl.Series) -> tuple[float, float, float]:
+    """The median and the robust SDs below and above it (half-IQRs; the IQR or the SD where a
+    half is empty, so a column piled on one value still has a scale)."""
+    q1, q2, q3 = (float(column.quantile(q, "linear")) for q in (0.25, 0.5, 0.75))
+    spread = [(q3 - q1) / (2 * _NORMAL_QUARTILE), column.std() or 0.0, 1e-12]
+    fallback = next(s for s in spread if s > 0)
+    lower = (q2 - q1) / _NORMAL_QUARTILE or fallback
+    upper = (q3 - q2) / _NORMAL_QUARTILE or fallback
+    return q2, lower, upper
+
+
+def _beyond_range_score(x: np.ndarray, p: _NumericProfile) -> np.ndarray:
+    """The log-scale score of values outside the training range (0 inside it, and for an
+    input without a log profile); a value <= 0 of a positive input scores infinity (capped)."""
+    if math.isnan(p.log_median):
+        return np.zeros_like(x)
+    outside = (x < p.minimum) | (x > p.maximum)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deviation = np.log(np.where(x > 0, x, np.nan)) - p.log_median
+        z = np.where(deviation >= 0, deviation / p.log_upper_scale, -deviation / p.log_lower_scale)
+    z = np.where(x <= 0, np.inf, z)
+    return np.where(outside, np.nan_to_num(z, nan=0.0, posinf=np.inf), 0.0)
