@@ -276,6 +276,23 @@ def test_a_value_far_below_the_training_range_is_flagged(
     assert outliers.score(row)[0] >= outliers.threshold
 
 
+def test_the_answer_names_the_inputs_that_make_a_row_unusual(
+    outliers, german_valid, german_spec: UseCaseSpec
+) -> None:
+    rows = pl.concat(
+        [
+            _one_row(german_valid, german_spec, 2),
+            _one_row(german_valid, german_spec, 2, credit_amount=3),
+            _one_row(german_valid, german_spec, 2, credit_amount=3, purpose="vacation"),
+        ]
+    )
+    score, inputs = outliers.score_and_inputs(rows)
+    assert score.to_list() == outliers.score(rows).to_list()
+    assert inputs[0] is None
+    assert "credit_amount" in inputs[1].split(", ") and "purpose" not in inputs[1]
+    assert {"purpose", "credit_amount"} <= set(inputs[2].split(", "))
+
+
 def test_inside_the_training_range_the_score_is_the_linear_one(
     outliers, german_valid, german_spec: UseCaseSpec
 ) -> None:

@@ -123,3 +123,24 @@ def test_rows_flagged_as_outliers_never_form_the_reference(german_spec, store):
     assert found.frame.height == 600 - 10
     kept = trusted_features(store, german_spec, "2025-07").get_column(ROW_ID)
     assert not kept.is_in(features.get_column(ROW_ID).head(10).implode()).any()
+
+
+def test_a_category_training_never_saw_is_a_segment_and_stays(german_spec, store):
+    """Flagged for an allowed but unseen category (vacation loans): a new segment the next
+    model must learn. Flagged for an amount outside the training range: left out."""
+    features = store.read_table(UC, monthly(PRODUCTION_FEATURES, "2025-07"))
+    unusual = ["purpose", "credit_amount", "purpose, credit_amount"] + [None] * (
+        features.height - 3
+    )
+    store.store_table(
+        UC,
+        monthly(PREDICTIONS, "2025-07"),
+        features.select(ROW_ID).with_columns(
+            pl.Series("outlier_flag", [u is not None for u in unusual]),
+            pl.Series("outlier_inputs", unusual, dtype=pl.String),
+        ),
+    )
+    kept = trusted_features(store, german_spec, "2025-07").get_column(ROW_ID)
+    ids = features.get_column(ROW_ID).to_list()
+    assert ids[0] in kept and ids[1] not in kept and ids[2] not in kept
+    assert kept.len() == features.height - 2

@@ -45,6 +45,7 @@ def prediction_schema(top_k: int = 3) -> pl.Schema:
             **reason_text_schema(top_k),
             "outlier_score": pl.Float64,
             "outlier_flag": pl.Boolean,
+            "outlier_inputs": pl.String,
             "scored_at": pl.Datetime("us", "UTC"),
         }
     )
@@ -70,7 +71,8 @@ def score_batch(
 
     `decision` is `refer` when the score is at or above `threshold` (or missing), `accept`
     otherwise; `outlier_flag` is `outlier_score >= outliers.threshold` and does not change the
-    decision (the caller may route flagged rows to review too).
+    decision (the caller may route flagged rows to review too); `outlier_inputs` names the
+    inputs that made the row unusual.
 
     Rows are scored in slices of `training.SCORING_BATCH_ROWS`; each slice is encoded once and
     that matrix gives both the score (`predict_proba` of the pipeline's model, the same number
@@ -104,6 +106,7 @@ def score_batch(
             start = offset * training.SCORING_BATCH_ROWS
             part_scores = scores[start : start + part.height]
         top, pushes = reasons.top_reason_columns(reasons.contributions(matrix, model), top_k)
+        unusual, unusual_inputs = outliers.score_and_inputs(part)
         parts.append(
             pl.DataFrame(
                 [
@@ -112,7 +115,8 @@ def score_batch(
                     *top,
                     *pushes,
                     *catalogue.columns(top),
-                    outliers.score(part).alias("outlier_score"),
+                    unusual,
+                    unusual_inputs,
                 ]
             )
         )
@@ -133,6 +137,7 @@ def score_batch(
         *reason_text_schema(top_k),
         "outlier_score",
         (pl.col("outlier_score") >= outliers.threshold).alias("outlier_flag"),
+        "outlier_inputs",
         pl.lit(stamp, dtype=pl.Datetime("us", "UTC")).alias("scored_at"),
     )
 
@@ -175,6 +180,7 @@ def fallback_predictions(
             *[pl.lit(None, dtype=pl.String).alias(name) for name in reason_text_schema(top_k)],
             pl.lit(None, dtype=pl.Float64).alias("outlier_score"),
             pl.lit(None, dtype=pl.Boolean).alias("outlier_flag"),
+            pl.lit(None, dtype=pl.String).alias("outlier_inputs"),
             pl.lit(_utc(scored_at), dtype=pl.Datetime("us", "UTC")).alias("scored_at"),
         )
         .cast(dict(schema))

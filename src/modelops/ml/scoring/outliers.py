@@ -175,10 +175,32 @@ class OutlierModel:
             ]
         )
 
+    def score_and_inputs(self, features: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+        """Each row's score (as `score`) and the inputs scoring at or above the threshold,
+        comma-separated in the spec's order (null when none): what a reviewer looks at, and
+        what tells a value out of range (a numeric input) from a category training never
+        saw."""
+        names = [p.feature for p in self.numeric] + [c.feature for c in self.categorical]
+        arrays = self._feature_arrays(features)
+        score = self._row_score(arrays, features.height)
+        if not arrays:
+            return score, pl.Series("outlier_inputs", [None] * features.height, dtype=pl.String)
+        per_input = pl.DataFrame([pl.Series(n, a) for n, a in zip(names, arrays, strict=True)])
+        listed = pl.concat_str(
+            [pl.when(pl.col(n) >= self.threshold).then(pl.lit(n)) for n in names],
+            separator=", ",
+            ignore_nulls=True,
+        )
+        inputs = per_input.select(pl.when(listed != "").then(listed).alias("outlier_inputs"))
+        return score, inputs.to_series()
+
     def score(self, features: pl.DataFrame) -> pl.Series:
         """Each row's outlier score (Float64): the maximum over its inputs."""
-        arrays = self._feature_arrays(features)
-        values = np.maximum.reduce(arrays) if arrays else np.zeros(features.height)
+        return self._row_score(self._feature_arrays(features), features.height)
+
+    @staticmethod
+    def _row_score(arrays: list[np.ndarray], n_rows: int) -> pl.Series:
+        values = np.maximum.reduce(arrays) if arrays else np.zeros(n_rows)
         return pl.Series("outlier_score", values, dtype=pl.Float64)
 
     def to_bytes(self) -> bytes:
