@@ -63,6 +63,8 @@ class DemoStory:
     retraining: list[str] = field(default_factory=list)
     escalations: list[str] = field(default_factory=list)
     backtest: list[BacktestRow] = field(default_factory=list)
+    decay_alerts: list[str] = field(default_factory=list)
+    """Relative-decay alerts as "month (estimated|realised)", in the order they were sent."""
     promotions: list[str] = field(default_factory=list)
     approvals: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
@@ -206,6 +208,7 @@ def run_demo(
         say(_format(line, time.perf_counter() - started))
     story.realised_auc = _realised(store, spec)
     story.backtest = backtest(store, spec)
+    story.decay_alerts = _decay_alerts(demo_settings.home_dir / "alerts.jsonl")
     say(_summary(story, spec, demo_settings))
     return story
 
@@ -319,6 +322,18 @@ def _month_line(store: ArtifactStore, spec: UseCaseSpec, month: str) -> DemoMont
     return DemoMonth(drift, events, incident=incidents is not None and incidents.is_incident)
 
 
+def _decay_alerts(path: Path) -> list[str]:
+    """The AUC decay alerts the owners received, as "month (basis)"."""
+    if not path.exists():
+        return []
+    sent = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [
+        f"{a['details'].get('month')} ({a['details'].get('basis')})"
+        for a in sent
+        if a["kind"] == "performance" and "AUC" in a["summary"]
+    ]
+
+
 def _realised(store: ArtifactStore, spec: UseCaseSpec) -> dict[str, tuple[str, float]]:
     return {s.month: (s.model_version, s.auc) for s in performance_summaries(store, spec)}
 
@@ -366,6 +381,7 @@ def _summary(story: DemoStory, spec: UseCaseSpec, settings: Settings) -> str:
         f"  scoring versions:      {', '.join('v' + v for v in versions)}"
         + (f" (new version from {moved[0]})" if moved else ""),
         f"  realised AUC by month: {realised or 'no outcomes yet'}",
+        f"  AUC decay alerts:      {_first_decay(story.decay_alerts)}",
         "",
         "Estimated before the labels vs realised (CBPE; assumes calibrated scores, no concept "
         "shift):",
@@ -385,3 +401,17 @@ def _summary(story: DemoStory, spec: UseCaseSpec, settings: Settings) -> str:
         "variables)",
     ]
     return "\n".join(lines)
+
+
+def _first_decay(alerts: list[str]) -> str:
+    """When decay was first seen from the estimate, and when the labels confirmed it."""
+    estimated = [a for a in alerts if a.endswith("(estimated)")]
+    realised = [a for a in alerts if a.endswith("(realised)")]
+    if not alerts:
+        return "none"
+    parts = []
+    if estimated:
+        parts.append(f"estimated from {estimated[0].split()[0]}, before its labels")
+    if realised:
+        parts.append(f"realised from {realised[0].split()[0]}, once its labels arrived")
+    return f"{'; '.join(parts)} ({len(alerts)} in all)"

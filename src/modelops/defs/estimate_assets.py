@@ -74,6 +74,7 @@ def estimate_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
 
         from modelops.ml.duplicate_ids import latest_answers
         from modelops.ml.performance_alerts import ESTIMATE_FILE, estimate_month
+        from modelops.monitoring.history import unjudged_incident
         from modelops.monitoring.online_traffic import online_scores, with_online
 
         month = month_of(context.partition_key)
@@ -96,6 +97,12 @@ def estimate_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             rules,
         )
         estimate = record.estimate
+        incident = unjudged_incident(store, spec, month)
+        decay_text = (
+            f"not judged: {incident}"
+            if incident
+            else (record.alert.summary if record.alert else "none")
+        )
         rows = [
             ["scored applications", f"{estimate.rows:,}"],
             ["model version", record.model_version],
@@ -106,7 +113,7 @@ def estimate_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
                 estimate.bad_rate.text(percent=True) if estimate.bad_rate else "–",
             ],
             ["interval level", f"{estimate.level:.0%} ({estimate.draws} simulated draws)"],
-            ["relative decay", record.alert.summary if record.alert else "none"],
+            ["relative decay", decay_text],
         ]
         text = "\n".join(
             [
@@ -135,11 +142,11 @@ def estimate_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         yield dg.AssetCheckResult(
             check_name=DECAY_CHECK,
             asset_key=key,
-            passed=record.alert is None,
+            passed=record.alert is None or incident is not None,
             severity=dg.AssetCheckSeverity.WARN,
-            description=record.alert.summary if record.alert else estimate.line(),
+            description=decay_text if record.alert or incident else estimate.line(),
         )
-        if record.alert is not None:
+        if record.alert is not None and incident is None:
             alerts.notify(
                 spec,
                 "performance",

@@ -108,6 +108,7 @@ def label_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             measure_realised_performance,
         )
         from modelops.monitoring.estimate_history import month_estimate
+        from modelops.monitoring.history import unjudged_incident
         from modelops.monitoring.online_traffic import online_scores, with_online
 
         month = month_of(context.partition_key)
@@ -127,13 +128,18 @@ def label_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         )
         summary = dataclasses.replace(measured, release_auc=release)
         observed = summary.positives / summary.n
-        decay = realised_decay(
-            auc=summary.auc,
-            release_auc=release,
-            predicted_bad_rate=summary.predicted_bad_rate,
-            predicted_bad_rate_sd=summary.predicted_bad_rate_sd,
-            observed_bad_rate=observed,
-            rules=monitoring.performance,
+        incident = unjudged_incident(store, spec, month)
+        decay = (
+            []
+            if incident
+            else realised_decay(
+                auc=summary.auc,
+                release_auc=release,
+                predicted_bad_rate=summary.predicted_bad_rate,
+                predicted_bad_rate_sd=summary.predicted_bad_rate_sd,
+                observed_bad_rate=observed,
+                rules=monitoring.performance,
+            )
         )
         estimated = month_estimate(store, spec, month)  # before the labels, if it was made
         beside = (
@@ -165,7 +171,9 @@ def label_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
                 "online_rows": online.height,
                 "observed_bad_rate": observed,
                 "predicted_bad_rate": summary.predicted_bad_rate or 0.0,
-                "decay_alerts": "; ".join(a.summary for a in decay) or "none",
+                "decay_alerts": f"not judged: {incident}"
+                if incident
+                else "; ".join(a.summary for a in decay) or "none",
                 "estimated_auc": estimated_auc.value if estimated_auc else float("nan"),
                 "estimate_vs_realised": dg.MetadataValue.md("\n".join(beside)),
             },

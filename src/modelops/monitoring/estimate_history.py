@@ -6,7 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from modelops.ml.performance_alerts import ESTIMATE_FILE, BacktestRow, MonthEstimate
-from modelops.monitoring.history import performance_summaries, stored_months
+from modelops.monitoring.history import (
+    performance_summaries,
+    stored_months,
+    unjudged_incident,
+)
 from modelops.names import ESTIMATED_PERFORMANCE, monthly
 from modelops.spec import UseCaseSpec
 
@@ -25,7 +29,8 @@ def month_estimate(store: ArtifactStore, spec: UseCaseSpec, month: str) -> Month
 
 
 def backtest(store: ArtifactStore, spec: UseCaseSpec) -> list[BacktestRow]:
-    """Every estimated month, with the realised AUC and bad rate where labels arrived."""
+    """Every estimated month, with the realised AUC and bad rate where labels arrived; a
+    month with an unreleased data incident is marked (its scores reflect the broken data)."""
     realised = {s.month: s for s in performance_summaries(store, spec)}
     rows = []
     for month in stored_months(store, spec, ESTIMATED_PERFORMANCE):
@@ -35,7 +40,7 @@ def backtest(store: ArtifactStore, spec: UseCaseSpec) -> list[BacktestRow]:
         done = realised.get(month)
         rows.append(
             BacktestRow(
-                month=month,
+                month=f"{month} (incident)" if unjudged_incident(store, spec, month) else month,
                 estimate=record.estimate,
                 realised_auc=done.auc if done else None,
                 observed_bad_rate=done.positives / done.n if done and done.n else None,

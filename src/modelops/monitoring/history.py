@@ -119,6 +119,15 @@ def incident_months(store: ArtifactStore, spec: UseCaseSpec) -> dict[str, MonthI
     return {r.month: r for r in found if r is not None and r.is_incident}
 
 
+def unjudged_incident(store: ArtifactStore, spec: UseCaseSpec, month: str) -> str | None:
+    """The month's incident headline when nobody released it: its scores say more about the
+    broken data than about the model, so decay is not judged on them (None otherwise)."""
+    record = month_incidents(store, spec, month)
+    if record is None or not record.is_incident or record.release is not None:
+        return None
+    return record.headline()
+
+
 def untaught_months(store: ArtifactStore, spec: UseCaseSpec) -> set[str]:
     """Months that may not teach: an incident nobody released for training."""
     return {m for m, r in incident_months(store, spec).items() if not r.teaches}

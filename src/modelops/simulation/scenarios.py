@@ -293,30 +293,55 @@ class RenamedCategory(Scenario):
 
 @dataclass(frozen=True)
 class PopulationShift(Scenario):
-    """A real, persistent population change in one step: from the start month on, `share` of
-    applicants are young borrowers for purposes the training data rarely saw, and the bad rate
-    is `factor` times higher (a downturn). It then stays put, so a model retrained on it can
-    learn it."""
+    """A real, persistent population change in one step, a downturn: from the start month on,
+    the safer applicants (a healthy or no checking account, or a history of credits paid
+    elsewhere) mostly go to other lenders, each still applying with probability `keep`, and
+    `young_share` of applicants are 18 to 24 years old.
+
+    The mix moves toward the middle-to-risky applicants the model tells apart less well, so
+    the bad rate rises and the AUC falls; what an application's data says about its outcome
+    does not change, so the model stays calibrated (what an estimate before the labels
+    assumes). Age is a protected attribute and no model input: its mix moves all the same.
+    The month has fewer applications. It then stays put, so a model retrained on it can learn
+    it."""
 
     start_month: int = 0
-    share: float = 0.3
-    factor: float = 1.5
+    keep: float = 0.1
+    young_share: float = 0.3
+    checking_column: str = "status_of_existing_checking_account"
+    still_applying: tuple[str, ...] = ("... < 0 DM", "0 <= ... < 200 DM")
+    history_column: str = "credit_history"
+    going_elsewhere: tuple[str, ...] = (
+        "critical account/ other credits existing (not at this bank)",
+    )
+    age_column: str = "age_in_years"
     name: ClassVar[str] = "population_shift"
 
     def __post_init__(self) -> None:
         self._check_start()
+        if not 0 < self.keep <= 1 or not 0 <= self.young_share <= 1:
+            raise ValueError(f"{self.name}: need 0 < keep <= 1 and 0 <= young_share <= 1")
 
-    def _parts(self) -> tuple[Scenario, Scenario]:
-        segment = NewSegment(self.start_month, self.share, 0.0, max(self.share, 0.0))
-        return segment, DefaultRateShift(self.start_month, self.factor)
-
-    def generator(self, base: SyntheticApplications, *, month_offset: int) -> SyntheticApplications:
-        return self._parts()[1].generator(base, month_offset=month_offset)
-
-    def apply(
-        self, batch: pl.DataFrame, *, month_offset: int, rng: np.random.Generator
+    def _apply(
+        self, batch: pl.DataFrame, *, months_in: int, rng: np.random.Generator
     ) -> pl.DataFrame:
-        return self._parts()[0].apply(batch, month_offset=month_offset, rng=rng)
+        columns = (self.checking_column, self.history_column, self.age_column)
+        missing = [c for c in columns if c not in batch.columns]
+        if missing:
+            raise KeyError(f"{self.name}: the batch has no column(s) {missing}")
+        stays = pl.col(self.checking_column).cast(pl.String).is_in(self.still_applying) & ~pl.col(
+            self.history_column
+        ).cast(pl.String).is_in(self.going_elsewhere)
+        lucky = pl.Series(rng.random(batch.height) < self.keep)
+        young = pl.Series(rng.random(batch.height) < self.young_share)
+        ages = pl.Series(rng.integers(18, 25, size=batch.height))
+        return batch.with_columns(
+            pl.when(young)
+            .then(ages)
+            .otherwise(pl.col(self.age_column))
+            .cast(batch.schema[self.age_column])
+            .alias(self.age_column)
+        ).filter(stays | lucky)
 
 
 SCENARIOS: dict[str, type[Scenario]] = {
