@@ -90,7 +90,11 @@ def label_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
                 description=f"Realised AUC of the vintage at least {retraining.min_auc}.",
             )
         ],
-        code_version=code_version(("modelops.ml.realised_performance",), retraining),
+        code_version=code_version(
+            ("modelops.ml.realised_performance", "modelops.ml.performance_alerts"),
+            retraining,
+            monitoring.performance,
+        ),
         description="AUC/Gini/KS and calibration of the month's scored applications once "
         "their outcomes are known, against the figures at release.",
         **step,
