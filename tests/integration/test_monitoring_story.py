@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 
+import dagster as dg
 import pytest
 
 from modelops.demo import demo_home, run_demo
+from modelops.instance import local_instance
 from modelops.monitoring.labelled_production import assemble_labelled_production
 from modelops.resources.storage import LocalArtifactStore
 from modelops.settings import Settings
@@ -60,6 +62,20 @@ def test_the_broken_month_never_teaches(story) -> None:
     assert "2025-04" in labelled.months_left_out
     assert "2025-04" not in labelled.months_used
     assert {"2025-05", "2025-06"} <= set(labelled.months_used)
+    # Lineage: version 2's training data names the production months that fed it.
+    instance = local_instance(Settings.from_env(_sandbox_env(sandbox)).dagster_home)
+    event = instance.get_latest_materialization_event(dg.AssetKey([UC, "validated_dataset"]))
+    assert event is not None and event.asset_materialization is not None
+    fed = event.asset_materialization.metadata["production_months"].value
+    assert "2025-05" in fed and "2025-04" not in fed
+
+
+def _sandbox_env(sandbox) -> dict[str, str]:
+    return {
+        "MODELOPS_PROJECT_DIR": str(PROJECT),
+        "MODELOPS_HOME": str(sandbox),
+        "MODELOPS_SPECS_DIR": str(sandbox / "specs"),
+    }
 
 
 def test_one_retraining_then_drift_settles(story) -> None:

@@ -117,11 +117,15 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         context: dg.AssetExecutionContext, store: ArtifactStore
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         from modelops.ml.validation import validate_batch
-        from modelops.monitoring.labelled_production import training_batch
+        from modelops.monitoring.labelled_production import production_months, training_batch
 
         batch, added = training_batch(store, spec, with_production=learns_from_production)
+        months = production_months(store, spec) if added else ()
         if added:
-            context.log.info(f"training data: {added} labelled production rows added")
+            context.log.info(
+                f"training data: {added} labelled production rows added "
+                f"({', '.join(months) or 'months not recorded'})"
+            )
         outcome = validate_batch(batch, spec, file=spec.source.description)
         extra: Metadata = {
             "quarantined_rows": outcome.quarantined.height,
@@ -129,6 +133,9 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             "duplicate_rows": outcome.duplicate_rows,
             "failed_checks": table_markdown(outcome.failures, limit=50),
         }
+        if added:
+            extra["labelled_production_rows"] = added
+            extra["production_months"] = ", ".join(months) or "not recorded"
         if outcome.ignored_columns:
             extra["ignored_source_columns"] = list(outcome.ignored_columns)
         for warning in outcome.warnings:  # a category with too many values: not a failure

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from modelops.resources.storage import ArtifactStore
 
 
+PRODUCTION_MONTH = "production_month"
+"""The column of `labelled_production` naming each row's month: which months fed a version."""
+
+
 @dataclass(frozen=True, eq=False)
 class LabelledMonths:
     """The labelled production rows the next retraining learns from, and their lineage."""
@@ -39,9 +43,9 @@ class LabelledMonths:
 
 def assemble_labelled_production(store: ArtifactStore, spec: UseCaseSpec) -> LabelledMonths:
     """The last `window_months` months that have both a batch and labels, joined, in the
-    training source's columns (the id dropped), every value as text. A month with a data
-    incident never teaches (unless a person released it for training), nor does a row that
-    was quarantined or flagged as an outlier when the month was scored."""
+    training source's columns (the id dropped) and `production_month`, every value as text.
+    A month with a data incident never teaches (unless a person released it for training),
+    nor does a row that was quarantined or flagged as an outlier for a value."""
     monitoring = spec.monitoring
     assert monitoring is not None
     headers = [c.header for c in spec.data_schema.columns]
@@ -64,10 +68,15 @@ def assemble_labelled_production(store: ArtifactStore, spec: UseCaseSpec) -> Lab
         )
         kept, left = _labelled_rows(store, spec, month, parse_batch(content, batch_source))
         dropped += left
-        parts.append(kept.select([pl.col(h).cast(pl.String) for h in headers]))
+        parts.append(
+            kept.select(
+                *[pl.col(h).cast(pl.String) for h in headers],
+                pl.lit(month, dtype=pl.String).alias(PRODUCTION_MONTH),
+            )
+        )
     used = tuple(months[-monitoring.retraining.window_months :])
     if not parts:
-        empty = pl.DataFrame(schema=dict.fromkeys(headers, pl.String))
+        empty = pl.DataFrame(schema=dict.fromkeys([*headers, PRODUCTION_MONTH], pl.String))
         return LabelledMonths(empty, used, left_out, dropped)
     return LabelledMonths(pl.concat(parts, how="vertical"), used, left_out, dropped)
 
@@ -92,6 +101,16 @@ def _labelled_rows(
     require_unique_ids(kept, id_column, file=f"{month}: the valid rows of the batch")
     joined = kept.join(outcome, on=id_column, how="inner", validate="1:1")
     return joined, labelled.height - kept.height
+
+
+def production_months(store: ArtifactStore, spec: UseCaseSpec) -> tuple[str, ...]:
+    """The production months the current labelled production data holds (its lineage)."""
+    if store.current_version(spec.id, LABELLED_PRODUCTION) is None:
+        return ()
+    table = store.read_table(spec.id, LABELLED_PRODUCTION)
+    if PRODUCTION_MONTH not in table.columns:  # stored before months were kept
+        return ()
+    return tuple(sorted(table.get_column(PRODUCTION_MONTH).drop_nulls().unique()))
 
 
 def training_batch(
