@@ -20,7 +20,7 @@ import yaml
 
 from modelops.definitions import build_definitions
 from modelops.instance import local_instance
-from modelops.monitoring.history import month_incidents
+from modelops.monitoring.history import month_incidents, untaught_months
 from modelops.names import PREDICTIONS, monthly, scoring_job
 from modelops.resources.storage import LocalArtifactStore
 from modelops.settings import Settings
@@ -137,3 +137,34 @@ def test_releasing_a_sound_month_is_refused(platform: Settings, tmp_path: Path) 
 
 def _spec_file(settings: Settings) -> Path:
     return settings.specs_dir / f"{UC}.yaml"
+
+
+def test_a_renamed_category_is_an_incident_alerted_and_never_taught(
+    platform: Settings, tmp_path: Path
+) -> None:
+    """Upstream renames a purpose: the old value vanishes, an unknown one appears (its rows
+    fail the contract's allowed values). That is an incident, not drift."""
+    settings = copy_platform(platform, tmp_path)
+    renamed_month = "2025-03"
+    spec = load_spec(_spec_file(settings))
+    batches = spec.monitoring.batches.path
+    sound = pl.read_csv(batches.format(month=MONTH), infer_schema=False)
+    renamed = sound.with_columns(
+        ("R" + pl.col("application_id")).alias("application_id"),
+        pl.col("purpose").replace("radio/television", "radio & TV"),
+    )
+    assert (renamed["purpose"] == "radio & TV").sum() > 20
+    renamed.write_csv(batches.format(month=renamed_month))
+    result = _score(settings, renamed_month)
+    assert result.success, failures(result)
+    store = _store(settings)
+    record = month_incidents(store, spec, renamed_month)
+    assert record is not None and record.is_incident and record.severity == "critical"
+    swap = [i for i in record.incidents if i.kind == "category_swap"]
+    assert swap and swap[0].column == "purpose" and "radio & TV" in swap[0].evidence
+    alerts = [json.loads(line) for line in (settings.home_dir / "alerts.jsonl").open()]
+    sent = [a for a in alerts if a["kind"] == "data_incident" and renamed_month in a["summary"]]
+    assert sent and "lending-data@bank.example" in sent[0]["owners"]
+    answers = store.read_table(UC, monthly(PREDICTIONS, renamed_month))
+    assert set(answers["decision"]) == {"refer"}
+    assert renamed_month in untaught_months(store, spec)
