@@ -188,9 +188,7 @@ def _repeats(
     `monitoring.incidents.duplicates`, or answered in an earlier month; and how many rows are
     identical copies. A copy allowed by `schema.duplicates` still repeats its id: one
     application is never answered twice."""
-    whole = repeated_rows(source, [c.name for c in columns], carry).filter(
-        pl.col("column") == WHOLE_ROW
-    )
+    whole = repeated_rows(source, [c.name for c in columns], carry)
     copies = whole.height
     if spec.data_schema.duplicates == "allow":
         whole = whole.filter(pl.lit(False))
