@@ -56,6 +56,8 @@ DRIFT_HISTORY = "drift_history"
 LABELS = "labels"
 PERFORMANCE = "realised_performance"
 PERFORMANCE_HISTORY = "performance_history"
+PRODUCTION_FAIRNESS = "production_fairness"
+"""A labelled month's decisions per protected group, and each group's share of applicants."""
 LABELLED_PRODUCTION = "labelled_production"
 """Labelled production months, appended to the training data of the next retraining."""
 
@@ -70,7 +72,7 @@ SCORING_ASSETS = (
     MONTHLY_DRIFT,
     ESTIMATED_PERFORMANCE,
 )
-LABEL_ASSETS = (LABELS, PERFORMANCE)
+LABEL_ASSETS = (LABELS, PERFORMANCE, PRODUCTION_FAIRNESS)
 
 
 def monthly(asset: str, month: str) -> str:

@@ -21,6 +21,7 @@ from modelops.defs.alert_sensors import freshness_alerts
 from modelops.defs.data_assets import data_assets
 from modelops.defs.decision_assets import decision_assets
 from modelops.defs.estimate_assets import estimate_assets
+from modelops.defs.fairness_monitoring_assets import fairness_monitoring_assets
 from modelops.defs.jobs import use_case_jobs
 from modelops.defs.label_assets import label_assets
 from modelops.defs.model_assets import model_assets
@@ -41,6 +42,7 @@ def use_case_definitions(spec: UseCaseSpec, policy: RiskPolicy) -> dg.Definition
         *monitoring_assets(spec),
         *estimate_assets(spec),
         *label_assets(spec),
+        *fairness_monitoring_assets(spec),
         *decision_assets(spec),
     ]
     automation = [freshness_alerts(spec), *monitoring_sensors(spec)]
