@@ -16,9 +16,16 @@ setup:                 ## install the locked environment and create the local Da
 	@for lock in model_code/*/uv.lock; do [ -f "$$lock" ] || continue; \
 		$(UV) sync --frozen --compile-bytecode --no-dev --quiet --project "$$(dirname $$lock)" || exit 1; done
 	$(UV) run --frozen modelops init
+	@command -v uv >/dev/null || echo "note: uv is in ~/.local/bin, which is not on your PATH: run" \
+		"'export PATH=\"\$$HOME/.local/bin:\$$PATH\"' before the README's 'uv run ...' commands" \
+		"(or write 'python3 -m uv run ...'); the make targets work as they are"
 	@# wrk (Debian's load generator) for the serving tests and benchmark; root only (CI), else skipped
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get install -y -qq wrk >/dev/null 2>&1 \
 		|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1; }; } || true; }
+	@# Chromium (Debian's) for the browser test of the UI (Playwright drives it; Playwright's own
+	@# browser download is never used); root only (CI), else the browser test is skipped
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get install -y -qq chromium >/dev/null 2>&1 \
+		|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }; } || true; }
 	@# R (Debian's, with jsonlite) for R model scripts run through Dagster Pipes; root only, else skipped
 	@command -v Rscript >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get install -y -qq r-base-core r-cran-jsonlite >/dev/null 2>&1 \
 		|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq r-base-core r-cran-jsonlite >/dev/null 2>&1; }; } || true; }
@@ -44,11 +51,18 @@ demo: setup            ## a year of production traffic: drift, retraining, promo
 	$(UV) run --frozen modelops demo
 
 DEMO := $(CURDIR)/.modelops/demo
-demo-ui: setup         ## the Dagster UI on the demo's sandbox (after `make demo`)
-	DAGSTER_HOME=$(DEMO)/dagster MODELOPS_HOME=$(DEMO) MODELOPS_SPECS_DIR=$(DEMO)/specs \
-		$(UV) run --frozen dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+DEMO_ENV := DAGSTER_HOME=$(DEMO)/dagster MODELOPS_HOME=$(DEMO) MODELOPS_SPECS_DIR=$(DEMO)/specs \
+	MODELOPS_MLFLOW_UI_URL=http://127.0.0.1:5001 MODELOPS_REPORTS_URL=http://127.0.0.1:3003
+# The demo's UI is for looking: the web server and the reports, no daemon, so no sensor or
+# automation starts a run by itself on the finished story (`make ui` runs the daemon).
+demo-ui: setup         ## the Dagster UI on the demo's sandbox, http://127.0.0.1:3001 (after `make demo`)
+	@$(UV) run --frozen python -m modelops.ports 3001 3003
+	$(DEMO_ENV) $(UV) run --frozen modelops reports --port 3003 & REPORTS=$$!; \
+		trap 'kill $$REPORTS 2>/dev/null' EXIT INT TERM; \
+		$(DEMO_ENV) $(UV) run --frozen dagster-webserver -w workspace.yaml -h 127.0.0.1 -p 3001
 
-demo-mlflow-ui: setup  ## the MLflow UI of the demo's sandbox
+demo-mlflow-ui: setup  ## the MLflow UI of the demo's sandbox, http://127.0.0.1:5001
+	@$(UV) run --frozen python -m modelops.ports 5001
 	$(UV) run --frozen mlflow ui --backend-store-uri sqlite:///$(DEMO)/mlflow.db \
 		--host 127.0.0.1 --port 5001
 
@@ -58,10 +72,14 @@ validate: setup        ## load settings and specs, list the assets
 serve: setup           ## the online scoring service of german_credit on http://127.0.0.1:8000
 	$(UV) run --frozen modelops serve -u german_credit
 
-ui: setup              ## the Dagster UI on http://127.0.0.1:3000
-	$(UV) run --frozen dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+ui: setup              ## the Dagster UI on http://127.0.0.1:3000, reports on :3002
+	@$(UV) run --frozen python -m modelops.ports 3000 3002
+	$(UV) run --frozen modelops reports --port 3002 & REPORTS=$$!; \
+		trap 'kill $$REPORTS 2>/dev/null' EXIT INT TERM; \
+		$(UV) run --frozen dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 mlflow-ui: setup       ## the MLflow UI on http://127.0.0.1:5000
+	@$(UV) run --frozen python -m modelops.ports 5000
 	$(UV) run --frozen mlflow ui --backend-store-uri sqlite:///$(CURDIR)/.modelops/mlflow.db \
 		--host 127.0.0.1 --port 5000
 

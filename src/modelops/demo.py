@@ -39,10 +39,14 @@ from modelops.names import (
     training_job,
 )
 from modelops.operator import Platform, release_action
+from modelops.printed_commands import modelops
 from modelops.resources.storage import ArtifactStore
 from modelops.settings import Settings
 from modelops.spec import UseCaseSpec, load_specs
 
+DEMO_UI = "http://127.0.0.1:3001"
+DEMO_MLFLOW_UI = "http://127.0.0.1:5001"
+DEMO_REPORTS = "http://127.0.0.1:3003"
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
@@ -238,6 +242,10 @@ def _sandbox_settings(
             "MODELOPS_PROJECT_DIR": str(settings.project_dir),
             "MODELOPS_HOME": str(sandbox),
             "MODELOPS_SPECS_DIR": str(specs),
+            # The sandbox's own UIs (`make demo-ui`, `make demo-mlflow-ui`): the links the
+            # demo's runs record open there, not in the main platform's.
+            "MODELOPS_MLFLOW_UI_URL": DEMO_MLFLOW_UI,
+            "MODELOPS_REPORTS_URL": DEMO_REPORTS,
         }
     )
 
@@ -389,14 +397,14 @@ def _summary(story: DemoStory, spec: UseCaseSpec, settings: Settings) -> str:
         f"  Dagster runs:          {len(story.run_ids)}",
         "",
         "Where to look:",
-        "  Dagster UI: `make demo-ui` (http://127.0.0.1:3000) -> group "
-        f"'{spec.id}': predictions, monthly_drift and realised_performance per month; "
-        "the sensors under Automation",
+        f"  Dagster UI: `make demo-ui` ({DEMO_UI}) -> group "
+        f"'{spec.id}': predictions, monthly_drift and realised_performance per month "
+        f"(reports on {DEMO_REPORTS}); no daemon runs there, so nothing starts by itself",
         f"  Alerts:     {settings.home_dir / 'alerts.jsonl'}",
-        "  MLflow UI:  `make demo-mlflow-ui` (http://127.0.0.1:5001) -> registered model "
+        f"  MLflow UI:  `make demo-mlflow-ui` ({DEMO_MLFLOW_UI}) -> registered model "
         f"'{spec.registered_model_name}' (alias champion)",
         f"  Audit log:  MODELOPS_HOME={settings.home_dir} "
-        f"MODELOPS_SPECS_DIR={settings.specs_dir} uv run modelops status -u {spec.id}",
+        f"MODELOPS_SPECS_DIR={settings.specs_dir} {modelops('status')} -u {spec.id}",
         "              (and `modelops audit show`, `modelops audit verify` with the same "
         "variables)",
     ]

@@ -71,10 +71,25 @@ def pass_fail(passed: bool) -> str:
     return "PASS" if passed else "FAIL"
 
 
+PEOPLE_DECIMALS = 4
+"""Decimals a person reads: in the UI, reports and the CLI (stored JSON keeps every digit)."""
+
+
+def for_people(value: object) -> object:
+    """A float rounded to `PEOPLE_DECIMALS` (0.05555555555555555 reads 0.0556); anything
+    else unchanged. Booleans and integers are not floats here."""
+    if isinstance(value, float) and math.isfinite(value):
+        rounded = round(value, PEOPLE_DECIMALS)
+        return 0.0 if rounded == 0 else rounded
+    return value
+
+
 def cell(value: object) -> str:
-    """Data-derived text made inert inside a markdown table cell (and its HTML rendering)."""
+    """Data-derived text made inert inside a markdown table cell (and its HTML rendering);
+    a float is rounded for people first."""
     if isinstance(value, Markdown):
         return " ".join(value.split())
+    value = for_people(value)
     escaped = "".join(_ESCAPED.get(char, char) for char in str(value))
     escaped = _LONE_UNDERSCORE.sub(r"\\_", escaped)
     escaped = escaped.replace("<", "&lt;").replace(">", "&gt;")

@@ -9,6 +9,7 @@ import dagster as dg
 
 from modelops.governance.blocked_release import blocked_next_steps
 from modelops.names import EVALUATION, GATES, MODEL, RELEASE
+from modelops.printed_commands import modelops
 from modelops.settings import Settings
 
 DAGSTER_UI = "http://127.0.0.1:3000"
@@ -126,7 +127,7 @@ def _render(
         lines += [
             "",
             "Next: a validator (not the model's developer) reviews the model card and approves:",
-            "  uv run modelops approve -u <use case> --by EMAIL --role model_validator "
+            f"  {modelops('approve')} -u <use case> --by EMAIL --role model_validator "
             '--reason "..."',
         ]
     return "\n".join(lines)

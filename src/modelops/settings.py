@@ -96,6 +96,8 @@ class Settings(BaseModel):
     mlflow_tracking_uri: str
     mlflow_artifact_root: str | None
     mlflow_ui_url: str = "http://127.0.0.1:5000"
+    reports_url: str = "http://127.0.0.1:3002"
+    """Where `modelops reports` serves the embedded store's reports (links in the UI)."""
     gcp: GcpSettings | None = None
     k8s: K8sSettings | None = None
     alert_webhook: bool = False
@@ -236,6 +238,7 @@ class Settings(BaseModel):
             home_dir=home,
             mlflow_tracking_uri=tracking,  # type: ignore[arg-type]
             mlflow_artifact_root=artifact_root,
+            reports_url=reader.get("MODELOPS_REPORTS_URL") or "http://127.0.0.1:3002",
             mlflow_ui_url=reader.get("MODELOPS_MLFLOW_UI_URL")
             or (tracking if tracking and tracking.startswith("http") else "http://127.0.0.1:5000"),
             gcp=gcp,

@@ -140,3 +140,16 @@ def test_json_document_is_indented_sorted_utf8() -> None:
     document = json_document({"b": 1, "a": "é"})
     assert document == json.dumps({"a": "é", "b": 1}, indent=2).encode()
     assert json.loads(document) == {"a": "é", "b": 1}
+
+
+def test_numbers_read_by_people_have_at_most_four_decimals() -> None:
+    from modelops.formatting import for_people
+
+    assert for_people(0.05555555555555555) == 0.0556
+    assert for_people(-0.00001) == 0.0  # no "-0.0"
+    assert (
+        for_people(12) == 12 and for_people(True) is True and for_people("0.123456") == "0.123456"
+    )
+    assert for_people(float("nan")) != for_people(float("nan"))  # NaN stays NaN
+    assert cell(0.8412345) == "0.8412"
+    assert frame_table(pl.DataFrame({"share": [1 / 3]}), limit=5).endswith("| 0.3333 |")

@@ -17,7 +17,15 @@ import dagster as dg
 
 from modelops import names
 from modelops.defs.kubernetes import pod_tags
-from modelops.defs.outputs import Metadata, dataset_spec, stored_table, table_markdown, table_schema
+from modelops.defs.outputs import (
+    Metadata,
+    dataset_spec,
+    for_the_ui,
+    location_metadata,
+    stored_table,
+    table_markdown,
+    table_schema,
+)
 from modelops.defs.versioning import code_version
 from modelops.ml.batch_parsing import batch_facts, batch_filename
 from modelops.resources.source import DataSource
@@ -74,9 +82,9 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             "dagster/row_count": facts.rows,
             "dagster/column_schema": table_schema(facts.schema),
             "uri": dg.MetadataValue.url(
-                store.uri(uc, names.RAW, version, batch_filename(spec.source))
+                store.link(uc, names.RAW, version, batch_filename(spec.source))
             ),
-            "source": dg.MetadataValue.url(source.location(spec.source)),
+            "source": location_metadata(source.location(spec.source)),
             "bytes": len(content),
         }
         if spec.source.attribution:
@@ -167,12 +175,14 @@ def data_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             passed=not problems,
             severity=dg.AssetCheckSeverity.ERROR,
             description=verdict + (f"; {duplicates}" if outcome.duplicate_rows else ""),
-            metadata={
-                "valid_rows": outcome.valid.height,
-                "quarantined_rows": outcome.quarantined.height,
-                "quarantine_share": round(outcome.quarantine_share, 6),
-                "duplicate_rows": outcome.duplicate_rows,
-            },
+            metadata=for_the_ui(
+                {
+                    "valid_rows": outcome.valid.height,
+                    "quarantined_rows": outcome.quarantined.height,
+                    "quarantine_share": outcome.quarantine_share,
+                    "duplicate_rows": outcome.duplicate_rows,
+                }
+            ),
         )
 
     @dg.asset(

@@ -154,6 +154,7 @@ def estimate_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
                 month=month,
                 champion=record.model_version,
                 basis="estimated",
+                rule=record.alert.kind,
             )
 
     return [estimated_performance]

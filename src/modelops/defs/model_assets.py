@@ -18,7 +18,7 @@ import polars as pl
 
 from modelops import names
 from modelops.defs.kubernetes import pod_tags
-from modelops.defs.outputs import markdown, stored_report
+from modelops.defs.outputs import for_the_ui, markdown, stored_report
 from modelops.defs.run_context import run_actor, this_run_model
 from modelops.defs.runtime_steps import (
     RUNTIME_CHECK,
@@ -141,7 +141,7 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
                     tracking.version_url(record.registered_name, record.version)
                 ),
                 "training_rows": record.training_rows,
-                "train_auc": round(trained.train_auc, 6),
+                "train_auc": round(trained.train_auc, 4),
                 "git_commit": record.git_commit,
                 "risk_tier": record.risk_tier,
                 "trained_by": record.trained_by,
@@ -254,7 +254,7 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
             severity=dg.AssetCheckSeverity.ERROR,
             description="; ".join(f"{t.name}: {t.actual:.4f} vs limit {t.limit}" for t in failed)
             or "all thresholds met",
-            metadata={t.name: float(t.actual) for t in report.threshold_results},
+            metadata=for_the_ui({t.name: float(t.actual) for t in report.threshold_results}),
         )
 
     @dg.asset(

@@ -22,6 +22,7 @@ from modelops.defs.history_assets import history_asset, stored_history
 from modelops.defs.kubernetes import pod_tags
 from modelops.defs.outputs import (
     Metadata,
+    location_metadata,
     markdown,
     stored_report,
 )
@@ -85,8 +86,8 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             data_version=dg.DataVersion(version),
             metadata={
                 "dagster/row_count": facts.rows,
-                "uri": dg.MetadataValue.url(store.uri(uc, name, version, filename)),
-                "source": dg.MetadataValue.url(source.location(batch_source)),
+                "uri": dg.MetadataValue.url(store.link(uc, name, version, filename)),
+                "source": location_metadata(source.location(batch_source)),
                 names.SOURCE_TOKEN: source.probe(batch_source) or "",
             },
         )

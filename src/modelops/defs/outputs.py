@@ -6,18 +6,25 @@ the UI whichever asset produced it.
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Mapping
 
 import dagster as dg
 import polars as pl
 
-from modelops.formatting import frame_table
-from modelops.resources.storage import ArtifactStore
+from modelops.formatting import for_people, frame_table
+from modelops.resources.storage import TABLE_FILE, ArtifactStore
 from modelops.spec import UseCaseSpec
 
 MetadataEntry = dg.MetadataValue | dg.TableSchema | str | int | float | bool | list[str] | None
 Metadata = dict[str, MetadataEntry]
 """What an asset reports to the UI (Dagster turns plain values into metadata values)."""
+
+
+def for_the_ui(metadata: Mapping[str, object] | None) -> Metadata:
+    """Metadata as people read it: floats rounded (`formatting.for_people`); the stored
+    files keep full precision. Every result the platform yields goes through here."""
+    return {k: for_people(v) for k, v in (metadata or {}).items()}  # type: ignore[misc]
 
 
 def table_schema(columns: Mapping[str, str]) -> dg.TableSchema:
@@ -60,8 +67,8 @@ def stored_table(
         metadata={
             "dagster/row_count": table.height,
             "dagster/column_schema": table_schema({c: str(t) for c, t in table.schema.items()}),
-            "uri": dg.MetadataValue.url(stored.uri),
-            **(metadata or {}),
+            "uri": dg.MetadataValue.url(store.link(key.path[0], path, stored.version, TABLE_FILE)),
+            **for_the_ui(metadata),
         },
     )
 
@@ -80,11 +87,13 @@ def stored_report(
     use_case = key.path[0]
     version = store.store_files(use_case, path, files)
     urls = {
-        label: dg.MetadataValue.url(store.uri(use_case, path, version, filename))
+        label: dg.MetadataValue.url(store.link(use_case, path, version, filename))
         for label, filename in (links or {}).items()
     }
     return dg.MaterializeResult(
-        asset_key=key, data_version=dg.DataVersion(version), metadata={**(metadata or {}), **urls}
+        asset_key=key,
+        data_version=dg.DataVersion(version),
+        metadata={**for_the_ui(metadata), **urls},
     )
 
 
@@ -94,3 +103,11 @@ def markdown(text: str) -> dg.MetadataValue:
 
 def table_markdown(frame: pl.DataFrame, *, limit: int) -> dg.MetadataValue:
     return dg.MetadataValue.md(frame_table(frame, limit=limit))
+
+
+def location_metadata(location: str) -> dg.MetadataValue:
+    """Where data was read from: a link when a browser can open it, else the path as text
+    (a browser refuses `file://` links from a web page)."""
+    if location.startswith("file://"):
+        return dg.MetadataValue.path(urllib.parse.unquote(location.removeprefix("file://")))
+    return dg.MetadataValue.url(location)

@@ -21,7 +21,7 @@ import polars as pl
 
 from modelops import names
 from modelops.defs.kubernetes import pod_tags
-from modelops.defs.outputs import Metadata, markdown, stored_report
+from modelops.defs.outputs import Metadata, for_the_ui, markdown, stored_report
 from modelops.defs.run_context import run_actor, this_run_file, this_run_model
 from modelops.defs.versioning import code_version
 from modelops.formatting import json_document
@@ -255,7 +255,7 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
                 if result.required
                 else dg.AssetCheckSeverity.WARN,
                 description=result.summary,
-                metadata=metadata,
+                metadata=for_the_ui(metadata),
             )
 
     approval = tier.approval
@@ -327,7 +327,7 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
                 **card_metadata(card),
                 "risk_tier": assessment.tier,
                 "card_html": dg.MetadataValue.url(
-                    store.uri(uc, names.CARD, card.version, "model_card.html")
+                    store.link(uc, names.CARD, card.version, "model_card.html")
                 ),
             },
         )

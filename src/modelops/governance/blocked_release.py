@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from modelops.formatting import cell, code
 from modelops.governance.gate_exceptions import GateException, exceptions_of
 from modelops.governance.history import GATE_RESULT, version_state
+from modelops.printed_commands import modelops
 from modelops.spec.risk import TierPolicy
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def options_lines(
             f"  2. a recorded exception of at most {policy.exception_max_days} days, granted by a "
             f"{policy.exception_approver_role} who did not build the model, then the usual "
             "approval:",
-            f"     uv run modelops exception grant -u {use_case} --version {version} "
+            f"     {modelops('exception grant')} -u {use_case} --version {version} "
             f"--gate {gate} --by EMAIL --role {policy.exception_approver_role} --days N "
             '--reason "..."',
         ]
@@ -152,7 +153,7 @@ def blocked_next_steps(use_cases: Sequence[str]) -> list[str]:
     lines = ["", "Blocked by a release gate (the failed checks above say which, by how much):"]
     for uc in use_cases:
         lines.append(
-            f"  uv run modelops status -u {uc}    # the blocking gate, its shortfall, the options"
+            f"  {modelops('status')} -u {uc}    # the blocking gate, its shortfall, the options"
         )
     lines += [
         "  Options: change the model, the data or the spec and retrain (a new version), or, "

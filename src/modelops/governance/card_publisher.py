@@ -122,7 +122,7 @@ def publish_model_card(
         model_version=version,
         markdown=markdown,
         version=card_version,
-        uri=store.uri(uc, CARD, card_version, CARD_FILE),
+        uri=store.link(uc, CARD, card_version, CARD_FILE),
     )
 
 

@@ -58,7 +58,9 @@ def resources_for(settings: Settings) -> PlatformResources:
         ui_url=settings.mlflow_ui_url,
     )
     if settings.environment == "local":
-        store: ArtifactStore = LocalArtifactStore(root=str(settings.data_dir))
+        store: ArtifactStore = LocalArtifactStore(
+            root=str(settings.data_dir), reports_url=settings.reports_url
+        )
         source: DataSource = LocalFileSource(
             root=str(settings.project_dir),
             allowed_roots=[str(folder) for folder in settings.readable_roots.folders],

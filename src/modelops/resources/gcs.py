@@ -113,6 +113,11 @@ class GcsArtifactStore(ArtifactStore):
     def _uri(self, name: str) -> str:
         return f"gs://{self.bucket}/{name}"
 
+    def link(self, use_case: str, asset: str, version: str, filename: str) -> str:
+        """The object in the Cloud console's authenticated browser view (https)."""
+        name = self.object_name(use_case, asset, version, filename)
+        return f"https://storage.cloud.google.com/{self.bucket}/{name}"
+
 
 class GcsFileSource(DataSource):
     """Raw batches on GCP: a file in GCS (`source.path`: `gs://bucket/object`, or an object

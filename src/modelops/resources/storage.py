@@ -86,6 +86,11 @@ class ArtifactStore(dg.ConfigurableResource):
     def uri(self, use_case: str, asset: str, version: str, filename: str) -> str:
         raise NotImplementedError
 
+    def link(self, use_case: str, asset: str, version: str, filename: str) -> str:
+        """The address a person opens from the UI (http, never `file://`); by default the
+        storage URI."""
+        return self.uri(use_case, asset, version, filename)
+
     # Tables are parquet files written through the byte-level calls above.
 
     def write_table(self, use_case: str, asset: str, version: str, table: pl.DataFrame) -> str:
@@ -143,6 +148,8 @@ class LocalArtifactStore(ArtifactStore):
     """Files under a local folder, written atomically (temp file + rename)."""
 
     root: str
+    reports_url: str | None = None
+    """The report server's address (`modelops reports`): links open over http from there."""
 
     def _path(self, *parts: str) -> Path:
         return Path(self.root, *parts)
@@ -170,6 +177,13 @@ class LocalArtifactStore(ArtifactStore):
 
     def uri(self, use_case: str, asset: str, version: str, filename: str) -> str:
         return self._path(use_case, asset, version, filename).resolve().as_uri()
+
+    def link(self, use_case: str, asset: str, version: str, filename: str) -> str:
+        if self.reports_url is None:
+            return self.uri(use_case, asset, version, filename)
+        from modelops.report_server import report_link
+
+        return report_link(self.reports_url, use_case, asset, version, filename)
 
     # Fast path: polars writes parquet straight to a temp file instead of through memory.
     def write_table(self, use_case: str, asset: str, version: str, table: pl.DataFrame) -> str:
