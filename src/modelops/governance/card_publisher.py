@@ -114,8 +114,9 @@ def publish_model_card(
     verdict = "not run" if gates is None else ("passed" if gates.passed else "blocked")
     summary = (
         f"**Risk tier {governance.tier}; release gates {verdict}; "
-        f"status: {cell(governance.release_status)}.** Full card: run artifact "
-        "`model_card/model_card.md` (and `.html`).\n\n"
+        f"status: {cell(governance.release_status)}.** Full card: "
+        f"[model card]({store.link(uc, CARD, card_version, CARD_HTML_FILE)}) (run artifact "
+        "`model_card/model_card.md` and `.html`).\n\n"
     )
     tracking.describe_version(saved.model.registered_name, version, summary + markdown)
     return PublishedCard(

@@ -36,6 +36,9 @@ MODEL_ARTIFACT = "model"
 DIGEST_TAG = "modelops.artifact_sha256"
 """Run and model-version tag holding `artifact_digest` of the registered model's artifacts."""
 DESCRIPTION_LIMIT = 5000
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+TRAINING_KIND = "custom_model_development"
+"""MLflow 3's UI opens an experiment of this kind on its training runs, not its GenAI view."""
 """Longest model-version description MLflow's SQL stores accept."""
 
 _PINNED_FOR_SERVING = ("scikit-learn", "numpy", "pandas", "scipy", "skops")
@@ -96,10 +99,16 @@ class ModelTracking(dg.ConfigurableResource):
         name = f"modelops/{use_case}"
         experiment = client.get_experiment_by_name(name)
         if experiment is not None:
+            if experiment.tags.get(EXPERIMENT_KIND_TAG) != TRAINING_KIND:
+                client.set_experiment_tag(
+                    experiment.experiment_id, EXPERIMENT_KIND_TAG, TRAINING_KIND
+                )
             return experiment.experiment_id
         location = f"{self.artifact_root.rstrip('/')}/{use_case}" if self.artifact_root else None
         try:
-            return client.create_experiment(name, artifact_location=location)
+            return client.create_experiment(
+                name, artifact_location=location, tags={EXPERIMENT_KIND_TAG: TRAINING_KIND}
+            )
         except Exception:
             # Another process created it first: use theirs.
             experiment = client.get_experiment_by_name(name)
@@ -348,10 +357,13 @@ class ModelTracking(dg.ConfigurableResource):
         characters, so a longer text is cut with a pointer to the full card artifact."""
         if len(description) > DESCRIPTION_LIMIT:
             note = (
-                "\n\n_(cut to fit the registry; the full card is the run artifact "
-                "model_card/model_card.md)_"
+                "\n\n_(the sections after this one did not fit the registry; the full card is "
+                "linked above and is the run artifact model_card/model_card.md)_"
             )
-            description = description[: DESCRIPTION_LIMIT - len(note)] + note
+            cut = description[: DESCRIPTION_LIMIT - len(note)]
+            # At a section's start, never in the middle of a table.
+            section = cut.rfind("\n## ")
+            description = (cut[:section] if section > 0 else cut) + note
         self._client().update_model_version(registered_name, version, description=description)
 
     def set_version_tag(self, registered_name: str, version: str, key: str, value: str) -> None:

@@ -163,6 +163,15 @@ def test_log_files_and_describe_version(
     version = client.get_model_version("files_model", registered.version)
     assert version.description == "Approved by credit risk."
 
+    # A card longer than the registry holds is cut at a section, never inside a table.
+    table = "\n".join(f"| row {i} | {i} |" for i in range(300))
+    card = f"**Summary** [model card](http://h/card.html)\n\n## A\n{table}\n\n## B\n{table}\n"
+    tracking.describe_version("files_model", registered.version, card)
+    kept = client.get_model_version("files_model", registered.version).description
+    assert len(kept) <= 5000 and kept.startswith("**Summary** [model card](http://h/card.html)")
+    assert "## B" not in kept and "did not fit the registry" in kept
+    assert kept.split("\n\n_(")[0].rstrip().endswith(("|", "http://h/card.html)"))
+
 
 def test_untrusted_model_is_refused_and_nothing_is_registered(
     tracking: ModelTracking,
@@ -199,6 +208,20 @@ def test_experiment_id_is_stable(tracking: ModelTracking):
     experiment = tracking._client().get_experiment(first)
     assert experiment.name == "modelops/stable_uc"
     assert experiment.artifact_location.endswith("/artifacts/stable_uc")
+
+
+def test_experiments_open_on_their_training_runs(tracking: ModelTracking):
+    """MLflow 3 opens an experiment without a kind in its GenAI (traces) view."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking.tracking_uri)
+    experiment = client.get_experiment(tracking.experiment_id("kind_uc"))
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    # An experiment created before the tag existed gets it on next use.
+    client.delete_experiment_tag(experiment.experiment_id, "mlflow.experimentKind")
+    tracking.experiment_id("kind_uc")
+    again = client.get_experiment(experiment.experiment_id)
+    assert again.tags["mlflow.experimentKind"] == "custom_model_development"
 
 
 def test_version_for_alias_does_not_hide_an_unreachable_server(monkeypatch: pytest.MonkeyPatch):
