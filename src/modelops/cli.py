@@ -32,7 +32,12 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 
-from modelops import operator_exceptions, operator_incidents, report_server
+from modelops import (
+    operator_exceptions,
+    operator_incidents,
+    operator_quarantine,
+    report_server,
+)
 from modelops.settings import Settings, SettingsError
 from modelops.spec import SpecError
 from modelops.spec.risk import RiskPolicyError
@@ -72,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     operator_exceptions.add_parser(commands)
     operator_incidents.add_parser(commands)
     report_server.add_parser(commands)
+    operator_quarantine.add_parser(commands)
     args = parser.parse_args(argv)
 
     try:

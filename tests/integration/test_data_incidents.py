@@ -168,3 +168,16 @@ def test_a_renamed_category_is_an_incident_alerted_and_never_taught(
     answers = store.read_table(UC, monthly(PREDICTIONS, renamed_month))
     assert set(answers["decision"]) == {"refer"}
     assert renamed_month in untaught_months(store, spec)
+
+
+def test_the_quarantine_is_readable_on_the_terminal(platform: Settings) -> None:
+    """`modelops quarantine` prints the rejected rows with their reasons (the month's two
+    applications with an unreadable duration)."""
+    month = cli(platform, "quarantine", "-u", UC, "--month", MONTH)
+    assert month.code == 0, month.printed
+    assert "2 row(s) quarantined" in month.printed
+    assert month.printed.count("duration") >= 2 and "row      1" in month.printed
+    training = cli(platform, "quarantine", "-u", UC)
+    assert training.code == 0 and "the training data" in training.printed
+    missing = cli(platform, "quarantine", "-u", UC, "--month", "2031-01")
+    assert missing.code == 3 and "nothing stored" in missing.printed
