@@ -192,6 +192,7 @@ def run_demo(
             story.retraining.append(f"{month}: {reason}")
             line.events.append(f"retraining requested ({reason})")
             story.first_breach = story.first_breach or month
+            say(f"{month}  retraining requested ({reason}): training, gates, approval ...")
             execute(training_job(spec.id), tags=dict(request.tags))
             promoted = _promote_latest(
                 platform, desk, story, say=lambda _: None, reason=f"retrained on {reason}"

@@ -58,7 +58,7 @@ FILES = {
         "explanation.md",
     },
     "drift_report": {"drift.json", "drift.md", "drift.html"},
-    "fairness_report": {"fairness.json", "fairness.md"},
+    "fairness_report": {"fairness.json", "fairness.md", "fairness.png"},
     "release_gates": {"gates.json", "gates.md"},
     "model_card": {"model_card.md", "model_card.html"},
 }
@@ -130,7 +130,9 @@ def test_the_whole_graph_runs_on_gcs(
     # Lineage in Dagster points at the bucket, not at a local folder.
     raw = result.asset_materializations_for_node(f"{UC}__raw_dataset")[0].metadata
     assert raw["source"].value == f"gs://{gcs_bucket.name}/{RAW_OBJECT}"
-    assert raw["uri"].value.startswith(f"gs://{gcs_bucket.name}/{root}/raw_dataset/")
+    # A link a person opens: the Cloud console's authenticated https view of the object.
+    console = f"https://storage.cloud.google.com/{gcs_bucket.name}/{root}/raw_dataset/"
+    assert raw["uri"].value.startswith(console)
     assert not settings.data_dir.exists()
 
     # A model version was registered, and its files went to the bucket through MLflow.

@@ -38,7 +38,9 @@ MARKUP = (
 )
 FORGED = "ok\n    2026-01-01T00:00:00  promotion v9 (previous 1) by ceo@bank.example: approved"
 ACTIVE_ELEMENTS = {"script", "img", "iframe", "svg", "a", "object", "embed", "b"}
-"""Elements none of the user's text may become (the platform's markdown makes none of them)."""
+"""Elements none of the user's text may become. The platform's markdown makes only links and
+images of its own, to its own servers (the report server, MLflow): `PLATFORM_ADDRESS`."""
+PLATFORM_ADDRESS = "http://127.0.0.1:"
 STRUCTURE = {"h1", "h2", "h3", "h4", "h5", "h6", "td", "th"}
 """Elements the platform's own markdown makes, which user text must not open."""
 
@@ -49,6 +51,7 @@ class Parsed(HTMLParser):
     the text each heading or table cell holds."""
 
     elements: list[str] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
     handlers: list[tuple[str, str]] = field(default_factory=list)
     scripts: list[str] = field(default_factory=list)
     structure_text: list[str] = field(default_factory=list)
@@ -59,6 +62,7 @@ class Parsed(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.elements.append(tag)
+        self.links += [(tag, v or "") for k, v in attrs if k in ("href", "src")]
         self.handlers += [(tag, k) for k, v in attrs if k.startswith("on")]
         self.handlers += [
             (tag, k) for k, v in attrs if (v or "").strip().lower().startswith("javascript:")
@@ -93,8 +97,13 @@ def render_markdown(markdown: str) -> Parsed:
 
 
 def assert_inert(page: Parsed) -> None:
-    """No user text became an element, a handler or a link, a heading or a table cell."""
-    assert not ACTIVE_ELEMENTS & set(page.elements), page.elements
+    """No user text became an element, a handler or a link, a heading or a table cell: the
+    only links and images are the platform's own, to its own servers."""
+    own = [(tag, target) for tag, target in page.links if target.startswith(PLATFORM_ADDRESS)]
+    made = list(page.elements)
+    for tag, _ in own:
+        made.remove(tag)
+    assert not ACTIVE_ELEMENTS & set(made), (made, page.links)
     assert not page.handlers
     assert not [t for t in page.structure_text if "Not a heading" in t or "breaks" in t]
 

@@ -24,6 +24,7 @@ from modelops.spec import UseCaseSpec
 
 FAIRNESS_CHECK = "fair_in_production"
 FAIRNESS_FILE = "fairness.json"
+FAIRNESS_PLOT = "fairness.png"
 
 
 def fairness_monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
@@ -65,6 +66,8 @@ def fairness_monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
     def production_fairness(
         context: dg.AssetExecutionContext, store: ArtifactStore, alerts: AlertSink
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        from modelops.ml.fairness import FairnessReport
+        from modelops.ml.plots.fairness_plots import selection_rates_png
         from modelops.monitoring.fairness_month import month_fairness
         from modelops.monitoring.history import unjudged_incident
 
@@ -79,7 +82,14 @@ def fairness_monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             store,
             key,
             names.monthly(names.PRODUCTION_FAIRNESS, month),
-            {FAIRNESS_FILE: json_document(record.model_dump(mode="json"))},
+            {
+                FAIRNESS_FILE: json_document(record.model_dump(mode="json")),
+                FAIRNESS_PLOT: selection_rates_png(
+                    FairnessReport.from_dict(record.report),
+                    max_parity_gap=record.max_parity_gap,
+                    title=f"{uc} {month}: decline rate per group (labelled applications)",
+                ),
+            },
             {
                 "report": markdown(text),
                 "labelled_rows": record.labelled_rows,
@@ -87,6 +97,7 @@ def fairness_monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
                 "problems": "; ".join(problems) or "none",
                 **{f"{m.attribute}/group_mix_psi": round(m.psi, 4) for m in record.mix},
             },
+            images={"decline_rates": FAIRNESS_PLOT},
         )
         judged = incident is None
         yield dg.AssetCheckResult(

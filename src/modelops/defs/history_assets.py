@@ -19,6 +19,7 @@ from modelops.defs.versioning import code_version
 from modelops.resources.storage import ArtifactStore
 from modelops.spec import UseCaseSpec
 
+HISTORY_PLOT = "history.png"
 DESCRIPTIONS = {
     names.DRIFT_HISTORY: "Drift of every scored month, as the retraining sensor reads it.",
     names.PERFORMANCE_HISTORY: "Realised performance of every labelled vintage.",
@@ -44,9 +45,21 @@ def history_asset(
 
 
 def stored_history(
-    store: ArtifactStore, key: dg.AssetKey, table: pl.DataFrame
+    store: ArtifactStore, key: dg.AssetKey, table: pl.DataFrame, plot: bytes | None = None
 ) -> dg.MaterializeResult:
-    """Store a history under its asset's name, with up to 36 months shown in the UI."""
-    return stored_table(
+    """Store a history under its asset's name, with up to 36 months shown in the UI, and its
+    `plot` (PNG) beside the table, shown above it."""
+    result = stored_table(
         store, key, key.path[-1], table, {"history": table_markdown(table, limit=36)}
+    )
+    if plot is None or result.data_version is None:
+        return result
+    uc, version = key.path[0], result.data_version.value
+    store.write_bytes(uc, key.path[-1], version, HISTORY_PLOT, plot)
+    address = store.link(uc, key.path[-1], version, HISTORY_PLOT)
+    image = dg.MetadataValue.md(f"![history]({address})\n\n[open]({address})")
+    return dg.MaterializeResult(
+        asset_key=result.asset_key,
+        data_version=result.data_version,
+        metadata={"plot": image, **(result.metadata or {})},
     )

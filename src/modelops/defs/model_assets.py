@@ -240,6 +240,7 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
                 "operating_threshold": record.threshold_summary(spec),
             },
             links={"report_uri": "evaluation.json"},
+            images={"roc_plot": "roc.png", "calibration_plot": "calibration.png"},
         )
         tracking.log_files(record.run_id, files, folder="evaluation")
         tracking.log_metrics(

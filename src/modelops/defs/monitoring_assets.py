@@ -48,6 +48,9 @@ class NoChampionError(RuntimeError):
     """A month's drift cannot be measured: no model is champion yet."""
 
 
+FEATURES_PLOT = "most_moved_inputs.png"
+
+
 def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
     """The monthly scoring assets of a use case with a `monitoring` section (else none)."""
     if spec.monitoring is None:
@@ -127,6 +130,7 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
         from modelops.governance.champion import serving_champion
         from modelops.governance.serving_switch import unavailable_reason
         from modelops.ml.monthly_drift import DRIFT_FILE, MonthlyDrift, measure_month_drift
+        from modelops.ml.plots.drift_plots import feature_shift_png
         from modelops.monitoring.online_traffic import (
             online_features,
             scored_decisions,
@@ -183,10 +187,17 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
                 scores = pl.concat([scores, online_scores.cast(scores.dtype).alias("score")])
             measure = measure_month_drift(bundle, features, scores, spec, month)
             summary, table = measure.summary, measure.result.to_markdown()
+            moved = sorted(measure.result.features, key=lambda c: -(c.psi if c.psi == c.psi else 0))
             files = {
                 DRIFT_FILE: json_document(summary.model_dump()),
                 "drift.html": (measure.report.html or "").encode(),
                 "drift.md": table.encode(),
+                FEATURES_PLOT: feature_shift_png(
+                    bundle.reference_sample,
+                    features,
+                    [c.column for c in moved[:4]],
+                    title=f"{month}: the most moved inputs against the reference",
+                ),
             }
             text = f"{summary.headline()}\n\n{table}"
             psi = summary.score_psi
@@ -213,6 +224,7 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
             files,
             {"report": markdown(text), "model_version": bundle.model_version, **metadata},
             links={"html_report": "drift.html"} if "drift.html" in files else None,
+            images={"most_moved_inputs": FEATURES_PLOT} if FEATURES_PLOT in files else None,
         )
         yield dg.AssetCheckResult(
             check_name=DRIFT_CHECK,
@@ -226,6 +238,21 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
 
     @history_asset(spec, names.DRIFT_HISTORY, names.MONTHLY_DRIFT)
     def drift_history(store: ArtifactStore) -> dg.MaterializeResult:
-        return stored_history(store, key(names.DRIFT_HISTORY), read_drift_history(store, spec))
+        from modelops.ml.plots.drift_plots import drift_over_months_png
+
+        history = read_drift_history(store, spec)
+        plot = (
+            drift_over_months_png(
+                history.get_column("month").to_list(),
+                history.get_column("score_psi").to_list(),
+                history.get_column("max_csi").to_list(),
+                psi_breach=spec.drift.psi_breach,
+                csi_breach=spec.drift.csi_breach,
+                title=f"{uc}: drift over the months",
+            )
+            if history.height
+            else None
+        )
+        return stored_history(store, key(names.DRIFT_HISTORY), history, plot)
 
     return [production_batch, production_features, predictions, monthly_drift, drift_history]

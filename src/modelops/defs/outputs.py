@@ -81,15 +81,20 @@ def stored_report(
     metadata: Metadata | None = None,
     *,
     links: Mapping[str, str] | None = None,
+    images: Mapping[str, str] | None = None,
 ) -> dg.MaterializeResult:
     """Store a report (its data first, then its renderings) as a new version of
-    `<use case>/<path>`; `links` maps a metadata label to one of the files."""
+    `<use case>/<path>`; `links` maps a metadata label to one of the files, `images` to a
+    PNG among them shown in the UI (markdown loading it over http)."""
     use_case = key.path[0]
     version = store.store_files(use_case, path, files)
     urls = {
         label: dg.MetadataValue.url(store.link(use_case, path, version, filename))
         for label, filename in (links or {}).items()
     }
+    for label, filename in (images or {}).items():
+        address = store.link(use_case, path, version, filename)
+        urls[label] = dg.MetadataValue.md(f"![{label}]({address})\n\n[open]({address})")
     return dg.MaterializeResult(
         asset_key=key,
         data_version=dg.DataVersion(version),

@@ -110,6 +110,7 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
         context: dg.AssetExecutionContext, store: ArtifactStore, tracking: ModelTracking
     ) -> dg.MaterializeResult:
         from modelops.ml.fairness import fairness_report as build_report
+        from modelops.ml.plots.fairness_plots import selection_rates_png
         from modelops.ml.training import labels, predict_scores
 
         record = this_run_model(context, store, uc)
@@ -124,7 +125,15 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
             min_outcome_count=plan.min_outcome_count,
         )
         text = report.to_markdown()
-        files = {"fairness.json": json_document(report.to_dict()), "fairness.md": text.encode()}
+        files = {
+            "fairness.json": json_document(report.to_dict()),
+            "fairness.md": text.encode(),
+            "fairness.png": selection_rates_png(
+                report,
+                max_parity_gap=plan.max_demographic_parity_difference,
+                title=f"{uc} version {record.version}: decline rate per group (holdout)",
+            ),
+        }
         metadata: Metadata = {
             "report": markdown(text),
             "model_version": record.version,
@@ -136,7 +145,14 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
             ):
                 if value is not None:
                     metadata[f"{attribute.attribute}/{name}"] = round(value, 6)
-        stored = stored_report(store, key(names.FAIRNESS), names.FAIRNESS, files, metadata)
+        stored = stored_report(
+            store,
+            key(names.FAIRNESS),
+            names.FAIRNESS,
+            files,
+            metadata,
+            images={"decline_rates": "fairness.png"},
+        )
         tracking.log_files(record.run_id, files, folder="fairness")
         return stored
 

@@ -63,6 +63,8 @@ class MonthFairness(BaseModel):
     model_version: str
     labelled_rows: int
     threshold: float
+    max_parity_gap: float
+    """The largest decline-rate gap the version was released with."""
     mix: tuple[AttributeMix, ...]
     breaches: tuple[FairnessBreach, ...]
     report: dict[str, JsonValue]

@@ -87,6 +87,7 @@ def month_fairness(store: ArtifactStore, spec: UseCaseSpec, month: str) -> Month
         model_version=",".join(versions),
         labelled_rows=joined.height,
         threshold=threshold,
+        max_parity_gap=plan.max_demographic_parity_difference,
         mix=mix,
         breaches=tuple(breaches),
         report=report.to_dict(),

@@ -76,6 +76,7 @@ def test_a_month_record_round_trips_and_says_what_is_wrong() -> None:
         model_version="2",
         labelled_rows=600,
         threshold=0.5,
+        max_parity_gap=0.1,
         mix=(attribute_mix("sex", {"a": 0.5, "b": 0.5}, {"a": 0.9, "b": 0.1}, psi_limit=0.25),),
         breaches=tuple(fairness_breaches(report, max_parity_gap=0.1, max_odds_gap=0.9)),
         report=report.to_dict(),

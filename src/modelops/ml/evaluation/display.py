@@ -195,7 +195,8 @@ def _png(figure: Figure, axes: Axes, title: str, *, top: float, legend: str) -> 
     axes.set_xlim(0, top)
     axes.set_ylim(0, top)
     axes.set_title(title)
-    axes.legend(loc=legend)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, fontsize=8)
+    del legend  # beside the axes, never on the curves
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()
