@@ -205,6 +205,31 @@ def _report(
     )
 
 
+def earlier_blocked_lines(desk: ReleaseDesk) -> list[str]:
+    """The versions before the newest gated one that the gates blocked, one line each with
+    the gates and by how much (the newest is told in full by `release_block_lines`)."""
+    from modelops.governance.blocked_release import shortfall
+    from modelops.governance.history import GATE_RESULT, version_state
+
+    records = list(desk.audit_log.records(use_case=desk.spec.id))
+    gated = list(dict.fromkeys(str(r.model_version) for r in records if r.event == GATE_RESULT))
+    lines = []
+    for version in gated[:-1]:
+        state = version_state(records, desk.spec.id, version)
+        if not state.blocking_gates or state.gates is None:
+            continue
+        results = [
+            r
+            for r in state.gates.details.get("results", [])
+            if r.get("name") in state.blocking_gates
+        ]
+        gates = ", ".join(
+            str(r.get("name")) + (f" ({by})" if (by := shortfall(r)) else "") for r in results
+        )
+        lines.append(f"  v{version} was blocked by the release gate(s): {gates}")
+    return lines
+
+
 def status_text(platform: Platform, use_case: str, at: str | None = None) -> str:
     """The release state, the champion history, and who was champion at `at`."""
     from modelops.governance.blocked_release import release_block_lines
@@ -219,6 +244,7 @@ def status_text(platform: Platform, use_case: str, at: str | None = None) -> str
     lines += [f"    - {r}" for r in desk.assessment.rationale]
     lines += [f"  warning: {note}" for note in status.notes]
     lines += release_block_lines(desk)  # a blocked version: which gate, by how much, options
+    lines += earlier_blocked_lines(desk)
     history = desk.champion_history()
     lines.append("  champion history:" if history else "  champion history: none yet")
     for change in history:

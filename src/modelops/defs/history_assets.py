@@ -7,7 +7,7 @@ UI links each history to the factory that wires it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import dagster as dg
 import polars as pl
@@ -15,11 +15,11 @@ import polars as pl
 from modelops import names
 from modelops.defs.kubernetes import pod_tags
 from modelops.defs.outputs import stored_table, table_markdown
+from modelops.defs.plot_metadata import image_metadata
 from modelops.defs.versioning import code_version
 from modelops.resources.storage import ArtifactStore
 from modelops.spec import UseCaseSpec
 
-HISTORY_PLOT = "history.png"
 DESCRIPTIONS = {
     names.DRIFT_HISTORY: "Drift of every scored month, as the retraining sensor reads it.",
     names.PERFORMANCE_HISTORY: "Realised performance of every labelled vintage.",
@@ -45,21 +45,27 @@ def history_asset(
 
 
 def stored_history(
-    store: ArtifactStore, key: dg.AssetKey, table: pl.DataFrame, plot: bytes | None = None
+    store: ArtifactStore,
+    key: dg.AssetKey,
+    table: pl.DataFrame,
+    plots: Mapping[str, bytes] | None = None,
 ) -> dg.MaterializeResult:
     """Store a history under its asset's name, with up to 36 months shown in the UI, and its
-    `plot` (PNG) beside the table, shown above it."""
+    `plots` (label: PNG) beside the table, shown above it."""
     result = stored_table(
         store, key, key.path[-1], table, {"history": table_markdown(table, limit=36)}
     )
-    if plot is None or result.data_version is None:
+    if not plots or result.data_version is None:
         return result
     uc, version = key.path[0], result.data_version.value
-    store.write_bytes(uc, key.path[-1], version, HISTORY_PLOT, plot)
-    address = store.link(uc, key.path[-1], version, HISTORY_PLOT)
-    image = dg.MetadataValue.md(f"![history]({address})\n\n[open]({address})")
+    images = {}
+    for label, png in plots.items():
+        filename = f"{label}.png"
+        store.write_bytes(uc, key.path[-1], version, filename, png)
+        address = store.link(uc, key.path[-1], version, filename)
+        images[label] = image_metadata(label, png, address)
     return dg.MaterializeResult(
         asset_key=result.asset_key,
         data_version=result.data_version,
-        metadata={"plot": image, **(result.metadata or {})},
+        metadata={**images, **(result.metadata or {})},
     )

@@ -187,7 +187,10 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
                 scores = pl.concat([scores, online_scores.cast(scores.dtype).alias("score")])
             measure = measure_month_drift(bundle, features, scores, spec, month)
             summary, table = measure.summary, measure.result.to_markdown()
-            moved = sorted(measure.result.features, key=lambda c: -(c.psi if c.psi == c.psi else 0))
+            moved = sorted(  # drifted inputs first, then by CSI
+                measure.result.features,
+                key=lambda c: (not c.drifted, -(c.psi if c.psi and c.psi == c.psi else 0.0)),
+            )
             files = {
                 DRIFT_FILE: json_document(summary.model_dump()),
                 "drift.html": (measure.report.html or "").encode(),
@@ -238,21 +241,30 @@ def monitoring_assets(spec: UseCaseSpec) -> list[dg.AssetsDefinition]:
 
     @history_asset(spec, names.DRIFT_HISTORY, names.MONTHLY_DRIFT)
     def drift_history(store: ArtifactStore) -> dg.MaterializeResult:
-        from modelops.ml.plots.drift_plots import drift_over_months_png
+        from modelops.ml.plots.drift_plots import drift_over_months_png, score_distribution_png
 
         history = read_drift_history(store, spec)
-        plot = (
-            drift_over_months_png(
-                history.get_column("month").to_list(),
+        if not history.height:
+            return stored_history(store, key(names.DRIFT_HISTORY), history)
+        months = history.get_column("month").to_list()
+        scores = {
+            m: store.read_table(uc, name).get_column("score").drop_nulls().to_numpy()
+            for m in months[-24:]
+            if store.current_version(uc, name := names.monthly(names.PREDICTIONS, m))
+        }
+        plots = {
+            "psi_csi_over_months": drift_over_months_png(
+                months,
                 history.get_column("score_psi").to_list(),
                 history.get_column("max_csi").to_list(),
                 psi_breach=spec.drift.psi_breach,
                 csi_breach=spec.drift.csi_breach,
                 title=f"{uc}: drift over the months",
-            )
-            if history.height
-            else None
-        )
-        return stored_history(store, key(names.DRIFT_HISTORY), history, plot)
+            ),
+            "scores_by_month": score_distribution_png(
+                scores, reference=None, title=f"{uc}: scores by month"
+            ),
+        }
+        return stored_history(store, key(names.DRIFT_HISTORY), history, plots)
 
     return [production_batch, production_features, predictions, monthly_drift, drift_history]

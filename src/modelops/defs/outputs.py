@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import dagster as dg
 import polars as pl
 
+from modelops.defs.plot_metadata import image_metadata
 from modelops.formatting import for_people, frame_table
 from modelops.resources.storage import TABLE_FILE, ArtifactStore
 from modelops.spec import UseCaseSpec
@@ -85,7 +86,7 @@ def stored_report(
 ) -> dg.MaterializeResult:
     """Store a report (its data first, then its renderings) as a new version of
     `<use case>/<path>`; `links` maps a metadata label to one of the files, `images` to a
-    PNG among them shown in the UI (markdown loading it over http)."""
+    PNG among them shown in the UI (`plot_metadata.image_metadata`)."""
     use_case = key.path[0]
     version = store.store_files(use_case, path, files)
     urls = {
@@ -94,7 +95,7 @@ def stored_report(
     }
     for label, filename in (images or {}).items():
         address = store.link(use_case, path, version, filename)
-        urls[label] = dg.MetadataValue.md(f"![{label}]({address})\n\n[open]({address})")
+        urls[label] = image_metadata(label, files[filename], address)
     return dg.MaterializeResult(
         asset_key=key,
         data_version=dg.DataVersion(version),

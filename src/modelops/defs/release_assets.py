@@ -131,7 +131,8 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
             "fairness.png": selection_rates_png(
                 report,
                 max_parity_gap=plan.max_demographic_parity_difference,
-                title=f"{uc} version {record.version}: decline rate per group (holdout)",
+                max_odds_gap=plan.max_equalized_odds_difference,
+                title=f"{uc} version {record.version}: fairness per group (holdout)",
             ),
         }
         metadata: Metadata = {

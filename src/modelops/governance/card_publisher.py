@@ -30,6 +30,7 @@ from modelops.governance.release_desk import ReleaseDesk
 from modelops.names import CARD, CARD_INPUTS_FILE, MODEL
 
 if TYPE_CHECKING:
+    from modelops.ml.release_gates import GateResult
     from modelops.resources.storage import ArtifactStore
     from modelops.resources.tracking import ModelTracking
 
@@ -50,6 +51,14 @@ class CardInputs(BaseModel):
     fairness_markdown: str
     explanation_markdown: str = ""
     """The evaluation's explanation section (`explanation.md`); empty for older versions."""
+
+    def evaluation_auc(self) -> float | None:
+        """The candidate's holdout AUC from the stored evaluation (None when undefined)."""
+        from modelops.formatting import finite
+
+        candidate = self.evaluation.get("candidate")
+        auc = candidate.get("auc") if isinstance(candidate, dict) else None
+        return finite(auc) if isinstance(auc, int | float) else None
 
     def to_bytes(self) -> bytes:
         from modelops.formatting import json_document
@@ -110,21 +119,78 @@ def publish_model_card(
     current = store.current_version(uc, MODEL) == version
     card_version = store.store_files(uc, CARD, files, publish=current)
     tracking.log_files(saved.model.run_id, files, folder="model_card")
-    gates = governance.gates
-    verdict = "not run" if gates is None else ("passed" if gates.passed else "blocked")
-    summary = (
-        f"**Risk tier {governance.tier}; release gates {verdict}; "
-        f"status: {cell(governance.release_status)}.** Full card: "
-        f"[model card]({store.link(uc, CARD, card_version, CARD_HTML_FILE)}) (run artifact "
-        "`model_card/model_card.md` and `.html`).\n\n"
+    model = saved.model
+    card_links = {
+        "in MLflow": tracking.artifact_url(
+            model.experiment_id, model.run_id, f"model_card/{CARD_HTML_FILE}"
+        ),
+        "HTML": store.link(uc, CARD, card_version, CARD_HTML_FILE),
+    }
+    summary = registry_summary(
+        VersionSummary(
+            use_case=uc,
+            version=version,
+            auc=saved.evaluation_auc(),
+            gates=governance.gates,
+            status=governance.release_status,
+            tier=governance.tier,
+        ),
+        card_links,
     )
-    tracking.describe_version(saved.model.registered_name, version, summary + markdown)
+    tracking.describe_version(model.registered_name, version, summary)
     return PublishedCard(
         model_version=version,
         markdown=markdown,
         version=card_version,
         uri=store.link(uc, CARD, card_version, CARD_FILE),
     )
+
+
+@dataclass(frozen=True)
+class VersionSummary:
+    """What the registry's version page says of a version (the card is linked, not copied:
+    MLflow cuts a description at 5,000 characters)."""
+
+    use_case: str
+    version: str
+    auc: float | None
+    gates: GateReview | None
+    status: str
+    tier: str
+
+
+def registry_summary(summary: VersionSummary, card_links: dict[str, str]) -> str:
+    """Use case, version, holdout AUC with its interval, the gates' verdict, the release state
+    and the tier, then links to the full card (links a browser cannot open from a web page,
+    `file://`, are left out)."""
+    from modelops.formatting import number
+
+    auc = f"AUC {number(summary.auc, 3)}"
+    performance = _gate(summary.gates, "minimum_performance")
+    measured = performance.measured if performance else {}
+    low, high = measured.get("auc_low"), measured.get("auc_high")
+    if isinstance(low, int | float) and isinstance(high, int | float):
+        auc += f" [{number(low, 3)}, {number(high, 3)}]"
+    gates = summary.gates
+    if gates is None:
+        verdict = "not run"
+    elif gates.passed:
+        verdict = "passed"
+    else:
+        verdict = "blocked by " + ", ".join(gates.blocking_gates)
+    lines = [
+        f"**{cell(summary.use_case)} version {cell(summary.version)}**: holdout {auc}; "
+        f"release gates {cell(verdict)}; status: {cell(summary.status)}; "
+        f"risk tier {cell(summary.tier)}.",
+    ]
+    links = [f"[{label}]({url})" for label, url in card_links.items() if url.startswith("http")]
+    if links:
+        lines.append("Full model card: " + " · ".join(links) + ".")
+    return "\n\n".join(lines)
+
+
+def _gate(gates: GateReview | None, name: str) -> GateResult | None:
+    return next((r for r in gates.results if r.name == name), None) if gates else None
 
 
 def has_card_inputs(store: ArtifactStore, use_case: str, version: str) -> bool:

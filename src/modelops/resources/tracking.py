@@ -36,10 +36,10 @@ MODEL_ARTIFACT = "model"
 DIGEST_TAG = "modelops.artifact_sha256"
 """Run and model-version tag holding `artifact_digest` of the registered model's artifacts."""
 DESCRIPTION_LIMIT = 5000
+"""Longest model-version description MLflow's SQL stores accept."""
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 TRAINING_KIND = "custom_model_development"
 """MLflow 3's UI opens an experiment of this kind on its training runs, not its GenAI view."""
-"""Longest model-version description MLflow's SQL stores accept."""
 
 _PINNED_FOR_SERVING = ("scikit-learn", "numpy", "pandas", "scipy", "skops")
 
@@ -353,8 +353,8 @@ class ModelTracking(dg.ConfigurableResource):
             client.log_metric(run_id, key, value)
 
     def describe_version(self, registered_name: str, version: str, description: str) -> None:
-        """Set a version's description (the model card); MLflow's SQL stores cap it at 5,000
-        characters, so a longer text is cut with a pointer to the full card artifact."""
+        """Set a version's description (a summary linking the card); MLflow's SQL stores cap
+        it at 5,000 characters, so a longer text is cut with a pointer to the card artifact."""
         if len(description) > DESCRIPTION_LIMIT:
             note = (
                 "\n\n_(the sections after this one did not fit the registry; the full card is "
@@ -386,6 +386,10 @@ class ModelTracking(dg.ConfigurableResource):
 
     def version_url(self, registered_name: str, version: str) -> str:
         return f"{self.ui_url}/#/models/{registered_name}/versions/{version}"
+
+    def artifact_url(self, experiment_id: str, run_id: str, path: str) -> str:
+        """A run's artifact opened in the MLflow UI's artifact view (HTML rendered there)."""
+        return f"{self.run_url(experiment_id, run_id)}/artifactPath/{path}"
 
 
 def _param_value(value: Any) -> Any:

@@ -1,21 +1,14 @@
-"""The evaluation report shown to a reviewer: markdown for the Dagster UI and two PNG plots.
+"""The evaluation report shown to a reviewer: markdown for the Dagster UI (its ROC and
+calibration plots are drawn by `ml/plots/evaluation_plots.py`).
 
 Kept apart from the report's computation: a report read back from `evaluation.json` renders
-the same as the one just computed. Figures read with four decimals; matplotlib is imported
-only when a plot is drawn.
+the same as the one just computed. Figures read with four decimals.
 """
 
 from __future__ import annotations
 
-import io
-from typing import TYPE_CHECKING
-
 from modelops.formatting import cell, number, pass_fail, percent, signed, table
 from modelops.ml.evaluation.report import LOWER_IS_BETTER, METRIC_LABELS, EvaluationReport
-
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
 
 def evaluation_markdown(report: EvaluationReport) -> str:
@@ -39,37 +32,6 @@ def evaluation_markdown(report: EvaluationReport) -> str:
     if report.segments:
         lines += ["", *_segments(report)]
     return "\n".join(lines) + "\n"
-
-
-def roc_plot_png(report: EvaluationReport) -> bytes:
-    """ROC curves of candidate, baseline (and champion) as a PNG image."""
-    figure, axes = _figure()
-    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="random")
-    names = {
-        "candidate": f"candidate {report.model_version}",
-        "baseline": f"baseline {report.baseline_name}",
-        "champion": f"champion {report.champion.version if report.champion else ''}",
-    }
-    for role, curve in report.roc_curves.items():
-        if curve.fpr:
-            label = f"{_plain(names.get(role, role))} (AUC {number(curve.auc)})"
-            axes.plot(curve.fpr, curve.tpr, label=label)
-    axes.set_xlabel("False positive rate")
-    axes.set_ylabel("True positive rate")
-    return _png(figure, axes, f"ROC - {_title(report)}", top=1.0, legend="lower right")
-
-
-def calibration_plot_png(report: EvaluationReport) -> bytes:
-    """Mean predicted vs observed bad rate per score bin of the candidate, as a PNG image."""
-    predicted = [b.mean_predicted for b in report.calibration]
-    observed = [b.observed_rate for b in report.calibration]
-    top = min(1.0, max([*predicted, *observed, 0.01]) * 1.05)
-    figure, axes = _figure()
-    axes.plot([0, top], [0, top], linestyle="--", color="grey", label="perfect calibration")
-    axes.plot(predicted, observed, marker="o", label="candidate")
-    axes.set_xlabel("Mean predicted probability")
-    axes.set_ylabel("Observed bad rate")
-    return _png(figure, axes, f"Calibration - {_title(report)}", top=top, legend="upper left")
 
 
 def _threshold_verdict(report: EvaluationReport) -> str:
@@ -168,35 +130,3 @@ def _segments(report: EvaluationReport) -> list[str]:
     ]
     header = ["Segment", "Value", "n", "Bads", "Bad rate", "Mean score", "AUC", "Approval"]
     return ["## Segments", "", *table(header, rows)]
-
-
-def _figure() -> tuple[Figure, Axes]:
-    """A square figure with one set of axes, drawn off-screen."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(5, 5), dpi=100)
-    return figure, figure.add_subplot()
-
-
-def _title(report: EvaluationReport) -> str:
-    return f"{_plain(report.use_case)} {_plain(report.model_version)}"
-
-
-def _plain(text: str) -> str:
-    """Plot text: a '$' would switch matplotlib into math mode."""
-    return text.replace("$", r"\$")
-
-
-def _png(figure: Figure, axes: Axes, title: str, *, top: float, legend: str) -> bytes:
-    """The square plot from 0 to `top` on both axes, titled, as PNG bytes."""
-    axes.set_xlim(0, top)
-    axes.set_ylim(0, top)
-    axes.set_title(title)
-    axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, fontsize=8)
-    del legend  # beside the axes, never on the curves
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight")
-    return buffer.getvalue()

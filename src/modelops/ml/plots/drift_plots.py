@@ -1,9 +1,10 @@
 """Drift where people look: each most-moved input's reference against the month (histograms
-for numbers, shares for categories), and score PSI and largest CSI over the months."""
+for numbers, shares for categories); over the months, score PSI and largest CSI, and the
+distribution of the scores."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -70,4 +71,43 @@ def drift_over_months_png(
     ax.set_ylabel("PSI / CSI")
     ax.set_title(plain(title), fontsize=10)
     legend_outside(ax)
+    return png(canvas)
+
+
+def score_distribution_png(
+    scores_by_month: Mapping[str, np.ndarray], *, reference: np.ndarray | None, title: str
+) -> bytes:
+    """Each month's scores as a box (quartiles, median, whiskers at the 5th and 95th
+    percentiles), beside the champion's reference scores when given."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    labelled = ([("reference", reference)] if reference is not None else []) + [
+        (month, values) for month, values in scores_by_month.items()
+    ]
+    shown = [(m, v[np.isfinite(v)]) for m, v in labelled if v.size]
+    canvas, (ax,) = figure(7.5, 3.2)
+    if shown:
+        boxes = ax.boxplot(
+            [v for _, v in shown], whis=(5, 95), showfliers=False, patch_artist=True,
+            medianprops={"color": "black"},
+        )  # fmt: skip
+        for box, (name, _) in zip(boxes["boxes"], shown, strict=True):
+            box.set_facecolor("lightgrey" if name == "reference" else "tab:blue")
+            box.set_alpha(0.6)
+        ax.set_xticks(range(1, len(shown) + 1), [plain(m) for m, _ in shown], rotation=45,
+                      ha="right", fontsize=8)  # fmt: skip
+        ax.legend(
+            handles=[
+                Patch(facecolor="lightgrey", label="reference (training)"),
+                Patch(facecolor="tab:blue", alpha=0.6, label="month: quartiles"),
+                Line2D([], [], color="black", label="median"),
+                Line2D([], [], color="grey", label="5th-95th percentile"),
+            ][(0 if reference is not None else 1) :],
+            loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, fontsize=8,
+        )  # fmt: skip
+    else:
+        ax.text(0.5, 0.5, "no scored month", ha="center")
+    ax.set_ylabel("score (probability of bad)")
+    ax.set_title(plain(title), fontsize=10)
     return png(canvas)
