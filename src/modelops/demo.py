@@ -15,7 +15,6 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,8 @@ from modelops.definitions import build_definitions
 from modelops.demo_summary import (
     DEMO_MLFLOW_UI,
     DEMO_REPORTS,
+    DemoMonth,
+    DemoStory,
     decay_alerts,
     month_line,
     sent_alerts,
@@ -34,8 +35,6 @@ from modelops.demo_summary import (
 )
 from modelops.governance.release_desk import ReleaseDesk
 from modelops.instance import local_instance
-from modelops.ml.monthly_drift import MonthlyDrift
-from modelops.ml.performance_alerts import BacktestRow
 from modelops.monitoring.estimate_history import backtest
 from modelops.monitoring.history import month_incidents, monthly_drift, performance_summaries
 from modelops.names import (
@@ -52,34 +51,6 @@ from modelops.settings import Settings
 from modelops.spec import UseCaseSpec, load_specs
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-
-
-@dataclass
-class DemoMonth:
-    drift: MonthlyDrift
-    """What the month's `monthly_drift` stored: the scoring version, rows, drift, breach."""
-    events: list[str] = field(default_factory=list)
-    incident: bool = False
-    """The month was classified as a data incident (not drift)."""
-
-
-@dataclass
-class DemoStory:
-    months: list[DemoMonth] = field(default_factory=list)
-    realised_auc: dict[str, tuple[str, float]] = field(default_factory=dict)
-    first_breach: str | None = None
-    retraining: list[str] = field(default_factory=list)
-    escalations: list[str] = field(default_factory=list)
-    backtest: list[BacktestRow] = field(default_factory=list)
-    decay_alerts: list[str] = field(default_factory=list)
-    fairness_alerts: list[str] = field(default_factory=list)
-    """What each fairness alert said, as "month: problems"."""
-    """Relative-decay alerts as "month (estimated|realised)", in the order they were sent."""
-    promotions: list[str] = field(default_factory=list)
-    approvals: list[str] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
-    tier: str = ""
-    run_ids: list[str] = field(default_factory=list)
 
 
 def run_demo(

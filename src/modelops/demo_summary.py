@@ -5,20 +5,49 @@ the story."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelops.ml.performance_alerts import backtest_lines
+from modelops.ml.monthly_drift import MonthlyDrift
+from modelops.ml.performance_alerts import BacktestRow, backtest_lines
 from modelops.printed_commands import modelops
 
 if TYPE_CHECKING:
-    from modelops.demo import DemoMonth, DemoStory
     from modelops.settings import Settings
     from modelops.spec import UseCaseSpec
 
 DEMO_UI = "http://127.0.0.1:3001"
 DEMO_MLFLOW_UI = "http://127.0.0.1:5001"
 DEMO_REPORTS = "http://127.0.0.1:3003"
+
+
+@dataclass
+class DemoMonth:
+    drift: MonthlyDrift
+    """What the month's `monthly_drift` stored: the scoring version, rows, drift, breach."""
+    events: list[str] = field(default_factory=list)
+    incident: bool = False
+    """The month was classified as a data incident (not drift)."""
+
+
+@dataclass
+class DemoStory:
+    months: list[DemoMonth] = field(default_factory=list)
+    realised_auc: dict[str, tuple[str, float]] = field(default_factory=dict)
+    first_breach: str | None = None
+    retraining: list[str] = field(default_factory=list)
+    escalations: list[str] = field(default_factory=list)
+    backtest: list[BacktestRow] = field(default_factory=list)
+    decay_alerts: list[str] = field(default_factory=list)
+    """Relative-decay alerts as "month (estimated|realised)", in the order they were sent."""
+    fairness_alerts: list[str] = field(default_factory=list)
+    """What each fairness alert said, as "month: problems"."""
+    promotions: list[str] = field(default_factory=list)
+    approvals: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    tier: str = ""
+    run_ids: list[str] = field(default_factory=list)
 
 
 def sent_alerts(path: Path, kind: str) -> list[str]:

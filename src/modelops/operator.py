@@ -212,9 +212,13 @@ def earlier_blocked_lines(desk: ReleaseDesk) -> list[str]:
     from modelops.governance.history import GATE_RESULT, version_state
 
     records = list(desk.audit_log.records(use_case=desk.spec.id))
-    gated = list(dict.fromkeys(str(r.model_version) for r in records if r.event == GATE_RESULT))
+    last_gated: dict[str, None] = {}  # in the order of each version's latest gate result
+    for record in records:
+        if record.event == GATE_RESULT and record.model_version:
+            last_gated.pop(str(record.model_version), None)
+            last_gated[str(record.model_version)] = None
     lines = []
-    for version in gated[:-1]:
+    for version in list(last_gated)[:-1]:
         state = version_state(records, desk.spec.id, version)
         if not state.blocking_gates or state.gates is None:
             continue

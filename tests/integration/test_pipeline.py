@@ -200,8 +200,10 @@ def test_mlflow_records_run_lineage_and_registered_version(platform: Settings) -
         "evaluation/calibration.png",
         "evaluation/evaluation.json",
     } <= artifacts
-    assert version.description.startswith("**Risk tier high; release gates passed")
-    assert "# Model card: german_credit version 1" in version.description
+    # A summary that fits the registry, linking the full card in MLflow's artifact view.
+    assert version.description.startswith("**german_credit version 1**: holdout AUC 0.")
+    assert "release gates passed" in version.description and "risk tier high" in version.description
+    assert f"/runs/{version.run_id}/artifactPath/model_card/model_card.html" in version.description
 
 
 def test_second_run_keeps_the_first_versions(tmp_path: Path) -> None:

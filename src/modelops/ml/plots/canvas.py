@@ -11,16 +11,21 @@ if TYPE_CHECKING:
 
 
 def figure(
-    width: float = 7.0, height: float = 4.0, *, rows: int = 1, columns: int = 1
+    width: float = 7.0,
+    height: float = 4.0,
+    *,
+    rows: int = 1,
+    columns: int = 1,
+    width_ratios: list[float] | None = None,
 ) -> tuple[Figure, list[Axes]]:
-    """A figure and its axes (a flat list), drawn with the Agg backend."""
+    """A figure and its axes (a flat list, row by row), drawn with the Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
     canvas = Figure(figsize=(width, height), dpi=90)
-    axes = canvas.subplots(rows, columns, squeeze=False)
+    axes = canvas.subplots(rows, columns, squeeze=False, width_ratios=width_ratios)
     return canvas, [a for row in axes for a in row]
 
 

@@ -29,7 +29,7 @@ def selection_rates_png(
     limit allows above the lowest gated group; beside it the gaps against their limits."""
     attributes = list(report.attributes)
     rows = max(len(attributes), 1)
-    canvas, axes = figure(9.0, 2.8 * rows, rows=rows, columns=2)
+    canvas, axes = figure(10.0, 3.0 * rows, rows=rows, columns=2, width_ratios=[2.2, 1.0])
     for row, attribute in enumerate(attributes):
         rates, gaps = axes[2 * row], axes[2 * row + 1]
         _rates(rates, attribute, max_parity_gap)
@@ -42,22 +42,30 @@ def selection_rates_png(
 
 
 def _rates(ax: Axes, attribute: AttributeFairness, max_parity_gap: float) -> None:
+    from matplotlib.patches import Patch
+
     groups = list(attribute.groups)
     x = np.arange(len(groups))
     width = 0.8 / len(RATES)
+    handles = []
     for offset, (field, label) in enumerate(RATES):
         values = [getattr(g, field) for g in groups]
         heights = [np.nan if v is None else v for v in values]
         colours = [f"C{offset}" if g.gated else "lightgrey" for g in groups]
-        ax.bar(x + (offset - 1) * width, heights, width=width, color=colours, label=label)
+        ax.bar(x + (offset - 1) * width, heights, width=width, color=colours)
+        handles.append(Patch(color=f"C{offset}", label=label))
+    handles.append(Patch(color="lightgrey", label="group too small to judge"))
     gated = [g.selection_rate for g in groups if g.gated]
     if gated:
-        ax.axhline(min(gated) + max_parity_gap, linestyle="--", color="tab:red",
-                   label=f"parity limit: lowest + {max_parity_gap:g}")  # fmt: skip
-    ax.set_xticks(x, [f"{plain(g.group)[:16]}\n(n={g.n})" for g in groups], fontsize=7)
+        limit = min(gated) + max_parity_gap
+        handles.append(ax.axhline(limit, linestyle="--", color="tab:red",
+                                  label=f"parity limit: lowest + {max_parity_gap:g}"))  # fmt: skip
+    ax.set_xticks(x, [f"{plain(g.group)[:22]} (n={g.n})" for g in groups], rotation=20,
+                  ha="right", fontsize=7)  # fmt: skip
     ax.set_ylim(0, 1)
-    ax.set_title(f"{plain(attribute.attribute)}: rates per group (grey: too few)", fontsize=9)
-    legend_outside(ax)
+    ax.set_title(f"{plain(attribute.attribute)}: rates per group", fontsize=9)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0,
+              fontsize=8)  # fmt: skip
 
 
 def _gaps(
