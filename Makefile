@@ -76,7 +76,7 @@ ui: setup              ## the Dagster UI on http://127.0.0.1:3000, reports on :3
 	@$(UV) run --frozen python -m modelops.ports 3000 3002
 	$(UV) run --frozen modelops reports --port 3002 & REPORTS=$$!; \
 		trap 'kill $$REPORTS 2>/dev/null' EXIT INT TERM; \
-		$(UV) run --frozen dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+		$(UV) run --frozen dg dev -h 127.0.0.1 -p 3000
 
 mlflow-ui: setup       ## the MLflow UI on http://127.0.0.1:5000
 	@$(UV) run --frozen python -m modelops.ports 5000

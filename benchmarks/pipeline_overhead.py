@@ -131,6 +131,7 @@ def _settings(workdir: Path, data: Path):
             "MODELOPS_PROJECT_DIR": str(PROJECT),
             "MODELOPS_SPECS_DIR": str(specs),
             "MODELOPS_HOME": str(workdir / "home"),
+            "MODELOPS_SOURCE_ROOTS": str(data.parent),  # the generated data's folder
         }
     )
 
@@ -446,12 +447,16 @@ def run_once(label: str, data: Path, sampler: RssSampler) -> RunProfile:
 
 def time_both(rows: int, repeat: int, sampler: RssSampler) -> dict:
     """Alternate bare and Dagster runs in this process; the fastest of each is compared."""
+    from modelops.progress import Progress
+
     data, table_bytes = synthetic_source(rows)
     profiles: dict[str, list[RunProfile]] = {"bare": [], "dagster": []}
+    progress = Progress(2 * repeat)
     for attempt in range(repeat):
         order = ["bare", "dagster"] if attempt % 2 == 0 else ["dagster", "bare"]
         for label in order:
-            profiles[label].append(run_once(label, data, sampler))
+            with progress.step(f"{rows:,} rows, attempt {attempt + 1}/{repeat}: {label} run"):
+                profiles[label].append(run_once(label, data, sampler))
     bare = min(profiles["bare"], key=lambda p: p.total)
     dagster = min(profiles["dagster"], key=lambda p: p.total)
     mb = 1024 * 1024

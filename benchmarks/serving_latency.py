@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from modelops.progress import Progress
+
 PROJECT = Path(__file__).resolve().parents[1]
 UC = "german_credit"
 OUTPUT = PROJECT / "benchmarks" / "output" / "serving_latency.json"
@@ -246,12 +248,14 @@ def _http(env: dict[str, str], levels: list[int], seconds: int) -> dict[str, obj
             )
         print(f"wrk against {url}/v1/{UC}/score ...", flush=True)
         rows = []
+        progress = Progress(len(levels))
         for connections in levels:
-            done = subprocess.run(
-                [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name,
-                 f"{url}/v1/{UC}/score"],
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
+            with progress.step(f"wrk, {connections} connection(s) for {seconds} s"):
+                done = subprocess.run(
+                    [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+                     "-s", script.name, f"{url}/v1/{UC}/score"],
+                    capture_output=True, text=True, check=True,
+                )  # fmt: skip
             rows.append({"connections": connections, **_parse_wrk(done.stdout)})
         os.unlink(script.name)
     finally:

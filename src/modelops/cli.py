@@ -15,6 +15,8 @@ modelops stop -u UC --by EMAIL --reason TEXT    every door answers 'refer' (huma
 modelops resume -u UC --by EMAIL --reason TEXT  the champion answers again
 modelops exception grant|list -u UC ...   time-limited exception to a blocking gate
 modelops incident list|release -u UC ...  data-incident months; release one to be scored
+modelops backfill -u UC --from M [--to M] [--labels]   score production months, with progress
+modelops quarantine -u UC [--month M]     the rejected rows with their reasons
 modelops audit verify | audit show [-u UC] | audit export FILE
 modelops reproduce -u UC [--version N]    retrain from the record, compare
 modelops inventory                        every use case, owner, tier, champion, review date
@@ -33,6 +35,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 from modelops import (
+    operator_backfill,
     operator_exceptions,
     operator_incidents,
     operator_quarantine,
@@ -78,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     operator_incidents.add_parser(commands)
     report_server.add_parser(commands)
     operator_quarantine.add_parser(commands)
+    operator_backfill.add_parser(commands)
     args = parser.parse_args(argv)
 
     try:
@@ -251,7 +255,6 @@ def _operator_command(settings: Settings, args: argparse.Namespace) -> int:
         audit_verify,
         inventory_text,
         release_action,
-        reproduce,
         status_text,
     )
     from modelops.operator_switch import switch_action
@@ -291,6 +294,8 @@ def _operator_command(settings: Settings, args: argparse.Namespace) -> int:
         print(inventory_text(platform))
         return 0
     if args.command == "reproduce":
+        from modelops.operator_reproduction import reproduce
+
         matches, text = reproduce(platform, args.use_case, args.version, args.tolerance, args.by)
         print(text)
         return 0 if matches else 1

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ from modelops.names import (
     training_job,
 )
 from modelops.operator import Platform, release_action
+from modelops.progress import Progress
 from modelops.resources.storage import ArtifactStore
 from modelops.settings import Settings
 from modelops.spec import UseCaseSpec, load_specs
@@ -146,8 +146,9 @@ def run_demo(
         )
         + f"; outcomes arrive {label_delay} months later.\n"
     )
-    for index in range(months):
-        started = time.perf_counter()
+
+    def demo_month(index: int, month: str, progress: Progress) -> str:
+        """One month: traffic lands, the sensors run their jobs, retraining if due."""
         simulator.simulate(
             1,
             rows,
@@ -157,7 +158,6 @@ def run_demo(
             first_month=index,
             on_progress=lambda _: None,
         )
-        month = simulator.month_name(index)
         for sensor in (new_files_sensor(spec.id, "batches"), new_files_sensor(spec.id, "labels")):
             for request in _tick(defs, instance, sensor, cursors):
                 job = request.job_name or defs.resolve_sensor_def(sensor).job_name
@@ -169,7 +169,9 @@ def run_demo(
             story.retraining.append(f"{month}: {reason}")
             line.events.append(f"retraining requested ({reason})")
             story.first_breach = story.first_breach or month
-            say(f"{month}  retraining requested ({reason}): training, gates, approval ...")
+            progress.note(
+                f"{month}  retraining requested ({reason}): training, gates, approval ..."
+            )
             execute(training_job(spec.id), tags=dict(request.tags))
             promoted = _promote_latest(
                 platform, desk, story, say=lambda _: None, reason=f"retrained on {reason}"
@@ -187,7 +189,13 @@ def run_demo(
             story.escalations.append(f"{month}: v{version}")
             line.events.append(f"ESCALATION: drift persists after retraining v{version}")
         story.months.append(line)
-        say(month_line(line, time.perf_counter() - started))
+        return month_line(line)
+
+    progress = Progress(months, write=say)
+    for index in range(months):
+        month = simulator.month_name(index)
+        with progress.step(month, announce=False) as step:
+            step.summary = demo_month(index, month, progress)
     story.realised_auc = _realised(store, spec)
     story.backtest = backtest(store, spec)
     story.decay_alerts = decay_alerts(demo_settings.home_dir / "alerts.jsonl")

@@ -70,7 +70,7 @@ def decay_alerts(path: Path) -> list[str]:
     ]
 
 
-def month_line(line: DemoMonth, seconds: float) -> str:
+def month_line(line: DemoMonth) -> str:
     drift = line.drift
     flag = "INCIDENT" if line.incident else ("BREACH  " if drift.breach else "ok      ")
     psi = f"{drift.score_psi:.3f}" if drift.score_psi is not None else "  n/a"
@@ -78,8 +78,7 @@ def month_line(line: DemoMonth, seconds: float) -> str:
     return (
         f"{drift.month}  model v{drift.model_version:<3} {drift.rows:>7,} rows  "
         f"drifted {drift.drifted_share:>4.0%}  score PSI {psi}  {flag}  {events}"
-        f"  ({seconds:.0f} s)"
-    )
+    ).rstrip()
 
 
 def story_summary(story: DemoStory, spec: UseCaseSpec, settings: Settings) -> str:

@@ -27,11 +27,8 @@ from modelops.spec.risk import RiskPolicy, load_risk_policy
 
 if TYPE_CHECKING:
     import dagster as dg
-    import polars as pl
 
-    from modelops.governance.model_record import ModelRecord
     from modelops.resources.tracking import ModelTracking
-    from modelops.runtime_reproduction import RuntimeScores
 
 
 class OperatorError(Exception):
@@ -318,90 +315,3 @@ def inventory_text(platform: Platform) -> str:
         list(platform.specs.values()), platform.policy, platform.tracking, resources.audit_log
     )
     return inventory_markdown(rows)
-
-
-def reproduce(
-    platform: Platform, use_case: str, version: str | None, tolerance: float, actor: str
-) -> tuple[bool, str]:
-    """Retrain `version` (default: the champion) from what was recorded; compare."""
-    from modelops.governance.model_record import has_model_record, read_model_record
-    from modelops.ml.reproduction import compare_reproduction
-    from modelops.ml.training import fit_model, labels, predict_scores
-    from modelops.names import HOLDOUT, TRAINING
-    from modelops.provenance import code_revision, lock_digest
-
-    desk = platform.desk(use_case)
-    version = version or desk.champion()
-    if version is None:
-        raise OperatorError(f"{use_case} has no champion; name the version with --version")
-    store, tracking = platform.resources.store, platform.tracking
-    if not has_model_record(store, use_case, version):
-        raise OperatorError(f"{use_case} version {version} is not in the artifact store")
-    record = read_model_record(store, use_case, version)
-    recorded_spec = record.recorded_spec()
-    if recorded_spec is None:
-        raise OperatorError(
-            f"version {version} was trained before specs were recorded with the model; "
-            "it cannot be reproduced from the record"
-        )
-    train = store.read_table(use_case, TRAINING, record.training_set_version)
-    holdout = store.read_table(use_case, HOLDOUT, record.holdout_set_version)
-    notes = []
-    if record.runtime is None:
-        original = tracking.load_model(record.model_uri, from_store=True)
-        original_scores = predict_scores(original, holdout, recorded_spec)
-        reproduced_scores = predict_scores(fit_model(train, recorded_spec), holdout, recorded_spec)
-    else:
-        scores = _runtime_scores(platform, record, recorded_spec, train, holdout)
-        original_scores, reproduced_scores = scores.original, scores.reproduced
-        notes.extend(scores.notes)
-    if record.git_commit != code_revision():
-        notes.append(f"recorded code {record.git_commit}, running {code_revision()}")
-    if record.lock_sha256 != lock_digest():
-        notes.append("the dependency lock differs from the one recorded at training")
-    recorded = {
-        m: tracking.run_metric(record.registered_name, version, f"holdout_{m}")
-        for m in ("auc", "gini", "ks", "brier")
-    }
-    report = compare_reproduction(
-        version=version,
-        labels=labels(holdout),
-        original_scores=original_scores,
-        reproduced_scores=reproduced_scores,
-        recorded_metrics={k: v for k, v in recorded.items() if v is not None},
-        tolerance=tolerance,
-        notes=tuple(notes),
-    )
-    platform.resources.audit_log.append(
-        record.audit_event(
-            "reproduction",
-            actor=actor,
-            use_case=use_case,
-            reason="reproduced" if report.matches else "NOT reproduced",
-            details=report.to_dict(),
-        )
-    )
-    return report.matches, report.to_text()
-
-
-def _runtime_scores(
-    platform: Platform,
-    record: ModelRecord,
-    spec: UseCaseSpec,
-    train: pl.DataFrame,
-    holdout: pl.DataFrame,
-) -> RuntimeScores:
-    """The runtime's recorded and re-run holdout scores (R, or its own environment)."""
-    from modelops.runtime_reproduction import RuntimeReproductionError, reproduce_in_runtime
-
-    try:
-        return reproduce_in_runtime(
-            record,
-            spec,
-            train,
-            holdout,
-            store=platform.resources.store,
-            runtimes=platform.resources.runtimes,
-        )
-    except RuntimeReproductionError as exc:
-        raise OperatorError(str(exc)) from None

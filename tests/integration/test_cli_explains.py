@@ -108,3 +108,46 @@ def test_status_names_the_blocked_versions_their_gates_and_by_how_much(
     )
     assert earlier is not None, status.out
     assert int(earlier[1]) < int(newest[1])
+
+
+def test_backfill_scores_the_months_with_progress_and_skips_months_without_a_file(
+    platform: Settings, tmp_path: Path
+):
+    copied = copy_platform(platform, tmp_path)
+
+    shown = cli(copied, "backfill", "-u", UC, "--from", MONTH, "--to", "2025-02", "--labels")
+
+    assert shown.code == 0, shown.printed
+    lines = shown.out.splitlines()
+    assert re.match(r"\[0/2  \d+:\d\d\] no batch file for 2025-02: skipped", lines[0]), lines
+    assert re.match(rf"\[1/2  \d+:\d\d\] {MONTH}: scoring \.\.\.", lines[1]), lines
+    assert re.search(rf"{MONTH}: scoring: done in \d+\.\d s", shown.out)
+    assert re.search(r"\[2/2  \d+:\d\d\] monitoring history: done in", shown.out)
+    assert f"{UC}: 1 of 2 month(s) scored" in shown.out and "1 without a file" in shown.out
+    stored = cli(copied, "quarantine", "-u", UC, "--month", MONTH)
+    assert f"{INVALID} row(s) quarantined" in stored.out
+
+
+def test_backfill_names_a_failing_month_and_refuses_bad_ranges(platform: Settings, tmp_path: Path):
+    copied = copy_platform(platform, tmp_path)
+    batch = Path(
+        yaml.safe_load((copied.specs_dir / f"{UC}.yaml").read_text())["monitoring"]["batches"][
+            "path"
+        ].format(month="2025-03")
+    )
+    batch.write_text("application_id,unexpected\nA1,1\n")
+    try:
+        failed = cli(copied, "backfill", "-u", UC, "--from", "2025-03")
+    finally:
+        batch.unlink()
+    assert failed.code == 1, failed.printed
+    assert "FAILED 2025-03 (run " in failed.out
+    assert "2025-03: scoring: done in" in failed.out  # the step ran; its run failed
+
+    for args, reason in (
+        (("--from", "2025-3"), "months are written YYYY-MM"),
+        (("--from", "2025-03", "--to", "2025-01"), "is before --from"),
+        (("--from", "2019-01"), "monitoring.start_month"),
+    ):
+        refused = cli(copied, "backfill", "-u", UC, *args)
+        assert refused.code == 3 and reason in refused.err, refused.printed

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import shutil
 import sqlite3
 from dataclasses import dataclass
@@ -193,6 +194,7 @@ def test_reproducing_the_champion_gives_the_same_metrics(own_approved: Settings)
     assert code == 0, out
     assert "version 1: REPRODUCED within tolerance 1e-06" in out
     assert "auc" in out and "DIFFERS" not in out
+    assert re.search(r"\[2/2  \d+:\d\d\] version 1: retraining from the record: done in", out)
     log = SqliteAuditLog(path=str(platform.audit_log_path))
     (record,) = log.records(use_case=UC, events=["reproduction"])
     assert record.details["matches"] is True and record.model_version == "1"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -74,6 +75,19 @@ def test_the_demo_tells_the_story(played) -> None:
     assert versions[0] == "1" and versions[-1] == "2"  # scoring moved to the new version
     assert "retraining triggered:" in printed and "2025-" in printed
     assert story.realised_auc  # outcomes arrived and were measured
+    # Progress: each month numbered with the elapsed time; the retraining announced before it
+    # runs, numbered as the month it happens in.
+    numbered = [line for line in printed.splitlines() if re.match(r"\[\d/5  \d+:\d\d\] ", line)]
+    assert [line[line.index("] ") + 2 :][:7] for line in numbered if "(" in line[-6:]] == [
+        "2025-01",
+        "2025-02",
+        "2025-03",
+        "2025-04",
+        "2025-05",
+    ]
+    retraining = story.retraining[0].split(":")[0]
+    announced = next(line for line in numbered if "retraining requested" in line)
+    assert retraining in announced and "training, gates, approval ..." in announced
 
 
 def test_predictions_answer_every_application_with_a_traceable_version(played) -> None:
