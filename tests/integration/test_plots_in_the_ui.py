@@ -1,7 +1,7 @@
 """Plots where people look, on the real platform: after a training run, a scored month and the
-history, the evaluation, fairness, monthly drift and drift history assets carry their plots as
-markdown images Dagster renders inline (a PNG embedded as a `data:` URI), each with an http
-link to the stored file; no link of theirs is `file://`."""
+history, the evaluation, release drift, fairness, monthly drift and drift history assets carry
+their plots as markdown images Dagster renders inline (a PNG embedded as a `data:` URI), each
+with an http link to the stored file; no link of theirs is `file://`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from modelops.definitions import build_definitions
 from modelops.instance import local_instance
 from modelops.names import (
+    DRIFT,
     DRIFT_HISTORY,
     EVALUATION,
     FAIRNESS,
@@ -25,6 +26,7 @@ from support.monthly_platform import QUIET, UC, failures, score_month, trained_p
 
 IMAGES = {
     EVALUATION: ("roc_plot", "calibration_plot"),
+    DRIFT: ("most_moved_inputs",),
     FAIRNESS: ("decline_rates",),
     MONTHLY_DRIFT: ("most_moved_inputs",),
     DRIFT_HISTORY: ("psi_csi_over_months", "scores_by_month"),

@@ -42,6 +42,7 @@ from modelops.spec.risk import RiskPolicy
 
 THRESHOLDS_CHECK = "meets_evaluation_thresholds"
 DRIFT_CHECK = "no_dataset_drift"
+RELEASE_DRIFT_PLOT = "most_moved_inputs.png"
 
 
 def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinition]:
@@ -277,15 +278,25 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
         context: dg.AssetExecutionContext, store: ArtifactStore
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         from modelops.ml.drift import drift_report_for
+        from modelops.ml.plots.drift_plots import feature_shift_png
 
-        report = drift_report_for(
-            spec, store.read_table(uc, names.TRAINING), store.read_table(uc, names.HOLDOUT)
+        training, holdout = (
+            store.read_table(uc, names.TRAINING),
+            store.read_table(uc, names.HOLDOUT),
         )
+        report = drift_report_for(spec, training, holdout)
         text = report.to_markdown()
         files = {
             "drift.json": json_document(report.to_dict()),
             "drift.md": text.encode(),
             "drift.html": (report.html or "").encode(),
+            RELEASE_DRIFT_PLOT: feature_shift_png(
+                training,
+                holdout,
+                report.most_moved(4),
+                title=f"{uc}: the holdout's most moved inputs against the training data",
+                sides=("training", "holdout"),
+            ),
         }
         yield stored_report(
             store,
@@ -298,6 +309,7 @@ def model_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefinit
                 "drifted_features": sum(f.drifted for f in report.features),
             },
             links={"html_report": "drift.html"},
+            images={"most_moved_inputs": RELEASE_DRIFT_PLOT},
         )
         yield dg.AssetCheckResult(
             check_name=DRIFT_CHECK,

@@ -137,3 +137,21 @@ def test_frame_has_one_schema_for_both_producers() -> None:
     assert report["psi_band"].null_count() == report.height
     assert engine["psi_band"].to_list() == ["moderate", "significant", "stable"]
     assert engine["current_null_share"].to_list() == [0.0, 1.0, 0.125]
+
+
+def test_most_moved_puts_drifted_columns_first_then_the_closest_to_drifting():
+    result = DriftResult.of(
+        [
+            ColumnDrift("age", "numeric", "K-S p_value", 0.06, 0.05, False),
+            ColumnDrift("purpose", "categorical", "chi-square p_value", 0.9, 0.05, False),
+            ColumnDrift("amount", "numeric", "K-S p_value", 0.001, 0.05, True),
+            ColumnDrift("duration", "numeric", "Wasserstein distance (normed)", 0.5, 0.1, True),
+            ColumnDrift("empty", "numeric", ALL_NULL_METHOD, math.nan, 0.1, False),
+        ],
+        drift_share=0.5,
+        reference_rows=100,
+        current_rows=100,
+    )
+
+    assert result.most_moved(3) == ["amount", "duration", "age"]  # 50x past, 5x past
+    assert result.most_moved(10)[-1] == "empty"  # no finite score: last

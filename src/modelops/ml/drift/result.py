@@ -115,6 +115,20 @@ class DriftResult:
         """Names of the drifted columns, in the order they were compared."""
         return [f.column for f in self.features if f.drifted]
 
+    def most_moved(self, count: int) -> list[str]:
+        """The `count` columns furthest past (or nearest to) their test's threshold, drifted
+        first: for a p-value, threshold / p; for a distance, distance / threshold."""
+
+        def severity(feature: ColumnDrift) -> float:
+            if not math.isfinite(feature.score):
+                return 0.0
+            if "p_value" in feature.method:
+                return feature.threshold / max(feature.score, 1e-300)
+            return feature.score / max(feature.threshold, 1e-300)
+
+        ranked = sorted(self.features, key=lambda f: (not f.drifted, -severity(f)))
+        return [f.column for f in ranked[:count]]
+
     def to_dict(self) -> dict[str, JsonValue]:
         """JSON-serialisable summary without the HTML, e.g. for a stored `drift.json`."""
         out: dict[str, JsonValue] = {

@@ -13,9 +13,15 @@ from modelops.ml.plots.canvas import figure, legend_outside, plain, png
 
 
 def feature_shift_png(
-    reference: pl.DataFrame, current: pl.DataFrame, columns: Sequence[str], *, title: str
+    reference: pl.DataFrame,
+    current: pl.DataFrame,
+    columns: Sequence[str],
+    *,
+    title: str,
+    sides: tuple[str, str] = ("reference", "month"),
 ) -> bytes:
-    """Reference against current for each of `columns` (at most 4 are drawn)."""
+    """Reference against current for each of `columns` (at most 4 are drawn); `sides` names
+    the two in the legend."""
     shown = [c for c in columns if c in reference.columns and c in current.columns][:4]
     canvas, axes = figure(7.0, 2.4 * max(len(shown), 1), rows=max(len(shown), 1))
     for ax, column in zip(axes, shown, strict=False):
@@ -25,16 +31,14 @@ def feature_shift_png(
             both = np.concatenate(values) if any(v.size for v in values) else np.zeros(1)
             low, high = np.quantile(both, [0.005, 0.995]) if both.size else (0.0, 1.0)
             bins = np.linspace(low, high if high > low else low + 1, 30)
-            for data, label in zip(values, ("reference", "month"), strict=True):
+            for data, label in zip(values, sides, strict=True):
                 ax.hist(np.clip(data, low, high), bins=bins, density=True, alpha=0.5, label=label)
         else:
             shares = [s.cast(pl.String).fill_null("(missing)").value_counts(normalize=True)
                       for s in (ref, cur)]  # fmt: skip
             names = sorted(set(shares[0].to_series(0)) | set(shares[1].to_series(0)))[:12]
             positions = np.arange(len(names))
-            for offset, (table, label) in enumerate(
-                zip(shares, ("reference", "month"), strict=True)
-            ):
+            for offset, (table, label) in enumerate(zip(shares, sides, strict=True)):
                 lookup = dict(table.iter_rows())
                 heights = [lookup.get(n, 0.0) for n in names]
                 ax.bar(positions + (offset - 0.5) * 0.4, heights, width=0.4, label=label)
