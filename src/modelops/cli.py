@@ -7,17 +7,18 @@ modelops init                 create the local Dagster instance (before `dagster
 
 Release governance (every action is recorded in the hash-chained audit log):
 modelops status -u UC [--at TIME]         release state, champion history, champion at TIME
-modelops approve -u UC --version N --by EMAIL --role ROLE --reason TEXT
-modelops reject  -u UC --version N --by EMAIL --role ROLE --reason TEXT
-modelops promote -u UC --version N --by EMAIL --reason TEXT
-modelops rollback -u UC --by EMAIL --reason TEXT
-modelops stop -u UC --by EMAIL --reason TEXT    every door answers 'refer' (human oversight)
-modelops resume -u UC --by EMAIL --reason TEXT  the champion answers again
+modelops approve -u UC --version N --role ROLE --reason TEXT
+modelops reject  -u UC --version N --role ROLE --reason TEXT
+modelops promote -u UC --version N --reason TEXT
+modelops rollback -u UC --reason TEXT
+modelops stop -u UC --reason TEXT    every door answers 'refer' (human oversight)
+modelops resume -u UC --reason TEXT  the champion answers again
 modelops exception grant|list -u UC ...   time-limited exception to a blocking gate
 modelops incident list|release -u UC ...  data-incident months; release one to be scored
 modelops backfill -u UC --from M [--to M] [--labels]   score production months, with progress
 modelops quarantine -u UC [--month M]     the rejected rows with their reasons
 modelops audit verify | audit show [-u UC] | audit export FILE
+modelops identity whoami | identity keygen   who you are to the platform; your signing key
 modelops reproduce -u UC [--version N]    retrain from the record, compare
 modelops inventory                        every use case, owner, tier, champion, review date
 
@@ -35,6 +36,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 from modelops import (
+    local_identities,
     operator_backfill,
     operator_exceptions,
     operator_incidents,
@@ -82,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report_server.add_parser(commands)
     operator_quarantine.add_parser(commands)
     operator_backfill.add_parser(commands)
+    local_identities.add_parser(commands)
     args = parser.parse_args(argv)
 
     try:
@@ -160,11 +163,13 @@ def _governance_parsers(commands: argparse._SubParsersAction) -> None:
     def as_actor(parser: argparse.ArgumentParser, *, role: bool) -> None:
         parser.add_argument(
             "--by",
-            default=os.environ.get("MODELOPS_ACTOR"),
-            help="your email (default: $MODELOPS_ACTOR); recorded in the audit log",
+            help="your email, to confirm it: the platform acts as the person it authenticates "
+            "(OS user or ID token, docs/security.md)",
         )
         if role:
-            parser.add_argument("--role", required=True, help="e.g. model_validator")
+            parser.add_argument(
+                "--role", help="the role you act in, among yours (e.g. model_validator)"
+            )
         parser.add_argument("--reason", required=True, help="why; recorded in the audit log")
 
     status = with_use_case(
@@ -257,35 +262,49 @@ def _operator_command(settings: Settings, args: argparse.Namespace) -> int:
         release_action,
         status_text,
     )
+    from modelops.operator_identity import (
+        acting_as,
+        acting_role,
+        authenticate,
+        refuse_developer,
+    )
     from modelops.operator_switch import switch_action
 
     platform = Platform(settings)
-    acting = ("stop", "resume", "approve", "reject", "promote", "rollback")
-    if args.command in acting and not args.by:
-        raise OperatorError("name yourself with --by EMAIL (or set MODELOPS_ACTOR)")
     if args.command in ("stop", "resume"):
         try:
             platform.spec(args.use_case)
         except OperatorError as exc:  # a typo, not a refusal: like `run` and `serve`
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        print(
-            switch_action(platform, args.command, args.use_case, actor=args.by, reason=args.reason)
-        )
+        person = authenticate(platform, args.use_case, by=args.by, role=None)
+        with acting_as(platform, person):
+            print(
+                switch_action(
+                    platform, args.command, args.use_case, actor=person.email, reason=args.reason
+                )
+            )
         return 0
     if args.command in ("approve", "reject", "promote", "rollback"):
-        print(
-            release_action(
-                platform,
-                args.command,
-                args.use_case,
-                version=getattr(args, "version", None),
-                actor=args.by,
-                reason=args.reason,
-                role=getattr(args, "role", None),
-                promote=not getattr(args, "no_promote", False),
+        role = getattr(args, "role", None)
+        person = authenticate(platform, args.use_case, by=args.by, role=role)
+        if args.command in ("approve", "reject"):
+            role = acting_role(person, role, what=args.command)
+        if args.command == "approve":
+            refuse_developer(person, args.use_case, getattr(args, "version", None))
+        with acting_as(platform, person):
+            print(
+                release_action(
+                    platform,
+                    args.command,
+                    args.use_case,
+                    version=getattr(args, "version", None),
+                    actor=person.email,
+                    reason=args.reason,
+                    role=role,
+                    promote=not getattr(args, "no_promote", False),
+                )
             )
-        )
         return 0
     if args.command == "status":
         print(status_text(platform, args.use_case, args.at))
@@ -312,9 +331,13 @@ def _operator_command(settings: Settings, args: argparse.Namespace) -> int:
 
 def _init(settings: Settings) -> int:
     from modelops.instance import local_instance
+    from modelops.local_identities import ensure_local_roles
     from modelops.run_recovery import close_orphaned_runs
 
     instance = local_instance(settings.dagster_home)
+    roles = ensure_local_roles(settings)
+    if roles:
+        print(roles)
     # Run before `dagster dev` (`make ui`): a run left STARTED by a killed `dagster dev` is
     # failed here; the UI's failed-run sensor then ends its MLflow runs.
     for closed in close_orphaned_runs(instance, None):

@@ -33,7 +33,9 @@ from modelops.demo_summary import (
     story_summary,
 )
 from modelops.governance.release_desk import ReleaseDesk
+from modelops.governance.signatures import signing_as
 from modelops.instance import local_instance
+from modelops.local_identities import simulated_person
 from modelops.monitoring.estimate_history import backtest
 from modelops.monitoring.history import month_incidents, monthly_drift, performance_summaries
 from modelops.names import (
@@ -46,9 +48,11 @@ from modelops.names import (
 )
 from modelops.operator import Platform, release_action
 from modelops.progress import Progress
+from modelops.resources.audit_anchor_store import anchor_store_for
 from modelops.resources.storage import ArtifactStore
 from modelops.settings import Settings
 from modelops.spec import UseCaseSpec, load_specs
+from modelops.spec.roles import load_roles_file
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
@@ -287,15 +291,21 @@ def _promote_latest(
     if current != latest:
         role = desk.tier_policy.approval.roles[0] if desk.tier_policy.approval.roles else ""
         # Through the operator command's code: the card is re-rendered with the approval and
-        # the Dagster UI gets the new release state, as with `modelops approve`.
-        release_action(
-            platform,
-            "approve",
-            spec.id,
-            version=latest,
-            actor=DEMO_VALIDATOR,
-            role=role,
-            reason=f"demo: independent validation of version {latest} ({reason})",
+        # the Dagster UI gets the new release state, as with `modelops approve`; signed with
+        # the sandbox validator's key, the head anchored afterwards.
+        validator = simulated_person(platform.settings, DEMO_VALIDATOR, (role,))
+        with signing_as(validator):
+            release_action(
+                platform,
+                "approve",
+                spec.id,
+                version=latest,
+                actor=DEMO_VALIDATOR,
+                role=role,
+                reason=f"demo: independent validation of version {latest} ({reason})",
+            )
+        anchor_store_for(platform.settings).anchor(
+            platform.resources.audit_log, load_roles_file(platform.settings.roles_file)
         )
         story.approvals.append(f"v{latest} by {DEMO_VALIDATOR} ({role})")
     if desk.champion() != latest:

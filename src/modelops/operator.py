@@ -268,14 +268,42 @@ def status_text(platform: Platform, use_case: str, at: str | None = None) -> str
 
 
 def audit_verify(platform: Platform) -> tuple[bool, str]:
-    """Whether the chain is intact, and what to print; `NoAuditLogError` where there is no
-    log (zero records would otherwise read as an intact chain)."""
+    """Whether the log can be trusted, and what to print: the hash chain and its head, every
+    signed action's signature against the roles file's keys, and the chain against the
+    anchors kept outside the database. `NoAuditLogError` where there is no log (zero records
+    would otherwise read as an intact chain)."""
+    from modelops.governance.audit_anchors import anchor_problems
+    from modelops.governance.signatures import signature_problems
+    from modelops.resources.audit_anchor_store import anchor_store_for
+    from modelops.resources.identity import IdentityError, identity_provider
+
     log = platform.resources.audit_log
     result = log.verify()
-    if result.ok:
-        return True, f"audit log {log.location()}: {result.checked} records, chain intact"
-    lines = [f"audit log {log.location()}: TAMPERED ({len(result.problems)} problem(s))"]
-    lines += [f"  - {p}" for p in result.problems]
+    records = log.records()
+    anchors = anchor_store_for(platform.settings)
+    try:
+        roles = identity_provider(platform.settings).roles()
+    except IdentityError as exc:
+        return False, f"audit log {log.location()}: cannot check signatures: {exc}"
+    problems = [
+        *result.problems,
+        *signature_problems(records, roles),
+        *anchor_problems(records, anchors.read_all(), roles.anchor_keys),
+    ]
+    checked = (
+        f"{len(anchors.read_all())} anchor(s) in {anchors.location()}; signatures checked "
+        f"against {platform.settings.roles_file}"
+        if roles.people
+        else f"{len(anchors.read_all())} anchor(s) in {anchors.location()}; no roles file: "
+        "signatures not checked"
+    )
+    if not problems:
+        return (
+            True,
+            f"audit log {log.location()}: {result.checked} records, chain intact; {checked}",
+        )
+    lines = [f"audit log {log.location()}: TAMPERED ({len(problems)} problem(s)); {checked}"]
+    lines += [f"  - {p}" for p in problems]
     return False, "\n".join(lines)
 
 

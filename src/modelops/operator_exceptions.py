@@ -2,7 +2,7 @@
 exception to one blocking release gate (governance/gate_exceptions.py), then the version's
 card re-rendered and Dagster told, as for an approval.
 
-    modelops exception grant -u UC --version N --gate GATE --by EMAIL --role ROLE \\
+    modelops exception grant -u UC --version N --gate GATE --role ROLE \\
         --days D --reason TEXT
     modelops exception list -u UC
 
@@ -13,7 +13,6 @@ governance refused it (the message says why; the refusal is recorded in the audi
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -31,7 +30,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     grant.add_argument("-u", "--use-case", required=True)
     grant.add_argument("--version", required=True, help="the blocked model version")
     grant.add_argument("--gate", required=True, help="the blocking gate, e.g. slice_floors")
-    grant.add_argument("--by", default=os.environ.get("MODELOPS_ACTOR"), help="your email")
+    grant.add_argument("--by", help="your email, to confirm it (you act as who you are)")
     grant.add_argument("--role", required=True, help="the tier's exception approver role")
     grant.add_argument("--days", type=int, required=True, help="how long it lasts")
     grant.add_argument("--reason", required=True, help="why; recorded in the audit log")
@@ -60,7 +59,8 @@ def _carry_out(settings: Settings, args: argparse.Namespace) -> str:
     from modelops.governance.audit_records import AuditEvent
     from modelops.governance.gate_exceptions import exceptions_of, grant_exception
     from modelops.governance.release_desk import ReleaseRefused
-    from modelops.operator import OperatorError, Platform, _report
+    from modelops.operator import Platform, _report
+    from modelops.operator_identity import acting_as, authenticate
 
     platform = Platform(settings)
     desk = platform.desk(args.use_case)
@@ -68,31 +68,31 @@ def _carry_out(settings: Settings, args: argparse.Namespace) -> str:
     if args.exception_command == "list":
         found = exceptions_of(list(log.records(use_case=args.use_case)), args.use_case)
         return "\n".join(e.line() for e in found) or f"{args.use_case}: no gate exception"
-    if not args.by:
-        raise OperatorError("name yourself with --by EMAIL (or set MODELOPS_ACTOR)")
-    try:
-        granted = grant_exception(
-            desk,
-            args.version,
-            gate=args.gate,
-            granted_by=args.by,
-            role=args.role,
-            days=args.days,
-            reason=args.reason,
-        )
-    except ReleaseRefused as refusal:  # a refused attempt is part of the record too
-        log.append(
-            AuditEvent(
-                event="refusal",
-                actor=args.by,
-                use_case=args.use_case,
-                reason=str(refusal),
-                model_version=args.version,
-                details={"action": "gate_exception", "role": args.role, "gate": args.gate},
+    person = authenticate(platform, args.use_case, by=args.by, role=args.role)
+    with acting_as(platform, person):
+        try:
+            granted = grant_exception(
+                desk,
+                args.version,
+                gate=args.gate,
+                granted_by=person.email,
+                role=args.role,
+                days=args.days,
+                reason=args.reason,
             )
-        )
-        raise
-    _report(platform, desk, [str(args.version)], action="gate_exception", actor=args.by)
+        except ReleaseRefused as refusal:  # a refused attempt is part of the record too
+            log.append(
+                AuditEvent(
+                    event="refusal",
+                    actor=person.email,
+                    use_case=args.use_case,
+                    reason=str(refusal),
+                    model_version=args.version,
+                    details={"action": "gate_exception", "role": args.role, "gate": args.gate},
+                )
+            )
+            raise
+    _report(platform, desk, [str(args.version)], action="gate_exception", actor=person.email)
     return (
         granted.line()
         + f"\n  next: the usual approval (modelops approve -u {args.use_case} --version "

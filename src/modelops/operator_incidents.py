@@ -3,7 +3,7 @@ data incidents, and a person's release of one (recorded in the audit log), after
 month is scored again.
 
     modelops incident list -u UC
-    modelops incident release -u UC --month YYYY-MM --by EMAIL --reason TEXT [--teach]
+    modelops incident release -u UC --month YYYY-MM --reason TEXT [--teach]
 
 A release lets a held or referred month be scored by the model; with `--teach` the month may
 also join labelled production data and drift references (a person judged the data sound).
@@ -13,7 +13,6 @@ Exit codes as the other operator commands: 0 done, 2 the platform cannot do it h
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -37,7 +36,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     release = actions.add_parser("release", help="let a held or referred month be scored")
     release.add_argument("-u", "--use-case", required=True)
     release.add_argument("--month", required=True, help="YYYY-MM")
-    release.add_argument("--by", default=os.environ.get("MODELOPS_ACTOR"), help="your email")
+    release.add_argument("--by", help="your email, to confirm it (you act as who you are)")
     release.add_argument("--reason", required=True, help="why; recorded in the audit log")
     release.add_argument(
         "--teach",
@@ -68,6 +67,7 @@ def _carry_out(settings: Settings, args: argparse.Namespace) -> str:
     from modelops.monitoring.history import incident_months, month_incidents
     from modelops.names import INCIDENT_RELEASE, monthly
     from modelops.operator import OperatorError, Platform
+    from modelops.operator_identity import acting_as, authenticate
 
     platform = Platform(settings)
     spec = platform.spec(args.use_case)
@@ -77,18 +77,18 @@ def _carry_out(settings: Settings, args: argparse.Namespace) -> str:
     if args.incident_command == "list":
         found = incident_months(store, spec)
         return "\n".join(_line(r) for r in found.values()) or f"{spec.id}: no data incident"
-    if not args.by:
-        raise OperatorError("name yourself with --by EMAIL (or set MODELOPS_ACTOR)")
     record = month_incidents(store, spec, args.month)
     if record is None or not record.is_incident:
         raise OperatorError(f"{spec.id} {args.month}: no data incident to release")
-    release = Release(by=args.by, at=datetime.now(UTC), reason=args.reason, teach=args.teach)
+    person = authenticate(platform, spec.id, by=args.by, role=None)
+    release = Release(by=person.email, at=datetime.now(UTC), reason=args.reason, teach=args.teach)
     store.store_files(
         spec.id,
         monthly(INCIDENT_RELEASE, args.month),
         {RELEASE_FILE: json_document(release.model_dump(mode="json"))},
     )
-    _record(platform, spec.id, args.month, release, record.headline())
+    with acting_as(platform, person):
+        _record(platform, spec.id, args.month, release, record.headline())
     scored = _score_again(platform, spec.id, args.month)
     teach = "may teach" if release.teach else "still never teaches"
     return f"{spec.id} {args.month}: released by {release.by} ({teach}); {scored}"

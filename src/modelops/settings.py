@@ -83,6 +83,21 @@ class K8sSettings(BaseModel):
     job_ttl_seconds: int = 86_400
 
 
+class IdentitySettings(BaseModel):
+    """How operators are authenticated (docs/security.md): the OS user locally, an OIDC
+    token verified against the identity provider's keys in production."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["os", "oidc"] = "os"
+    roles_file: Path | None = None
+    """People, roles and signing keys; None = `roles.yaml` in the platform home."""
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_file: str | None = None
+    oidc_jwks_url: str | None = None
+
+
 class Settings(BaseModel):
     """Everything that differs between a laptop, GCP and Kubernetes."""
 
@@ -115,6 +130,11 @@ class Settings(BaseModel):
     """MODELOPS_DECISION_LOG_DIR: the online decisions' folder; None = `decisions/` in home."""
     decision_log_fsync: bool = False
     """MODELOPS_DECISION_LOG_FSYNC=1: each decision on disk before answering (host crash)."""
+    identity: IdentitySettings = IdentitySettings()
+
+    @property
+    def roles_file(self) -> Path:
+        return self.identity.roles_file or self.home_dir / "roles.yaml"
 
     @property
     def decision_log_dir(self) -> Path:
@@ -230,6 +250,7 @@ class Settings(BaseModel):
         if fsync not in ("0", "1", "true", "false"):
             reader.fail("MODELOPS_DECISION_LOG_FSYNC", f"must be 0 or 1, got {fsync!r}")
 
+        identity = _identity(reader, project, environment)
         reader.raise_if_failed()
         return cls(
             environment=environment,  # type: ignore[arg-type]
@@ -250,7 +271,29 @@ class Settings(BaseModel):
             source_roots=source_roots,
             decision_log_dir_override=(project / decisions).resolve() if decisions else None,
             decision_log_fsync=fsync in ("1", "true"),
+            identity=identity,
         )
+
+
+def _identity(reader: _Reader, project: Path, environment: str) -> IdentitySettings:
+    """OS users locally, OIDC elsewhere, unless MODELOPS_IDENTITY says otherwise. What OIDC
+    needs is checked when a command needs an identity (a code server never does)."""
+    kind = reader.get("MODELOPS_IDENTITY") or ("os" if environment == "local" else "oidc")
+    if kind not in ("os", "oidc"):
+        reader.fail("MODELOPS_IDENTITY", f"must be os or oidc, got {kind!r}")
+        kind = "os"
+    roles = reader.get("MODELOPS_ROLES_FILE")
+    oidc = {
+        "oidc_issuer": reader.get("MODELOPS_OIDC_ISSUER"),
+        "oidc_audience": reader.get("MODELOPS_OIDC_AUDIENCE"),
+        "oidc_jwks_file": reader.get("MODELOPS_OIDC_JWKS_FILE"),
+        "oidc_jwks_url": reader.get("MODELOPS_OIDC_JWKS_URL"),
+    }
+    return IdentitySettings(
+        kind=kind,  # type: ignore[arg-type]
+        roles_file=(project / roles).resolve() if roles else None,
+        **oidc,
+    )
 
 
 class _Reader:

@@ -4,8 +4,9 @@ Layers, lowest first; each may import only the ones below it:
 
     spec, names, formatting, settings, provenance   (leaves: imports nothing above)
     ml                  plain Python on DataFrames
-    resources           per-environment I/O (may import `governance.audit_records` and
-                        `audit_chain`: the format the audit log stores and checks)
+    resources           per-environment I/O (may import `governance.audit_records`,
+                        `audit_chain`, `signatures`, `audit_anchors`: the format the audit
+                        log stores and checks)
     governance          release rules;  monitoring: histories read from the store
     defs                Dagster wiring
     definitions, cli, operator, demo, run_summary, instance, release_metadata   (application)
@@ -52,11 +53,13 @@ ALLOWED = {
     "resources": (
         "modelops.governance.audit_records",
         "modelops.governance.audit_chain",
+        "modelops.governance.signatures",
+        "modelops.governance.audit_anchors",
         "modelops.monitoring.decision_log",
     )
 }
 """What `resources` uses of a higher layer: the record formats the audit log and the decision
-log store and check."""
+log store and check (its signatures and anchors included)."""
 LEAVES = ("names", "formatting", "settings", "provenance", "pod_security")
 
 

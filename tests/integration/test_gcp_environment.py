@@ -57,7 +57,7 @@ FILES = {
         "explanation.json",
         "explanation.md",
     },
-    "drift_report": {"drift.json", "drift.md", "drift.html"},
+    "drift_report": {"drift.json", "drift.md", "drift.html", "most_moved_inputs.png"},
     "fairness_report": {"fairness.json", "fairness.md", "fairness.png"},
     "release_gates": {"gates.json", "gates.md"},
     "model_card": {"model_card.md", "model_card.html"},

@@ -32,6 +32,7 @@ from modelops.resources.audit_sqlite import SqliteAuditLog
 from modelops.resources.storage import LocalArtifactStore
 from modelops.settings import Settings
 from support import GERMAN_DATA, PROJECT, copy_german_spec, make_settings
+from support.identities import login_env
 
 UC = "german_credit"
 VALIDATOR = "val.idator@bank.example"
@@ -86,7 +87,7 @@ def _env(settings: Settings) -> dict[str, str]:
 def _cli(settings: Settings, *args: str) -> tuple[int, str]:
     """`modelops ARGS` against `settings`' platform; exit code and what it printed."""
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in _env(settings).items():
+        for name, value in {**_env(settings), **login_env(settings, args)}.items():
             patch.setenv(name, value)
         patch.delenv("DAGSTER_HOME", raising=False)
         out, err = io.StringIO(), io.StringIO()

@@ -148,8 +148,9 @@ def test_refused_and_mistaken_switch_commands_say_why(platform: Settings) -> Non
     assert "\nscoring: answering" not in status
     unknown = cli(platform, "stop", "-u", "nope", *OPS, "--reason", "x")
     assert unknown.code == 2 and "no use case 'nope'" in unknown.err
-    nobody = cli(platform, "resume", "-u", UC, "--reason", "x", env={"MODELOPS_ACTOR": ""})
-    assert nobody.code == 3 and "--by" in nobody.err
+    # Nobody logged in: no identity, whatever is typed or set (MODELOPS_ACTOR names no one).
+    nobody = cli(platform, "resume", "-u", UC, "--reason", "x", env={"MODELOPS_ACTOR": "x@y.z"})
+    assert nobody.code == 3 and "not authenticated: no ID token" in nobody.err
     for outcome in (not_stopped, again, unknown, nobody):
         assert "Traceback" not in outcome.printed
     events = [

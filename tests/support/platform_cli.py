@@ -15,6 +15,7 @@ import pytest
 from modelops.cli import main
 from modelops.settings import Settings
 from support import make_settings
+from support.identities import login_env
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ def platform_env(settings: Settings) -> dict[str, str]:
 def cli(settings: Settings, *args: str, env: Mapping[str, str] | None = None) -> Outcome:
     """`modelops ARGS` against `settings`' platform, with `env` on top."""
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {**platform_env(settings), **(env or {})}.items():
+        logged_in = login_env(settings, args)  # the person --by names, authenticated
+        for name, value in {**platform_env(settings), **logged_in, **(env or {})}.items():
             patch.setenv(name, value)
         patch.delenv("DAGSTER_HOME", raising=False)
         out, err = io.StringIO(), io.StringIO()

@@ -85,7 +85,7 @@ def predictions_asset(spec: UseCaseSpec) -> dg.AssetsDefinition:
             raise dg.Failure(
                 description=f"{incidents.headline()}: the month is held, nothing is answered "
                 "until a person releases it: "
-                f"modelops incident release -u {uc} --month {month} --by EMAIL --reason TEXT",
+                f"modelops incident release -u {uc} --month {month} --reason TEXT",
                 allow_retries=False,
             )
         model = production_model(store, audit_log, spec)

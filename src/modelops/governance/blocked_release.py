@@ -66,7 +66,7 @@ def options_lines(
             f"{policy.exception_approver_role} who did not build the model, then the usual "
             "approval:",
             f"     {modelops('exception grant')} -u {use_case} --version {version} "
-            f"--gate {gate} --by EMAIL --role {policy.exception_approver_role} --days N "
+            f"--gate {gate} --role {policy.exception_approver_role} --days N "
             '--reason "..."',
         ]
     else:

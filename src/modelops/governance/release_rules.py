@@ -84,7 +84,7 @@ def promotion_problems(
         problems.append(
             f"the {tier} tier needs {approvals_required(rule)} approval(s) by "
             f"{roles} from someone other than the model's developer; {missing} missing "
-            f"(modelops approve -u {use_case} --version {v} --by EMAIL --role ROLE "
+            f"(modelops approve -u {use_case} --version {v} --role ROLE "
             "--reason ...)"
         )
     return problems

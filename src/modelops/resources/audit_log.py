@@ -40,6 +40,7 @@ from modelops.governance.audit_records import (
     record_row,
     row_record,
 )
+from modelops.governance.signatures import sign_if_due
 
 
 class Cursor(Protocol):
@@ -116,7 +117,9 @@ class AuditLog(dg.ConfigurableResource):
         self.records(since_seq=2**62)
 
     def append(self, event: AuditEvent) -> AuditRecord:
-        """Atomically read the head, chain the record to it, write record and head."""
+        """Atomically read the head, chain the record to it, write record and head. An action
+        of the person signing now (`signatures.signing_as`) is signed first."""
+        event = sign_if_due(event)
         records_table, head_table = self._tables()
         mark = self.placeholder
         with self._transaction(write=True) as cursor:
@@ -174,6 +177,14 @@ class AuditLog(dg.ConfigurableResource):
             return result
         problem = "the head is missing (deleted): the end of the log cannot be checked"
         return dataclasses.replace(result, problems=(*result.problems, problem))
+
+    def head(self) -> AuditHead:
+        """The latest seq and hash (what an anchor keeps); the log must exist."""
+        self.require_log()
+        _, head = self._snapshot()
+        if head is None:
+            raise RuntimeError(f"audit log {self.location()}: the head is missing (verify)")
+        return head
 
     def export_jsonl(self, path: str | os.PathLike[str]) -> int:
         """Write every record, in seq order, one canonical JSON object a line (for an auditor;

@@ -80,7 +80,7 @@ def test_promotion_lists_every_reason_and_says_how_to_approve() -> None:
         f"version 3 was rejected by '{VALIDATOR}' (2026-05-01T09:30:00.000000Z): 'unstable'",
         "version 3 failed the release gate(s) fairness",
         "the high tier needs 2 approval(s) by model_validator from someone other than the "
-        "model's developer; 2 missing (modelops approve -u uc --version 3 --by EMAIL "
+        "model's developer; 2 missing (modelops approve -u uc --version 3 "
         "--role ROLE --reason ...)",
     ]
     assert promotion_problems(_state(), RULE, tier="high", use_case="uc") == [
