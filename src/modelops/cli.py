@@ -277,7 +277,7 @@ def _operator_command(settings: Settings, args: argparse.Namespace) -> int:
         except OperatorError as exc:  # a typo, not a refusal: like `run` and `serve`
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        person = authenticate(platform, args.use_case, by=args.by, role=None)
+        person = authenticate(platform, args.use_case, by=args.by, role=None, action=args.command)
         with acting_as(platform, person):
             print(
                 switch_action(
@@ -287,11 +287,11 @@ def _operator_command(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     if args.command in ("approve", "reject", "promote", "rollback"):
         role = getattr(args, "role", None)
-        person = authenticate(platform, args.use_case, by=args.by, role=role)
+        person = authenticate(platform, args.use_case, by=args.by, role=role, action=args.command)
         if args.command in ("approve", "reject"):
             role = acting_role(person, role, what=args.command)
         if args.command == "approve":
-            refuse_developer(person, args.use_case, getattr(args, "version", None))
+            refuse_developer(platform, person, args.use_case, getattr(args, "version", None))
         with acting_as(platform, person):
             print(
                 release_action(

@@ -68,7 +68,9 @@ def _carry_out(settings: Settings, args: argparse.Namespace) -> str:
     if args.exception_command == "list":
         found = exceptions_of(list(log.records(use_case=args.use_case)), args.use_case)
         return "\n".join(e.line() for e in found) or f"{args.use_case}: no gate exception"
-    person = authenticate(platform, args.use_case, by=args.by, role=args.role)
+    person = authenticate(
+        platform, args.use_case, by=args.by, role=args.role, action="gate_exception"
+    )
     with acting_as(platform, person):
         try:
             granted = grant_exception(

@@ -24,30 +24,56 @@ DEVELOPER_ROLE = "model_developer"
 
 
 def authenticate(
-    platform: Platform, use_case: str, *, by: str | None, role: str | None
+    platform: Platform, use_case: str, *, by: str | None, role: str | None, action: str = ""
 ) -> Identity:
-    """Who runs this command, checked against what they typed."""
+    """Who runs this command, checked against what they typed. A known person refused here
+    (naming someone else, a role they do not hold) is recorded like any refusal."""
     try:
         identity = identity_provider(platform.settings).current()
     except IdentityError as exc:
         raise OperatorError(f"not authenticated: {exc}") from None
+    problem = None
     if by and by.strip().lower() != identity.email:
-        raise OperatorError(
+        problem = (
             f"you are authenticated as {identity.email} ({identity.how}); --by {by.strip()} "
             "names someone else: the platform acts only as the person it authenticates"
         )
-    if not identity.acts_for(use_case):
-        raise OperatorError(
+    elif not identity.acts_for(use_case):
+        problem = (
             f"{identity.email} acts for {', '.join(identity.use_cases)}, not {use_case} "
             "(roles file)"
         )
-    if role and role not in identity.roles:
+    elif role and role not in identity.roles:
         held = ", ".join(identity.roles) or "none"
-        raise OperatorError(
+        problem = (
             f"{identity.email} does not hold the role {role!r} (held: {held}); roles come "
             "from the roles file or the identity provider, not from the command line"
         )
+    if problem:
+        _record_refusal(platform, identity, use_case, action, problem, typed_by=by, role=role)
+        raise OperatorError(problem)
     return identity
+
+
+def _record_refusal(
+    platform: Platform,
+    identity: Identity,
+    use_case: str,
+    action: str,
+    problem: str,
+    **typed: str | None,
+) -> None:
+    from modelops.governance.audit_records import AuditEvent
+
+    platform.resources.audit_log.append(
+        AuditEvent(
+            event="refusal",
+            actor=identity.email,
+            use_case=use_case,
+            reason=problem,
+            details={"action": action, "authenticated_by": identity.how, **typed},
+        )
+    )
 
 
 def acting_role(identity: Identity, role: str | None, *, what: str) -> str:
@@ -60,13 +86,17 @@ def acting_role(identity: Identity, role: str | None, *, what: str) -> str:
     raise OperatorError(f"name the role you {what} in with --role (you hold: {held})")
 
 
-def refuse_developer(identity: Identity, use_case: str, version: str | None) -> None:
+def refuse_developer(
+    platform: Platform, identity: Identity, use_case: str, version: str | None
+) -> None:
     """Separation of duties from the roles file: a developer of the use case never approves."""
     if DEVELOPER_ROLE in identity.roles:
-        raise OperatorError(
+        problem = (
             f"{identity.email} is a {DEVELOPER_ROLE} of {use_case} (roles file): separation "
             f"of duties: a developer cannot approve version {version or '(latest)'}"
         )
+        _record_refusal(platform, identity, use_case, "approve", problem, version=version)
+        raise OperatorError(problem)
 
 
 @contextmanager
@@ -84,6 +114,4 @@ def acting_as(platform: Platform, identity: Identity) -> Iterator[None]:
         with signing_as(signer):
             yield
     finally:
-        anchor_store_for(platform.settings).anchor(
-            platform.resources.audit_log, provider.roles()
-        )
+        anchor_store_for(platform.settings).anchor(platform.resources.audit_log, provider.roles())

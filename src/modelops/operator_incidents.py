@@ -80,7 +80,7 @@ def _carry_out(settings: Settings, args: argparse.Namespace) -> str:
     record = month_incidents(store, spec, args.month)
     if record is None or not record.is_incident:
         raise OperatorError(f"{spec.id} {args.month}: no data incident to release")
-    person = authenticate(platform, spec.id, by=args.by, role=None)
+    person = authenticate(platform, spec.id, by=args.by, role=None, action="incident_release")
     release = Release(by=person.email, at=datetime.now(UTC), reason=args.reason, teach=args.teach)
     store.store_files(
         spec.id,

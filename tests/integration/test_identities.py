@@ -69,6 +69,9 @@ def test_the_developer_cannot_approve_by_any_choice_of_arguments(platform: Setti
         assert "refused:" in refused.err
     log = SqliteAuditLog(path=str(platform.audit_log_path))
     assert not [r for r in log.records(events=["approval"]) if r.model_version == "2"]
+    refusals = [r for r in log.records(events=["refusal"]) if r.actor == DEVELOPER]
+    assert any("names someone else" in r.reason for r in refusals)  # the attempt is on record
+    assert any("does not hold the role" in r.reason for r in refusals)
     # A token minted by someone without the provider's key is refused, whatever it says.
     from cryptography.hazmat.primitives.asymmetric import rsa
 
