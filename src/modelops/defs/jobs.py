@@ -72,3 +72,17 @@ def main_job(specs: list[UseCaseSpec]) -> dg.UnresolvedAssetJobDefinition:
         ),
         description="Every use case, raw data to model card.",
     )
+
+
+def notebook_job(spec: UseCaseSpec) -> list[dg.UnresolvedAssetJobDefinition]:
+    """One job running the use case's notebooks (not part of training: run when wanted)."""
+    if not spec.notebooks:
+        return []
+    keys = [dg.AssetKey([spec.id, f"notebook_{n.name}"]) for n in spec.notebooks]
+    return [
+        dg.define_asset_job(
+            f"{spec.id}{'_notebooks'}",
+            selection=dg.AssetSelection.assets(*keys),
+            description=f"{spec.id}'s declared notebooks, on the current data and model.",
+        )
+    ]

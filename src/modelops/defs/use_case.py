@@ -6,6 +6,7 @@
     release_assets   -> fairness_report -> release_gates -> model_release -> model_card
     monitoring_assets, label_assets (with a `monitoring` section): one partition per month
     decision_assets (with a `monitoring` section): the online decision log, one partition a day
+    notebook_assets (with `notebooks`): each declared notebook, run with parameters injected
     jobs, monitoring sensors, freshness alerts
 
 Asset keys are `<use case>/<asset name>` (`modelops.names`), one Dagster group per use case.
@@ -22,11 +23,12 @@ from modelops.defs.data_assets import data_assets
 from modelops.defs.decision_assets import decision_assets
 from modelops.defs.estimate_assets import estimate_assets
 from modelops.defs.fairness_monitoring_assets import fairness_monitoring_assets
-from modelops.defs.jobs import use_case_jobs
+from modelops.defs.jobs import notebook_job, use_case_jobs
 from modelops.defs.label_assets import label_assets
 from modelops.defs.model_assets import model_assets
 from modelops.defs.monitoring_assets import monitoring_assets
 from modelops.defs.monitoring_sensors import monitoring_sensors
+from modelops.defs.notebook_assets import notebook_assets
 from modelops.defs.release_assets import release_assets
 from modelops.spec import UseCaseSpec
 from modelops.spec.risk import RiskPolicy
@@ -44,11 +46,12 @@ def use_case_definitions(spec: UseCaseSpec, policy: RiskPolicy) -> dg.Definition
         *label_assets(spec),
         *fairness_monitoring_assets(spec),
         *decision_assets(spec),
+        *notebook_assets(spec),
     ]
     automation = [freshness_alerts(spec), *monitoring_sensors(spec)]
     return dg.Definitions(
         assets=with_source_links(assets),
-        jobs=use_case_jobs(spec),
+        jobs=[*use_case_jobs(spec), *notebook_job(spec)],
         sensors=[s for s in automation if isinstance(s, dg.SensorDefinition)],
         schedules=[s for s in automation if isinstance(s, dg.ScheduleDefinition)],
     )

@@ -22,6 +22,7 @@ from modelops.spec.modelling import (
     Split,
 )
 from modelops.spec.monitoring import Drift, Freshness, Monitoring
+from modelops.spec.notebooks import Notebook, notebook_problems
 from modelops.spec.operations import Compute, Documentation, Owners
 from modelops.spec.risk import RiskQuestionnaire
 from modelops.spec.schema import NUMERIC_TYPES, DataSchema
@@ -55,6 +56,8 @@ class UseCaseSpec(SpecModel):
     use case is treated as high risk."""
     explanations: Explanations | None = None
     """The reason-code catalogue (applicant-facing wording) and the faithfulness gate."""
+    notebooks: tuple[Notebook, ...] = ()
+    """Notebooks from the project's `notebooks/` folder that run as assets of the use case."""
 
     @model_validator(mode="after")
     def _fields_agree(self) -> UseCaseSpec:
@@ -68,6 +71,7 @@ class UseCaseSpec(SpecModel):
         )
         if not problems:  # model_inputs needs sections that agree
             problems = explanation_problems(self.explanations, self.model_inputs)
+        problems += notebook_problems(self.notebooks)
         if self.target.form == "expression" and self.monitoring and self.monitoring.labels:
             problems.append(
                 (
