@@ -43,7 +43,7 @@ def audit_export_definitions(settings: Settings, specs: list[UseCaseSpec]) -> dg
     """The nightly audit export and anchor, with where anchors go and whose keys verify."""
     owners = list(dict.fromkeys(f"team:{spec.owners.team}" for spec in specs))
     return dg.Definitions(
-        assets=[audit_export_asset(owners)],
+        assets=with_source_links([audit_export_asset(owners)]),
         schedules=[audit_export_schedule],
         resources={
             "audit_anchors": anchor_store_for(settings),
