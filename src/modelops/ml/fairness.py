@@ -1,4 +1,5 @@
-"""Group fairness of a candidate's decisions on the holdout, computed with fairlearn.
+"""Group fairness of a candidate's decisions on the holdout, in one grouped pass (fairlearn is the
+reference the tests hold it to).
 
 Credit convention: the positive class (label 1) is the bad outcome, and a row is *selected*
 when the model predicts it positive at the operating threshold (score >= threshold), i.e. the
@@ -19,16 +20,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import numpy as np
-from fairlearn.metrics import (
-    MetricFrame,
-    false_positive_rate,
-    selection_rate,
-    true_positive_rate,
-)
 from pydantic import JsonValue
 
 from modelops.formatting import cell, finite, number, table
@@ -230,37 +224,7 @@ def _attribute_fairness(
     min_size: int,
     min_outcomes: int,
 ) -> AttributeFairness:
-    frame = MetricFrame(
-        metrics={
-            "selection_rate": partial(selection_rate, pos_label=1),
-            "tpr": partial(true_positive_rate, pos_label=1),
-            "fpr": partial(false_positive_rate, pos_label=1),
-        },
-        y_true=y,
-        y_pred=selected,
-        sensitive_features=labels,
-    )
-    by_group = frame.by_group
-    rates: list[GroupRates] = []
-    for group in sorted(set(labels.tolist())):
-        mask = labels == group
-        n = int(mask.sum())
-        positives = int(y[mask].sum())
-        # fairlearn reports 0 for a rate whose denominator is empty; that would read as a
-        # perfect (or terrible) rate, so an undefined rate is None instead.
-        rates.append(
-            GroupRates(
-                attribute=attribute,
-                group=group,
-                n=n,
-                positives=positives,
-                selection_rate=float(by_group.loc[group, "selection_rate"]),
-                tpr=float(by_group.loc[group, "tpr"]) if positives > 0 else None,
-                fpr=float(by_group.loc[group, "fpr"]) if n - positives > 0 else None,
-                gated=n >= min_size,
-            )
-        )
-
+    rates = group_rates(attribute, y, selected, labels, min_size)
     notes: list[str] = []
     small = [r.group for r in rates if not r.gated]
     if small:
@@ -273,11 +237,10 @@ def _attribute_fairness(
     if len(gated) < 2:
         notes.append("fewer than two groups large enough to compare")
     else:
-        # fairlearn's between-groups differences, read off the one MetricFrame computed above
-        # instead of three more passes over the rows (fairlearn's per-row overhead dominates
-        # at bank scale): DPD = largest gap in selection rate; EOD = the larger of the largest
-        # TPR gap and the largest FPR gap. tests/unit/ml/test_fairness.py checks both against
-        # fairlearn's own functions.
+        # fairlearn's between-groups differences, read off the grouped rates above: DPD =
+        # largest gap in selection rate; EOD = the larger of the largest TPR gap and the
+        # largest FPR gap. tests/unit/ml/test_fairness.py checks both against fairlearn's own
+        # functions.
         dpd = _spread([r.selection_rate for r in gated])
         # Equalized odds compares TPR and FPR, so it needs groups holding enough of both
         # outcomes for those rates to mean something.
@@ -304,6 +267,37 @@ def _attribute_fairness(
         equalized_odds_difference=eod,
         note="; ".join(notes) or None,
     )
+
+
+def group_rates(
+    attribute: str, y: np.ndarray, selected: np.ndarray, labels: np.ndarray, min_size: int
+) -> list[GroupRates]:
+    """Selection rate, TPR and FPR per group in one grouped pass (bincount over the group
+    codes): the figures of fairlearn's MetricFrame, which stays the reference
+    (tests/unit/ml/test_fairness.py compares them to 1e-9), at a fraction of its cost at bank
+    scale (benchmarks/fairness_speed.py). An undefined rate (no actual bad, or no actual good,
+    in the group) is None, not fairlearn's 0, which would read as a perfect or terrible rate."""
+    names, codes = np.unique(labels, return_inverse=True)
+    size = len(names)
+    n = np.bincount(codes, minlength=size)
+    positives = np.bincount(codes, weights=y, minlength=size)
+    chosen = np.bincount(codes, weights=selected, minlength=size)
+    true_pos = np.bincount(codes, weights=selected * y, minlength=size)
+    false_pos = chosen - true_pos
+    negatives = n - positives
+    return [
+        GroupRates(
+            attribute=attribute,
+            group=str(names[i]),
+            n=int(n[i]),
+            positives=int(positives[i]),
+            selection_rate=float(chosen[i] / n[i]),
+            tpr=float(true_pos[i] / positives[i]) if positives[i] > 0 else None,
+            fpr=float(false_pos[i] / negatives[i]) if negatives[i] > 0 else None,
+            gated=int(n[i]) >= min_size,
+        )
+        for i in range(size)
+    ]
 
 
 def _spread(values: Sequence[float]) -> float:

@@ -200,3 +200,46 @@ def test_gaps_equal_fairlearns_own_functions_when_every_group_is_gated() -> None
     assert attribute.equalized_odds_difference == pytest.approx(
         equalized_odds_difference(labels, selected, sensitive_features=group), abs=1e-12
     )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_group_rates_equal_fairlearns_metric_frame_to_1e_9(seed: int) -> None:
+    """The grouped pass gives fairlearn's MetricFrame figures, group by group."""
+    from functools import partial
+
+    from fairlearn.metrics import (
+        MetricFrame,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
+
+    from modelops.ml.fairness import group_rates
+
+    rng = np.random.default_rng(seed)
+    rows = 20_000
+    y = (rng.random(rows) < 0.3).astype(int)
+    selected = (rng.random(rows) < 0.25 + 0.2 * y).astype(int)
+    labels = rng.choice(
+        np.array(["a", "b", "c", "d e", "(missing)"]), rows, p=[0.4, 0.3, 0.2, 0.09, 0.01]
+    )
+    frame = MetricFrame(
+        metrics={
+            "selection_rate": partial(selection_rate, pos_label=1),
+            "tpr": partial(true_positive_rate, pos_label=1),
+            "fpr": partial(false_positive_rate, pos_label=1),
+        },
+        y_true=y,
+        y_pred=selected,
+        sensitive_features=labels,
+    ).by_group
+
+    rates = group_rates("g", y, selected, labels, min_size=30)
+
+    assert [r.group for r in rates] == sorted(frame.index)
+    for rate in rates:
+        assert rate.selection_rate == pytest.approx(
+            frame.loc[rate.group, "selection_rate"], abs=1e-9
+        )
+        assert rate.tpr == pytest.approx(frame.loc[rate.group, "tpr"], abs=1e-9)
+        assert rate.fpr == pytest.approx(frame.loc[rate.group, "fpr"], abs=1e-9)
