@@ -9,6 +9,7 @@ and afterwards the audit log's head is anchored outside its database.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING

@@ -102,10 +102,15 @@ class GcsAnchorObjects(AnchorStore):
         return self._client.bucket(self.bucket)
 
     def write(self, anchor: AuditAnchor) -> None:
+        from google.api_core.exceptions import PreconditionFailed
+
         name = f"{self.prefix}/{anchor.seq:012d}-{anchor.anchored_at}.json"
-        self._bucket().blob(name).upload_from_string(
-            anchor.model_dump_json(), content_type="application/json", if_generation_match=0
-        )
+        try:
+            self._bucket().blob(name).upload_from_string(
+                anchor.model_dump_json(), content_type="application/json", if_generation_match=0
+            )
+        except PreconditionFailed:  # the same head anchored in the same second: kept already
+            pass
 
     def read_all(self) -> list[AuditAnchor]:
         blobs = self._bucket().list_blobs(prefix=f"{self.prefix}/")
