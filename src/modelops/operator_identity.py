@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING
 
 from modelops.governance.signatures import signing_as
 from modelops.operator import OperatorError
-from modelops.resources.identity import Identity, IdentityError, identity_provider
+from modelops.resources.identity import (
+    Identity,
+    IdentityError,
+    IdentityProvider,
+    identity_provider,
+)
 
 if TYPE_CHECKING:
     from modelops.operator import Platform
@@ -104,23 +109,31 @@ def refuse_developer(
 def acting_as(platform: Platform, identity: Identity) -> Iterator[None]:
     """The person's key signs their records; the head is anchored afterwards, whatever
     happened (a refusal is recorded too)."""
-    from modelops.resources.audit_anchor_store import anchor_store_for
-
     provider = identity_provider(platform.settings)
     try:
         signer = provider.signer(identity)
     except IdentityError as exc:
         raise OperatorError(str(exc)) from None
+    from modelops.governance.release_desk import ReleaseRefused
+
     try:
         with signing_as(signer):
             yield
-    finally:
-        anchors = anchor_store_for(platform.settings)
-        try:
-            anchors.anchor(platform.resources.audit_log, provider.roles())
-        except Exception as exc:  # the action stands; the nightly export anchors it later
-            print(
-                f"warning: the audit head could not be anchored in {anchors.location()}: "
-                f"{type(exc).__name__}: {exc}; the nightly audit_export will anchor it",
-                file=sys.stderr,
-            )
+    except (OperatorError, ReleaseRefused):  # a refusal is recorded: anchor it too
+        _anchor(platform, provider)
+        raise
+    _anchor(platform, provider)  # (an error elsewhere, e.g. an unreadable log: nothing to anchor)
+
+
+def _anchor(platform: Platform, provider: IdentityProvider) -> None:
+    from modelops.resources.audit_anchor_store import anchor_store_for
+
+    anchors = anchor_store_for(platform.settings)
+    try:
+        anchors.anchor(platform.resources.audit_log, provider.roles())
+    except Exception as exc:  # the action stands; the nightly export anchors it later
+        print(
+            f"warning: the audit head could not be anchored in {anchors.location()}: "
+            f"{type(exc).__name__}: {exc}; the nightly audit_export will anchor it",
+            file=sys.stderr,
+        )

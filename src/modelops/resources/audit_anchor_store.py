@@ -12,6 +12,7 @@ public half is registered as `anchor_keys` in the roles file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -105,12 +106,11 @@ class GcsAnchorObjects(AnchorStore):
         from google.api_core.exceptions import PreconditionFailed
 
         name = f"{self.prefix}/{anchor.seq:012d}-{anchor.anchored_at}.json"
-        try:
+        # The same head anchored in the same second is kept already.
+        with contextlib.suppress(PreconditionFailed):
             self._bucket().blob(name).upload_from_string(
                 anchor.model_dump_json(), content_type="application/json", if_generation_match=0
             )
-        except PreconditionFailed:  # the same head anchored in the same second: kept already
-            pass
 
     def read_all(self) -> list[AuditAnchor]:
         blobs = self._bucket().list_blobs(prefix=f"{self.prefix}/")
