@@ -17,6 +17,7 @@ modelops exception grant|list -u UC ...   time-limited exception to a blocking g
 modelops incident list|release -u UC ...  data-incident months; release one to be scored
 modelops backfill -u UC --from M [--to M] [--labels]   score production months, with progress
 modelops quarantine -u UC [--month M]     the rejected rows with their reasons
+modelops alerts list [--undelivered] | alerts retry   alerts, deliveries; resend undelivered
 modelops audit verify | audit show [-u UC] | audit export FILE
 modelops identity whoami | identity keygen   who you are to the platform; your signing key
 modelops reproduce -u UC [--version N]    retrain from the record, compare
@@ -37,6 +38,7 @@ from collections.abc import Iterator, Sequence
 
 from modelops import (
     local_identities,
+    operator_alerts,
     operator_backfill,
     operator_exceptions,
     operator_incidents,
@@ -83,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     operator_incidents.add_parser(commands)
     report_server.add_parser(commands)
     operator_quarantine.add_parser(commands)
+    operator_alerts.add_parser(commands)
     operator_backfill.add_parser(commands)
     local_identities.add_parser(commands)
     args = parser.parse_args(argv)

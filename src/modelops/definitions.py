@@ -18,6 +18,7 @@ from modelops.defs.audit_export_asset import audit_export_asset, audit_export_sc
 from modelops.defs.inventory_asset import inventory_asset
 from modelops.defs.jobs import main_job
 from modelops.defs.kubernetes import executor_for
+from modelops.defs.review_sensor import review_overdue_alerts
 from modelops.defs.tracking_cleanup_sensor import failed_run_tracking_cleanup
 from modelops.defs.use_case import use_case_definitions, with_source_links
 from modelops.resources.audit_anchor_store import anchor_store_for
@@ -53,7 +54,11 @@ def audit_export_definitions(settings: Settings, specs: list[UseCaseSpec]) -> dg
 
 
 def platform_definitions(specs: list[UseCaseSpec], policy: RiskPolicy) -> dg.Definitions:
-    sensors: list[dg.SensorDefinition] = [run_failure_alerts(specs), failed_run_tracking_cleanup()]
+    sensors: list[dg.SensorDefinition] = [
+        run_failure_alerts(specs),
+        review_overdue_alerts(specs, policy),
+        failed_run_tracking_cleanup(),
+    ]
     if any(spec.monitoring for spec in specs):
         # Keeps the monitoring histories up to date as months are scored (eager assets).
         sensors.append(

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     import polars as pl
 
 NOT_AVAILABLE = "n/a"
@@ -169,3 +171,18 @@ def bullets(items: Iterable[object]) -> list[str]:
 def json_document(data: object) -> bytes:
     """A stored JSON document (report, plan, record): indented, keys sorted, UTF-8."""
     return json.dumps(data, indent=2, sort_keys=True, default=str).encode()
+
+
+def duration(delta: timedelta) -> str:
+    """A length of time as an SLA is read: '45 min', '2 h 30 min', '1.5 days', '31 days'
+    (never '0.1 days' for a sub-day SLA)."""
+    minutes = round(abs(delta.total_seconds()) / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 24 * 60:
+        hours, rest = divmod(minutes, 60)
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    days = minutes / (24 * 60)
+    if round(days, 1) == 1:
+        return "1 day"
+    return f"{days:.0f} days" if round(days, 1) == round(days) else f"{days:.1f} days"

@@ -117,9 +117,7 @@ class UseCase:
         from modelops.ml.scoring.applications import ApplicationScorer
 
         frame = (
-            applications
-            if isinstance(applications, pl.DataFrame)
-            else pl.from_pandas(applications)
+            applications if isinstance(applications, pl.DataFrame) else pl.from_pandas(applications)
         )
         resources = self._platform.resources
         bundle = champion_bundle(resources.store, resources.audit_log, self.spec)

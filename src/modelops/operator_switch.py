@@ -48,7 +48,28 @@ def switch_action(
     text = f"{use_case} {done}, by {quoted(actor)}: {quoted(reason)}"
     if action == "stop":
         text += f"; `modelops resume -u {use_case}` undoes it"
+    text += _alert_switch(platform, spec, action=action, actor=actor, reason=reason)
     return text + _report_switch(platform, spec, action=action, actor=actor)
+
+
+def _alert_switch(
+    platform: Platform, spec: UseCaseSpec, *, action: str, actor: str, reason: str
+) -> str:
+    """The people the spec routes `stop_switch` to hear of it at once; '' when alerted, else
+    a note (an alert that cannot be sent never undoes the switch)."""
+    summary = (
+        f"stopped by {quoted(actor)}: every door answers 'refer' ({quoted(reason)})"
+        if action == "stop"
+        else f"resumed by {quoted(actor)}: the champion answers again ({quoted(reason)})"
+    )
+    severity = "critical" if action == "stop" else "info"
+    try:
+        platform.resources.alerts.notify(
+            spec, "stop_switch", summary, severity=severity, action=action, actor=actor
+        )
+    except Exception as exc:
+        return f"\n  note: the owners were not alerted ({type(exc).__name__})"
+    return ""
 
 
 def _report_switch(platform: Platform, spec: UseCaseSpec, *, action: str, actor: str) -> str:

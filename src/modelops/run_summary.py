@@ -127,8 +127,7 @@ def _render(
         lines += [
             "",
             "Next: a validator (not the model's developer) reviews the model card and approves:",
-            f"  {modelops('approve')} -u <use case> --role model_validator "
-            '--reason "..."',
+            f'  {modelops("approve")} -u <use case> --role model_validator --reason "..."',
         ]
     return "\n".join(lines)
 

@@ -27,6 +27,8 @@ Environment = Literal["local", "gcp", "k8s"]
 ENVIRONMENTS: tuple[str, ...] = ("local", "gcp", "k8s")
 WEBHOOK_VARIABLE = "MODELOPS_ALERT_WEBHOOK_URL"
 """A secret: its value is only read by the alert resource at run time."""
+SMTP_PASSWORD_VARIABLE = "MODELOPS_SMTP_PASSWORD"
+"""A secret, like the webhook URL: read by the alert resource when it logs in to SMTP."""
 ESTIMATOR_POLICY_VARIABLE = "MODELOPS_ESTIMATOR_POLICY"
 
 _PROJECT_MARKERS = ("pyproject.toml", "workspace.yaml")
@@ -83,6 +85,19 @@ class K8sSettings(BaseModel):
     job_ttl_seconds: int = 86_400
 
 
+class SmtpSettings(BaseModel):
+    """The SMTP server alerts are e-mailed through (MODELOPS_SMTP_*; docs/alerts.md). The
+    password is a secret (MODELOPS_SMTP_PASSWORD), read when logging in, never a setting."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str
+    port: int = 25
+    from_address: str
+    starttls: bool = False
+    username: str | None = None
+
+
 class IdentitySettings(BaseModel):
     """How operators are authenticated (docs/security.md): the OS user locally, an OIDC
     token verified against the identity provider's keys in production."""
@@ -117,6 +132,12 @@ class Settings(BaseModel):
     k8s: K8sSettings | None = None
     alert_webhook: bool = False
     """Whether alerts go to the webhook in MODELOPS_ALERT_WEBHOOK_URL (the URL is not kept)."""
+    smtp: SmtpSettings | None = None
+    """Where alerts are e-mailed from (MODELOPS_SMTP_HOST); None = no e-mail channel."""
+    alert_attempts: int = 3
+    """MODELOPS_ALERT_ATTEMPTS: tries per channel before an alert is recorded undelivered."""
+    alert_backoff_seconds: float = 0.5
+    """MODELOPS_ALERT_BACKOFF_SECONDS: the first wait between tries (doubled each time)."""
     audit_database_url: str | None = None
     """Postgres database of the audit log (gcp, k8s); None = the SQLite file under home."""
     risk_policy_file: Path | None = None
@@ -251,6 +272,7 @@ class Settings(BaseModel):
             reader.fail("MODELOPS_DECISION_LOG_FSYNC", f"must be 0 or 1, got {fsync!r}")
 
         identity = _identity(reader, project, environment)
+        smtp, attempts, backoff = _alert_delivery(reader)
         reader.raise_if_failed()
         return cls(
             environment=environment,  # type: ignore[arg-type]
@@ -272,6 +294,9 @@ class Settings(BaseModel):
             decision_log_dir_override=(project / decisions).resolve() if decisions else None,
             decision_log_fsync=fsync in ("1", "true"),
             identity=identity,
+            smtp=smtp,
+            alert_attempts=attempts,
+            alert_backoff_seconds=backoff,
         )
 
 
@@ -294,6 +319,43 @@ def _identity(reader: _Reader, project: Path, environment: str) -> IdentitySetti
         roles_file=(project / roles).resolve() if roles else None,
         **oidc,
     )
+
+
+def _alert_delivery(reader: _Reader) -> tuple[SmtpSettings | None, int, float]:
+    """The SMTP server (when MODELOPS_SMTP_HOST is set) and how alerts are retried."""
+    smtp = None
+    host = reader.get("MODELOPS_SMTP_HOST")
+    port = reader.get("MODELOPS_SMTP_PORT") or "25"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        reader.fail("MODELOPS_SMTP_PORT", f"must be a port number, got {port!r}")
+        port = "25"
+    starttls = (reader.get("MODELOPS_SMTP_STARTTLS") or "0").lower()
+    if starttls not in ("0", "1", "true", "false"):
+        reader.fail("MODELOPS_SMTP_STARTTLS", f"must be 0 or 1, got {starttls!r}")
+    if host is not None:
+        sender = reader.get("MODELOPS_SMTP_FROM")
+        if sender is None or not re.match(r"^[^@\s]+@[^@\s]+$", sender):
+            reader.fail("MODELOPS_SMTP_FROM", "is required with MODELOPS_SMTP_HOST: an address")
+        smtp = SmtpSettings(
+            host=host,
+            port=int(port),
+            from_address=sender or "missing",
+            starttls=starttls in ("1", "true"),
+            username=reader.get("MODELOPS_SMTP_USERNAME"),
+        )
+    attempts = reader.get("MODELOPS_ALERT_ATTEMPTS") or "3"
+    if not attempts.isdigit() or not 1 <= int(attempts) <= 10:
+        reader.fail("MODELOPS_ALERT_ATTEMPTS", f"must be 1 to 10, got {attempts!r}")
+        attempts = "3"
+    backoff = reader.get("MODELOPS_ALERT_BACKOFF_SECONDS") or "0.5"
+    try:
+        seconds = float(backoff)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 60:
+        reader.fail("MODELOPS_ALERT_BACKOFF_SECONDS", f"must be 0 to 60, got {backoff!r}")
+        seconds = 0.5
+    return smtp, int(attempts), seconds
 
 
 class _Reader:

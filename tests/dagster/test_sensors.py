@@ -67,7 +67,7 @@ def test_a_stale_source_alerts_its_owners_once(tmp_path: Path, monkeypatch) -> N
     first = tick(None)
     (alert,) = _alerts(settings)
     assert alert["kind"] == "freshness"
-    assert "raw_dataset is 0.1 days old (SLA 0.1 days)" in alert["summary"]
+    assert "raw_dataset is 3 h old (SLA 2 h)" in alert["summary"]  # not "0.1 days"
     assert "anna.berg@bank.example" in alert["owners"]
     second = tick(first.cursor)  # the same stale materialization: no second alert
     assert not second.cursor or json.loads(second.cursor) == json.loads(first.cursor)

@@ -7,11 +7,12 @@ section) and failed runs.
 """
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from modelops import names
+from modelops.formatting import duration
 from modelops.resources.alerts import AlertSink
 from modelops.spec import UseCaseSpec
 
@@ -47,7 +48,7 @@ def freshness_alerts(spec: UseCaseSpec) -> dg.SensorDefinition:
             alerts.notify(
                 spec,
                 "freshness",
-                f"{name} is {_days(age)} old (SLA {_days(limit)})",
+                f"{name} is {duration(age)} old (SLA {duration(limit)})",
                 asset=name,
                 age_hours=age.total_seconds() / 3600,
             )
@@ -86,7 +87,3 @@ def run_failure_alerts(specs: list[UseCaseSpec]) -> dg.SensorDefinition:
             )
 
     return sensor
-
-
-def _days(delta: timedelta) -> str:
-    return f"{delta.total_seconds() / 86400:.1f} days"

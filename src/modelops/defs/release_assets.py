@@ -36,6 +36,7 @@ from modelops.governance.gate_review import (
 from modelops.governance.release_desk import ReleaseDesk
 from modelops.governance.serving_switch import scoring_line
 from modelops.release_metadata import card_metadata, release_metadata
+from modelops.resources.alerts import AlertSink
 from modelops.resources.audit_log import AuditLog
 from modelops.resources.source import DataSource
 from modelops.resources.storage import ArtifactStore
@@ -195,6 +196,7 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
         tracking: ModelTracking,
         source: DataSource,
         audit_log: AuditLog,
+        alerts: AlertSink,
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         from modelops.ml.evaluation import EvaluationReport
         from modelops.ml.explanations.report import ExplanationReport
@@ -245,6 +247,14 @@ def release_assets(spec: UseCaseSpec, policy: RiskPolicy) -> list[dg.AssetsDefin
             audit_log=audit_log,
         )
         if not review.passed:
+            alerts.notify(
+                spec,
+                "gate_blocked",
+                f"version {record.version} blocked by gate(s) "
+                f"{', '.join(review.blocking_gates)}: not released",
+                version=record.version,
+                blocking_gates=list(review.blocking_gates),
+            )
             # The card asset will not run (it is downstream of a failed blocking check), yet
             # every version gets a card: the blocked one is rendered here, with why.
             card = card_of_this_run(context, store, ReleaseDesk(spec, policy, tracking, audit_log))

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from modelops.resources.alerts import AlertSink, LocalAlerts, WebhookAlerts
+from modelops.resources.alert_channels import SmtpServer
+from modelops.resources.alerts import ALERTS_FILE, AlertSink, LocalAlerts, WebhookAlerts
 from modelops.resources.audit_log import AuditLog
 from modelops.resources.audit_postgres import PostgresAuditLog
 from modelops.resources.audit_sqlite import SqliteAuditLog
@@ -93,14 +94,21 @@ def runtimes_for(settings: Settings) -> ModelRuntimeLauncher:
 
 
 def alerts_for(settings: Settings, audit_log: AuditLog | None = None) -> AlertSink:
-    """A webhook when `MODELOPS_ALERT_WEBHOOK_URL` is set (the URL is a secret: resolved at
-    run time, never shown in the UI), else the local alert file under the platform home."""
-    local = str(settings.home_dir / "alerts.jsonl")
+    """Alerts kept in the local alert file under the platform home and delivered per each
+    spec's routes: the log, e-mail when MODELOPS_SMTP_HOST is set, and the webhook when
+    `MODELOPS_ALERT_WEBHOOK_URL` is (the URL is a secret: resolved when used, never shown in
+    the UI)."""
+    local = str(settings.home_dir / ALERTS_FILE)
+    smtp = SmtpServer(**settings.smtp.model_dump()) if settings.smtp else None
+    delivery = {
+        "audit_log": audit_log,
+        "smtp": smtp,
+        "attempts": settings.alert_attempts,
+        "backoff_seconds": settings.alert_backoff_seconds,
+    }
     if settings.alert_webhook:
-        return WebhookAlerts(
-            url=dg.EnvVar(WEBHOOK_VARIABLE), fallback_path=local, audit_log=audit_log
-        )
-    return LocalAlerts(path=local, audit_log=audit_log)
+        return WebhookAlerts(url=dg.EnvVar(WEBHOOK_VARIABLE), fallback_path=local, **delivery)
+    return LocalAlerts(path=local, **delivery)
 
 
 def audit_log_for(settings: Settings) -> AuditLog:

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from modelops.spec.alert_routes import AlertRoutes
 from modelops.spec.base import SafeName, SpecModel, SpecProblems
 from modelops.spec.cross_checks import cross_field_problems
 from modelops.spec.explanations import Explanations, explanation_problems
@@ -49,6 +50,7 @@ class UseCaseSpec(SpecModel):
     freshness: Freshness = Freshness()
     monitoring: Monitoring | None = None
     serving: Serving = Serving()
+    alerts: AlertRoutes = AlertRoutes()
     compute: Compute = Compute()
     documentation: Documentation = Documentation()
     risk: RiskQuestionnaire | None = None
