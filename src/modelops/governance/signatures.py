@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -48,55 +47,22 @@ class SigningKeyError(ValueError):
     """A private key that cannot be used; the message says which file and why."""
 
 
-def signed_content(
-    *,
-    event: str,
-    actor: str,
-    use_case: str,
-    reason: str,
-    model_version: str | None,
-    data_versions: dict[str, str],
-    code_version: str | None,
-    details: dict[str, Any],
-) -> bytes:
-    """What a signature covers: every field the author decided, not where the log put it."""
+def signed_content(item: AuditEvent | AuditRecord) -> bytes:
+    """What a signature covers: every field the author decided, not where the log put it
+    (an event before it is appended and the record it becomes give the same bytes)."""
     content = {
-        "event": event,
-        "actor": actor,
-        "use_case": use_case,
-        "reason": reason,
-        "model_version": model_version,
-        "data_versions": {str(k): str(v) for k, v in data_versions.items()},
-        "code_version": code_version,
-        "details": {k: v for k, v in plain_json(details, "details").items() if k != SIGNATURE},
+        "event": item.event,
+        "actor": item.actor,
+        "use_case": item.use_case,
+        "reason": item.reason,
+        "model_version": item.model_version,
+        "data_versions": {str(k): str(v) for k, v in item.data_versions.items()},
+        "code_version": item.code_version,
+        "details": {
+            k: v for k, v in plain_json(dict(item.details), "details").items() if k != SIGNATURE
+        },
     }
     return canonical_json(content).encode("utf-8")
-
-
-def _event_content(event: AuditEvent) -> bytes:
-    return signed_content(
-        event=event.event,
-        actor=event.actor,
-        use_case=event.use_case,
-        reason=event.reason,
-        model_version=event.model_version,
-        data_versions=dict(event.data_versions),
-        code_version=event.code_version,
-        details=dict(event.details),
-    )
-
-
-def _record_content(record: AuditRecord) -> bytes:
-    return signed_content(
-        event=record.event,
-        actor=record.actor,
-        use_case=record.use_case,
-        reason=record.reason,
-        model_version=record.model_version,
-        data_versions=record.data_versions,
-        code_version=record.code_version,
-        details=record.details,
-    )
 
 
 @dataclass(frozen=True)
@@ -108,7 +74,7 @@ class Signer:
     private_key: Ed25519PrivateKey
 
     def sign(self, event: AuditEvent) -> AuditEvent:
-        value = self.private_key.sign(_event_content(event))
+        value = self.private_key.sign(signed_content(event))
         signature = {"key_id": self.key_id, "value": base64.b64encode(value).decode()}
         return replace(event, details={**event.details, SIGNATURE: signature})
 
@@ -169,7 +135,7 @@ def _problem(record: AuditRecord, roles: RolesFile) -> str | None:
         return f"signed with key {key.id!r}, retired at {key.retired_at.isoformat()}"
     try:
         ed25519_public_key(key.public_key).verify(
-            base64.b64decode(str(signature["value"])), _record_content(record)
+            base64.b64decode(str(signature["value"])), signed_content(record)
         )
     except (InvalidSignature, ValueError):
         return f"the signature does not match the content under {record.actor}'s key {key.id!r}"
